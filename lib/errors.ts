@@ -105,7 +105,9 @@ export type SmtpErrorCode =
   | 'ERECIPIENTS' // recipients refused so that the message was not sent
   | 'ESIZE' // the message is larger than the server accepts
   | 'EUNCERTAIN' // end of data sent, no final reply: the message may have been delivered
-  | 'EALLFAILED'; // every server of the failover walk failed
+  | 'EALLFAILED' // every server of the failover walk failed
+  | 'ESOURCE' // the message source failed while being sent: closed before the end of data, nothing delivered
+  | 'EEXTENSION'; // the server lacks an extension this message needs (SMTPUTF8, DSN required, REQUIRETLS, BINARYMIME): nothing sent
 
 /** An error of the smtp module: a refusal, a lost connection, a timeout, a TLS or AUTH failure. */
 export class SmtpError extends Error {

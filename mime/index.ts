@@ -1,7 +1,39 @@
-/** The mime module: Tcllib mime 1.7 for Node.js (being written). */
+/**
+ * The mime module: Tcllib's `mime` package (1.7) for Node.js. A token names a
+ * MIME part; parts are created by `initialize` (new, or parsed from an
+ * existing message), read and changed with `getproperty`, `getheader`,
+ * `setheader` and `getbody`, written with `buildmessage` or `copymessage`,
+ * and released with `finalize`. Every command takes its options as one object
+ * or as a Tcl-style flat list (`'-canonical', 'text/plain', '-string', 'hi'`).
+ * See docs/mime.md.
+ *
+ * ```ts
+ * import { mime } from 'tclmail';
+ * const tok = mime.initialize({ canonical: 'text/plain', string: 'hello' });
+ * mime.setheader(tok, 'Subject', 'Hi');
+ * process.stdout.write(mime.buildmessage(tok));
+ * mime.finalize(tok);
+ * ```
+ */
+export { Token } from './tokens';
+export type { Subordinates } from './tokens';
+export { initialize, finalize } from './initialize';
+export type { InitializeOptions, FinalizeOptions } from './initialize';
+export { getproperty } from './properties';
+export type { Properties } from './properties';
+export { getheader, setheader } from './fields';
+export type { SetheaderOptions } from './fields';
+export { getbody } from './body';
+export type { GetbodyOptions, BodyCallback } from './body';
+export { buildmessage, copymessage } from './message';
+
 export { qp_encode, qp_decode } from './qp';
 export { word_encode, word_decode, field_decode } from './words';
 export { mapencoding, reversemapencoding } from './charsets';
 export { parsedatetime } from './datetime';
 export { uniqueID } from './uniqueid';
 export { parseaddress } from '../lib/address';
+
+/** @internal For the smtp layer: see internal.ts. */
+export { isToken, createMessageStream, messageSize, hasEightBit, getHeaderFields } from './internal';
+export type { MessageStreamOptions } from './internal';

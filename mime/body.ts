@@ -1,0 +1,161 @@
+/**
+ * mime::getbody: the body of a leaf, transfer-decoded, and with `decode` also
+ * charset-decoded to a JavaScript string.
+ */
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { MimeError, OptionError } from '../lib/errors';
+import { parseOptions, type OptionSpecs } from '../lib/options';
+import { decodeCharset } from './charsets';
+import { decodeBase64, decodeQuotedPrintable } from './parse-transfer';
+import { hasParts, type Part } from './part';
+import { isEncodedBody, memoryBytes } from './plan';
+import { partOf, type Token } from './tokens';
+
+const GETBODY: OptionSpecs = {
+  decode: { kind: 'boolean' },
+  command: { kind: 'function' },
+  blocksize: { kind: 'integer' },
+};
+
+/** What a `command` callback receives: each block, then the end (or the error that stopped it). */
+export type BodyCallback = (event: 'data' | 'end' | 'error', data?: string | Buffer) => unknown;
+
+/** Options of {@link getbody}. */
+export interface GetbodyOptions {
+  /** Convert the body from its charset to a string (text parts, and parts with a charset parameter). */
+  decode?: boolean;
+  /** Receive the body in blocks instead: `command('data', block)` for each, then `command('end')`. */
+  command?: BodyCallback;
+  /** The size of a block for `command`: characters for a string, octets for bytes (default 4096). */
+  blocksize?: number;
+}
+
+function readRegion(path: string, offset: number, length: number | undefined): Buffer {
+  try {
+    if (offset === 0 && length === undefined) return readFileSync(path);
+    const fd = openSync(path, 'r');
+    try {
+      const chunks: Buffer[] = [];
+      let position = offset;
+      let left = length ?? Infinity;
+      while (left > 0) {
+        const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, left));
+        const n = readSync(fd, chunk, 0, chunk.length, position);
+        if (n === 0) break;
+        chunks.push(chunk.subarray(0, n));
+        position += n;
+        left -= n;
+      }
+      return Buffer.concat(chunks);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    throw new MimeError(`error reading "${path}": ${(error as Error).message}`, 'EFILE', { cause: error });
+  }
+}
+
+/** Undoes the transfer encoding of a parsed body; an encoding it does not know leaves the bytes as they are. */
+function transferDecode(data: Buffer, encoding: string): Buffer {
+  if (encoding === 'base64') return decodeBase64(data);
+  if (encoding === 'quoted-printable') return decodeQuotedPrintable(data);
+  return data;
+}
+
+/** The body before any charset decoding: canonical bodies as given, parsed ones transfer-decoded. */
+function rawBody(part: Part): string | Buffer {
+  const body = part.body;
+  if (isEncodedBody(part)) {
+    const data = body.kind === 'file' ? readRegion(body.path, body.offset ?? 0, body.length) : (memoryBytes(part) as Buffer);
+    return transferDecode(data, part.encoding);
+  }
+  switch (body.kind) {
+    case 'string':
+      return typeof body.data === 'string' ? body.data : Buffer.from(body.data);
+    case 'file':
+      return readRegion(body.path, body.offset ?? 0, body.length);
+    default:
+      throw new MimeError("MIME part isn't a leaf");
+  }
+}
+
+function charsetDecode(part: Part, body: string | Buffer): string | Buffer {
+  const charset = part.params.get('charset');
+  const textual = part.content.startsWith('text/') || charset !== undefined;
+  if (!textual) return typeof body === 'string' ? (memoryBytes(part) as Buffer) : body;
+  if (typeof body === 'string') return body;
+  const name = charset ?? 'us-ascii';
+  try {
+    return decodeCharset(body, name);
+  } catch (error) {
+    throw new MimeError(`-decode failed: can't reversemap charset ${name}`, 'EENCODING', { cause: error });
+  }
+}
+
+/** Blocks of at most `size` characters (never splitting a surrogate pair) or octets. */
+function* blocks(body: string | Buffer, size: number): Generator<string | Buffer> {
+  if (Buffer.isBuffer(body)) {
+    for (let at = 0; at < body.length; at += size) yield body.subarray(at, at + size);
+    return;
+  }
+  let at = 0;
+  while (at < body.length) {
+    let end = Math.min(body.length, at + size);
+    const last = body.charCodeAt(end - 1);
+    if (end < body.length && last >= 0xd800 && last <= 0xdbff) end = end - 1 > at ? end - 1 : end + 1;
+    yield body.slice(at, end);
+    at = end;
+  }
+}
+
+// Tcllib's -decode is a flag without a value: `getbody $tok -decode -command cb`.
+function flagWithoutValue(args: unknown[]): unknown[] {
+  if (args.length === 0 || typeof args[0] !== 'string') return args;
+  const out: unknown[] = [];
+  for (let i = 0; i < args.length; i++) {
+    out.push(args[i]);
+    if (args[i] === '-decode') {
+      const next = args[i + 1];
+      if (next === undefined || (typeof next === 'string' && next.startsWith('-'))) out.push(true);
+      else out.push(args[++i]);
+    }
+  }
+  return out;
+}
+
+/**
+ * The body of a leaf part. Canonical bodies come back as given (a string
+ * stays a string, bytes stay a Buffer, a file is read); parsed bodies come
+ * back transfer-decoded as a Buffer. With `decode`, a text part (or any part
+ * with a charset parameter) comes back as a string decoded from its charset
+ * (default us-ascii), anything else as a Buffer. With `command`, the body is
+ * handed over in blocks and the callback's last answer is returned.
+ *
+ * Tcl: `mime::getbody $tok -decode`
+ * TypeScript: `mime.getbody(tok, { decode: true })` (or `mime.getbody(tok, '-decode')`)
+ *
+ * @throws MimeError `MIME part isn't a leaf` for a multipart, and
+ *   `-decode failed: can't reversemap charset <cs>` for an unknown charset.
+ */
+export function getbody(token: Token, options?: GetbodyOptions): string | Buffer;
+export function getbody(token: Token, ...args: unknown[]): string | Buffer;
+export function getbody(token: Token, ...args: unknown[]): unknown {
+  const part = partOf(token, 'mime.getbody');
+  const options = parseOptions('mime.getbody', GETBODY, flagWithoutValue(args));
+  const blocksize = (options.blocksize as number | undefined) ?? 4096;
+  if (blocksize < 1) throw new OptionError('mime.getbody', 'blocksize', `-blocksize expects a positive integer, not ${blocksize}`);
+  if (hasParts(part)) throw new MimeError("MIME part isn't a leaf");
+  const command = options.command as BodyCallback | undefined;
+
+  let body: string | Buffer;
+  try {
+    body = rawBody(part);
+    if (options.decode === true) body = charsetDecode(part, body);
+  } catch (error) {
+    if (command !== undefined) command('error', (error as Error).message);
+    throw error;
+  }
+  if (command === undefined) return body;
+  for (const block of blocks(body, blocksize)) command('data', block);
+  return command('end');
+}

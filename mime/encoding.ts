@@ -1,0 +1,481 @@
+/**
+ * Content-Transfer-Encoding: which one a body needs (judged on its real bytes,
+ * RFC 2045 section 2.7-2.9 and 6), and incremental encoders that turn a body
+ * into those bytes one chunk at a time, so that a file body of any size is
+ * written in constant memory. The encoders are synchronous (push a chunk, get
+ * its bytes back) so that one plan serves the synchronous buildmessage and the
+ * streaming copymessage alike.
+ */
+import { encode as encodeBase64, wrap as wrapBase64 } from 'libbase64';
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const TAB = 0x09;
+const EQUALS = 0x3d;
+
+/** The transfer encodings of RFC 2045, as `-encoding` accepts them. */
+export const ENCODINGS = ['7bit', '8bit', 'binary', 'quoted-printable', 'base64'] as const;
+
+/** Tcllib's line length for a body sent without encoding; longer lines go out as quoted-printable. */
+export const PLAIN_LINE = 76;
+/** RFC 5322 section 2.1.1: no line may be longer, whatever the encoding. */
+export const HARD_LINE = 998;
+
+/**
+ * How a body is treated: `text` has lines (text/*, message/* leaves; CRLF and
+ * LF both end a line and go out as CRLF), `media` is image/audio/video
+ * (always base64 unless told otherwise), `binary` is anything else and is
+ * never newline-translated.
+ */
+export type BodyKind = 'text' | 'media' | 'binary';
+
+export function bodyKind(content: string, charset: string | undefined): BodyKind {
+  // UTF-16 and UTF-32 text has zero bytes between its characters: not lines of octets.
+  if (charset !== undefined && /^(utf-?(16|32)|ucs-?[24])/i.test(charset)) return 'binary';
+  if (content.startsWith('text/') || content.startsWith('message/')) return 'text';
+  if (content.startsWith('image/') || content.startsWith('audio/') || content.startsWith('video/')) return 'media';
+  return 'binary';
+}
+
+/** What a scan of a body found. Lengths are in octets, of the body as it would go out (text: LF counted as CRLF). */
+export interface BodyStats {
+  total: number;
+  eightBit: number;
+  nul: boolean;
+  /** Controls other than TAB, CR, LF and NUL (DEL included). */
+  controls: boolean;
+  bareCR: boolean;
+  bareLF: boolean;
+  longestLine: number;
+  trailingSpace: boolean;
+  /** A line starting with `.` or `From ` (mangled by some transports, RFC 2049 section 3). */
+  dotOrFrom: boolean;
+  /** Octets quoted-printable would have to escape. */
+  escapes: number;
+}
+
+const FROM = Buffer.from('From ', 'latin1');
+
+/** Scans a body chunk by chunk (see BodyStats). */
+export class BodyScanner {
+  private readonly stats: BodyStats = {
+    total: 0, eightBit: 0, nul: false, controls: false, bareCR: false, bareLF: false,
+    longestLine: 0, trailingSpace: false, dotOrFrom: false, escapes: 0,
+  };
+  private pendingCR = false;
+  private lineLength = 0;
+  private last = -1;
+  private fromMatched = 0;
+
+  constructor(private readonly text: boolean) {}
+
+  private endLine(): void {
+    if (this.lineLength > 0 && (this.last === SP || this.last === TAB)) this.stats.trailingSpace = true;
+    if (this.lineLength > this.stats.longestLine) this.stats.longestLine = this.lineLength;
+    this.lineLength = 0;
+    this.fromMatched = 0;
+    this.last = -1;
+  }
+
+  private data(byte: number): void {
+    const stats = this.stats;
+    if (this.lineLength === 0) {
+      if (byte === 0x2e) stats.dotOrFrom = true;
+      this.fromMatched = byte === FROM[0] ? 1 : 0;
+    } else if (this.fromMatched > 0) {
+      if (byte === FROM[this.fromMatched]) {
+        if (++this.fromMatched === FROM.length) {
+          stats.dotOrFrom = true;
+          this.fromMatched = 0;
+        }
+      } else this.fromMatched = 0;
+    }
+    this.lineLength++;
+    this.last = byte;
+    if (byte >= 0x80) {
+      stats.eightBit++;
+      stats.escapes++;
+    } else if (byte === 0) {
+      stats.nul = true;
+      stats.escapes++;
+    } else if (byte === CR || byte === EQUALS) {
+      stats.escapes++;
+    } else if ((byte < SP && byte !== TAB) || byte === 0x7f) {
+      stats.controls = true;
+      stats.escapes++;
+    }
+  }
+
+  update(chunk: Buffer): void {
+    const stats = this.stats;
+    stats.total += chunk.length;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (this.pendingCR) {
+        this.pendingCR = false;
+        if (byte === LF) {
+          this.endLine();
+          continue;
+        }
+        stats.bareCR = true;
+        this.data(CR);
+      }
+      if (byte === CR) this.pendingCR = true;
+      else if (byte === LF) {
+        stats.bareLF = true;
+        if (this.text) stats.total++; // it goes out as CRLF
+        this.endLine();
+      } else this.data(byte);
+    }
+  }
+
+  /** True once the body can no longer go out unencoded (see chooseTransfer): a caller may stop scanning then. */
+  unplain(): boolean {
+    const s = this.stats;
+    return s.eightBit > 0 || s.nul || s.controls || s.bareCR || s.bareLF || s.trailingSpace || s.dotOrFrom ||
+      s.longestLine > PLAIN_LINE || this.lineLength > PLAIN_LINE;
+  }
+
+  finish(): BodyStats {
+    if (this.pendingCR) {
+      this.pendingCR = false;
+      this.stats.bareCR = true;
+      this.data(CR);
+    }
+    this.endLine();
+    return { ...this.stats };
+  }
+}
+
+/** Scans a whole body held in memory. */
+export function scanBody(data: Buffer, text: boolean): BodyStats {
+  const scanner = new BodyScanner(text);
+  scanner.update(data);
+  return scanner.finish();
+}
+
+/** How the bytes of a body are turned into the bytes on the wire. */
+export type Transfer =
+  | 'identity' // as they are
+  | 'lines' // LF not preceded by CR becomes CRLF
+  | 'qp-text' // quoted-printable, line breaks kept as hard breaks
+  | 'qp-binary' // quoted-printable, every CR and LF escaped
+  | 'base64-text' // 'lines', then base64 (text is encoded in its canonical form, RFC 2045 section 6.8)
+  | 'base64';
+
+/** The transfer encoding chosen for one body: the field value ('' for none) and the transform. */
+export interface TransferChoice {
+  cte: string;
+  transfer: Transfer;
+}
+
+/**
+ * True when a scan may stop at the first sign that the body cannot go out
+ * unencoded: for a non-text body with no declared encoding that sign settles it (base64).
+ */
+export function scanMayStop(kind: BodyKind, declared: string): boolean {
+  return kind === 'binary' && declared === '';
+}
+
+/** True when the choice of encoding depends on the body's bytes (otherwise no scan is needed). */
+export function needsScan(kind: BodyKind, declared: string, sevenBit: boolean): boolean {
+  if (declared === '') return kind !== 'media';
+  if (declared === '7bit' || declared === '8bit') return true;
+  return declared === 'binary' && sevenBit;
+}
+
+// Text that is a third escapes or more is shorter, and no less readable, in base64.
+function mostlyEscapes(stats: BodyStats): boolean {
+  return stats.escapes * 3 > stats.total;
+}
+
+function base64(kind: BodyKind): TransferChoice {
+  return { cte: 'base64', transfer: kind === 'text' ? 'base64-text' : 'base64' };
+}
+
+function upgrade(kind: BodyKind, stats: BodyStats | null): TransferChoice {
+  if (kind === 'text' && !(stats && mostlyEscapes(stats))) return { cte: 'quoted-printable', transfer: 'qp-text' };
+  return base64(kind);
+}
+
+/** Lines the transports of RFC 5321 carry as they are: no line too long, every line break a line break. */
+function lineSafe(kind: BodyKind, stats: BodyStats): boolean {
+  return !stats.nul && stats.longestLine <= HARD_LINE && !stats.bareCR && (kind === 'text' || !stats.bareLF);
+}
+
+/**
+ * The transfer encoding of a canonical body (RFC 2045 section 6; TCLLIB.md
+ * §2.9 with its bugs fixed). `declared` is the part's `-encoding` ('' when
+ * none), `stats` the scan of its bytes (null when needsScan said none was
+ * needed), `sevenBit` asks for a 7-bit result.
+ *
+ * - Text is always encoded in its canonical form (LF alone becomes CRLF).
+ * - No encoding declared: image/audio/video go as base64; text that is plain
+ *   ASCII in short lines (≤ 76 octets, no trailing white space, no line
+ *   starting with `.` or `From `) goes without encoding and without a field;
+ *   other text as quoted-printable (base64 when most of it would be escaped);
+ *   other types without encoding when they are plain ASCII in CRLF lines,
+ *   else base64.
+ * - 7bit and 8bit are honoured when the body fits them, and replaced by
+ *   quoted-printable (text) or base64 when it does not (8-bit octets in 7bit,
+ *   NUL, bare CR, lines over 998 octets).
+ * - binary goes as it is; quoted-printable and base64 always as asked.
+ * - `sevenBit` replaces 8bit and binary the same way.
+ */
+export function chooseTransfer(kind: BodyKind, declared: string, stats: BodyStats | null, sevenBit: boolean): TransferChoice {
+  const raw: Transfer = kind === 'text' ? 'lines' : 'identity';
+  switch (declared) {
+    case 'base64':
+      return base64(kind);
+    case 'quoted-printable':
+      return { cte: 'quoted-printable', transfer: kind === 'text' ? 'qp-text' : 'qp-binary' };
+    case 'binary':
+      if (sevenBit) return upgrade(kind, stats);
+      return { cte: 'binary', transfer: 'identity' };
+    case '7bit':
+    case '8bit': {
+      const s = stats as BodyStats;
+      if (!lineSafe(kind, s)) return upgrade(kind, s);
+      if (s.eightBit > 0 && (declared === '7bit' || sevenBit)) return upgrade(kind, s);
+      return { cte: declared, transfer: raw };
+    }
+    default: {
+      if (kind === 'media') return { cte: 'base64', transfer: 'base64' };
+      const s = stats as BodyStats;
+      const plain =
+        s.eightBit === 0 && !s.nul && !s.controls && !s.bareCR && !(kind === 'binary' && s.bareLF) &&
+        s.longestLine <= PLAIN_LINE && !s.trailingSpace && !s.dotOrFrom;
+      if (plain) return { cte: '', transfer: raw };
+      if (kind === 'text' && !mostlyEscapes(s)) return { cte: 'quoted-printable', transfer: 'qp-text' };
+      return base64(kind);
+    }
+  }
+}
+
+/**
+ * Whether the body of a parsed part, already in its transfer encoding, must be
+ * encoded again for a 7-bit result: only when it declares none, 7bit, 8bit or
+ * binary and its bytes are not 7-bit line-safe.
+ */
+export function parsedNeedsRecoding(declared: string, kind: BodyKind, stats: BodyStats): boolean {
+  if (!['', '7bit', '8bit', 'binary'].includes(declared)) return false;
+  return stats.eightBit > 0 || !lineSafe(kind, stats);
+}
+
+/** The re-encoding for a parsed part that parsedNeedsRecoding picked. */
+export function recodeChoice(kind: BodyKind, stats: BodyStats): TransferChoice {
+  return upgrade(kind, stats);
+}
+
+/** An encoder fed one chunk at a time: what `push` returns is final, `end` flushes what was held back. */
+export interface ChunkEncoder {
+  push(chunk: Buffer): Buffer;
+  end(): Buffer;
+}
+
+class Identity implements ChunkEncoder {
+  push(chunk: Buffer): Buffer {
+    return chunk;
+  }
+  end(): Buffer {
+    return Buffer.alloc(0);
+  }
+}
+
+/** Text line breaks in canonical form (RFC 2046 section 4.1.1): LF alone becomes CRLF; CR alone is left alone. */
+class CanonicalLines implements ChunkEncoder {
+  private previous = -1;
+
+  push(chunk: Buffer): Buffer {
+    if (chunk.length === 0) return chunk;
+    const pieces: Buffer[] = [];
+    let from = 0;
+    let at = chunk.indexOf(LF);
+    while (at >= 0) {
+      const before = at > 0 ? chunk[at - 1] : this.previous;
+      if (before !== CR) {
+        pieces.push(chunk.subarray(from, at), CRLF_BYTES);
+        from = at + 1;
+      }
+      at = chunk.indexOf(LF, at + 1);
+    }
+    this.previous = chunk[chunk.length - 1];
+    if (from === 0) return chunk;
+    pieces.push(chunk.subarray(from));
+    return Buffer.concat(pieces);
+  }
+
+  end(): Buffer {
+    return Buffer.alloc(0);
+  }
+}
+
+const CRLF_BYTES = Buffer.from('\r\n', 'latin1');
+const HEX = Buffer.from('0123456789ABCDEF', 'latin1');
+// Content octets on one quoted-printable line; the soft break's `=` makes 76 (RFC 2045 section 6.7, rule 5).
+const QP_LINE = 75;
+// Octets of look-ahead the encoder needs: `From ` at a line start, or white space before CRLF.
+const QP_LOOKAHEAD = 5;
+
+/**
+ * Quoted-printable (RFC 2045 section 6.7). Besides what the rules require
+ * (escaping `=`, 8-bit octets and controls, white space at a line end, soft
+ * breaks at 76), it escapes a `.`, `-` or `From ` that starts a line, so that
+ * no encoded line can be read as an SMTP end of data, a MIME delimiter or an
+ * mbox separator. In text mode CRLF and LF are line breaks (written CRLF) and
+ * a CR alone is data; in binary mode every CR and LF is data.
+ */
+export class QuotedPrintableEncoder implements ChunkEncoder {
+  private held: Buffer = Buffer.alloc(0);
+  private column = 0;
+
+  constructor(private readonly text: boolean) {}
+
+  push(chunk: Buffer): Buffer {
+    const input = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
+    const { output, used } = this.encode(input, false);
+    this.held = Buffer.from(input.subarray(used));
+    return output;
+  }
+
+  end(): Buffer {
+    const { output } = this.encode(this.held, true);
+    this.held = Buffer.alloc(0);
+    return output;
+  }
+
+  private encode(input: Buffer, final: boolean): { output: Buffer; used: number } {
+    const length = input.length;
+    const out = Buffer.allocUnsafe(length * 4 + 8);
+    let n = 0;
+    let i = 0;
+    const limit = final ? length : length - QP_LOOKAHEAD;
+    while (i < limit) {
+      const byte = input[i];
+      if (this.text && (byte === LF || (byte === CR && input[i + 1] === LF))) {
+        out[n++] = CR;
+        out[n++] = LF;
+        this.column = 0;
+        i += byte === CR ? 2 : 1;
+        continue;
+      }
+      let literal = this.literal(input, i, this.column === 0);
+      if (this.column + (literal ? 1 : 3) > QP_LINE) {
+        out[n++] = EQUALS;
+        out[n++] = CR;
+        out[n++] = LF;
+        this.column = 0;
+        literal = this.literal(input, i, true);
+      }
+      if (literal) {
+        out[n++] = byte;
+        this.column += 1;
+      } else {
+        out[n++] = EQUALS;
+        out[n++] = HEX[byte >> 4];
+        out[n++] = HEX[byte & 15];
+        this.column += 3;
+      }
+      i++;
+    }
+    return { output: out.subarray(0, n), used: Math.max(i, 0) };
+  }
+
+  private literal(input: Buffer, i: number, lineStart: boolean): boolean {
+    const byte = input[i];
+    if (byte === SP || byte === TAB) {
+      if (i + 1 >= input.length) return false; // white space at the very end
+      const next = input[i + 1];
+      if (this.text && (next === LF || (next === CR && input[i + 2] === LF))) return false;
+      return true;
+    }
+    if (byte < 33 || byte > 126 || byte === EQUALS) return false;
+    if (lineStart) {
+      if (byte === 0x2e || byte === 0x2d) return false;
+      if (byte === FROM[0] && input.length - i >= FROM.length && input.compare(FROM, 0, FROM.length, i, i + FROM.length) === 0) return false;
+    }
+    return true;
+  }
+}
+
+// Each 57 octets make one full 76-character base64 line.
+const B64_GROUP = 57;
+
+/** Base64 (RFC 2045 section 6.8) in lines of 76 characters joined by CRLF, no line break after the last. */
+export class Base64Encoder implements ChunkEncoder {
+  private held: Buffer = Buffer.alloc(0);
+  private started = false;
+
+  push(chunk: Buffer): Buffer {
+    const input = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
+    const whole = input.length - (input.length % B64_GROUP);
+    this.held = Buffer.from(input.subarray(whole));
+    return this.lines(input.subarray(0, whole));
+  }
+
+  end(): Buffer {
+    const out = this.lines(this.held);
+    this.held = Buffer.alloc(0);
+    return out;
+  }
+
+  private lines(data: Buffer): Buffer {
+    if (data.length === 0) return Buffer.alloc(0);
+    // Whole groups of 57 octets wrap to whole lines, so chunk by chunk gives what one pass would.
+    const joined = (this.started ? '\r\n' : '') + wrapBase64(encodeBase64(data), 76);
+    this.started = true;
+    return Buffer.from(joined, 'latin1');
+  }
+}
+
+/** A fresh encoder for a transfer. */
+export function encoderFor(transfer: Transfer): ChunkEncoder {
+  switch (transfer) {
+    case 'identity':
+      return new Identity();
+    case 'lines':
+      return new CanonicalLines();
+    case 'qp-text':
+      return new QuotedPrintableEncoder(true);
+    case 'qp-binary':
+      return new QuotedPrintableEncoder(false);
+    case 'base64':
+      return new Base64Encoder();
+    case 'base64-text':
+      return new Chain(new CanonicalLines(), new Base64Encoder());
+  }
+}
+
+/** One encoder feeding another. */
+class Chain implements ChunkEncoder {
+  constructor(
+    private readonly first: ChunkEncoder,
+    private readonly second: ChunkEncoder,
+  ) {}
+
+  push(chunk: Buffer): Buffer {
+    return this.second.push(this.first.push(chunk));
+  }
+
+  end(): Buffer {
+    const rest = this.second.push(this.first.end());
+    const tail = this.second.end();
+    return tail.length ? Buffer.concat([rest, tail]) : rest;
+  }
+}
+
+/** Encodes a body held in memory in one go. */
+export function encodeAll(transfer: Transfer, data: Buffer): Buffer {
+  const encoder = encoderFor(transfer);
+  const head = encoder.push(data);
+  const tail = encoder.end();
+  return tail.length ? Buffer.concat([head, tail]) : head;
+}
+
+/** The length of `n` octets in base64 lines of 76 joined by CRLF (Base64Encoder's output). */
+export function base64Length(n: number): number {
+  if (n === 0) return 0;
+  const characters = 4 * Math.ceil(n / 3);
+  return characters + 2 * (Math.ceil(characters / 76) - 1);
+}

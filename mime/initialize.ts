@@ -1,0 +1,264 @@
+/**
+ * mime::initialize and mime::finalize: making a token for a new part
+ * (canonical mode), for an existing message (parse mode), and releasing it.
+ */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { InvalidInputError, MimeError, OptionError } from '../lib/errors';
+import { parseOptions, type OptionSpecs } from '../lib/options';
+import { refuseLineBreaks } from '../lib/text';
+import { decodeCharset } from './charsets';
+import { ENCODINGS } from './encoding';
+import { checkFieldName, checkFieldValue, formatField, isMimeToken } from './headers';
+import { parseBuffer, parseFile } from './parse';
+import { newPart, hasParts, type BodySource, type Part } from './part';
+import { memoryBytes, newBoundary } from './plan';
+import { issueToken, partsOf, release, type Subordinates, type Token } from './tokens';
+import { uniqueID } from './uniqueid';
+
+const INITIALIZE: OptionSpecs = {
+  canonical: { kind: 'string' },
+  param: { kind: 'pair', repeat: true },
+  encoding: { kind: 'string', values: ENCODINGS },
+  header: { kind: 'pair', repeat: true },
+  string: { kind: 'any' },
+  file: { kind: 'string' },
+  parts: { kind: 'any' },
+};
+
+/** Options of {@link initialize}, in object form. */
+export interface InitializeOptions {
+  /** `type/subtype` of a new part; without it the `string` or `file` is parsed as an existing message. */
+  canonical?: string;
+  /** Content-Type parameters, `[name, value]` pairs (repeatable in the flat list). */
+  param?: Array<[string, string]> | [string, string];
+  /** The Content-Transfer-Encoding to use: 7bit, 8bit, binary, quoted-printable or base64. */
+  encoding?: string;
+  /** Header fields, `[name, value]` pairs (repeatable in the flat list). */
+  header?: Array<[string, string]> | [string, string];
+  /** The body (canonical: text in the part's charset, or bytes) or the message to parse (bytes; see docs/mime.md). */
+  string?: string | Buffer | Uint8Array;
+  /** A file holding the body (canonical) or the message to parse. */
+  file?: string;
+  /** Tokens of the sub-parts of a multipart (or the one part of a message/*). */
+  parts?: Token[];
+}
+
+const COMMAND = 'mime.initialize';
+
+function pairValue(option: string, pair: [string, unknown]): string {
+  const value = pair[1];
+  if (typeof value !== 'string') {
+    throw new OptionError(COMMAND, option, `-${option} expects a key and a value, not ${pair[0]} with an array as the value`);
+  }
+  return value;
+}
+
+/** RFC 2046 section 5.1.1: 1 to 70 characters from bchars, not ending in a space. */
+const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
+
+function checkParams(pairs: Array<[string, unknown]>): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const pair of pairs) {
+    const [name] = pair;
+    const value = pairValue('param', pair);
+    const lower = name.toLowerCase();
+    if (!isMimeToken(name)) {
+      throw new InvalidInputError(`param ${JSON.stringify(name)}`, 'a parameter name must be an RFC 2045 token (printable ASCII, no space or tspecials)');
+    }
+    if (params.has(lower)) throw new MimeError(`the ${name} parameter may be specified at most once`);
+    refuseLineBreaks(`param ${name}`, value);
+    params.set(lower, value);
+  }
+  return params;
+}
+
+function checkContent(canonical: string): string {
+  const slash = canonical.indexOf('/');
+  if (slash < 0 || !isMimeToken(canonical.slice(0, slash)) || !isMimeToken(canonical.slice(slash + 1))) {
+    throw new OptionError(COMMAND, 'canonical', `-canonical expects type/subtype (two RFC 2045 tokens), not ${JSON.stringify(canonical)}`);
+  }
+  return canonical.toLowerCase();
+}
+
+function stringValue(value: unknown): string | Buffer {
+  if (typeof value === 'string' || Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value);
+  throw new OptionError(COMMAND, 'string', `-string expects a string or a Buffer, not ${value === null ? 'null' : typeof value}`);
+}
+
+function checkFile(path: string): string {
+  const absolute = resolve(path);
+  let isFile: boolean;
+  try {
+    isFile = statSync(absolute).isFile();
+  } catch (error) {
+    throw new MimeError(`couldn't open "${path}": ${(error as Error).message}`, 'EFILE', { cause: error });
+  }
+  if (!isFile) throw new MimeError(`couldn't open "${path}": not a regular file`, 'EFILE');
+  return absolute;
+}
+
+/** The bytes a sub-part would write without encoding them, where a boundary must not appear. */
+function* plainBytes(part: Part): Generator<Buffer> {
+  if (part.preamble) yield part.preamble;
+  if (part.epilogue) yield part.epilogue;
+  if (hasParts(part)) {
+    for (const child of part.body.parts) yield* plainBytes(child);
+    return;
+  }
+  const data = memoryBytes(part);
+  if (data !== null) yield data;
+}
+
+function boundaryCollides(boundary: string, children: Part[]): boolean {
+  const needle = Buffer.from(boundary, 'utf8');
+  for (const child of children) {
+    for (const data of plainBytes(child)) if (data.includes(needle)) return true;
+    // A delimiter of a nested multipart that starts with ours would read as ours.
+    if (hasParts(child)) {
+      const inner = child.params.get('boundary');
+      if (inner !== undefined && (inner.startsWith(boundary) || boundary.startsWith(inner))) return true;
+    }
+  }
+  return false;
+}
+
+function chooseBoundary(params: Map<string, string>, children: Part[]): void {
+  const given = params.get('boundary');
+  if (given !== undefined) {
+    if (!BOUNDARY.test(given)) {
+      throw new InvalidInputError('param boundary', `${JSON.stringify(given)} is not a boundary: 1 to 70 characters of RFC 2046 bchars, not ending in a space`);
+    }
+    if (boundaryCollides(given, children)) {
+      throw new MimeError(`the boundary ${JSON.stringify(given)} occurs in a sub-part: choose another one, or leave it out for a random one`);
+    }
+    return;
+  }
+  let boundary = newBoundary();
+  while (boundaryCollides(boundary, children)) boundary = newBoundary();
+  params.set('boundary', boundary);
+}
+
+/** The text of a string body must be representable in its charset: otherwise it would be changed silently. */
+function checkCharset(part: Part): void {
+  if (part.body.kind !== 'string' || typeof part.body.data !== 'string') return;
+  const charset = part.params.get('charset');
+  if (charset === undefined || /^utf-?8$/i.test(charset)) return;
+  const encoded = memoryBytes(part) as Buffer;
+  if (decodeCharset(encoded, charset) !== part.body.data) {
+    throw new MimeError(`the text cannot be written in charset ${charset} without changing it`, 'EENCODING');
+  }
+}
+
+function canonicalPart(options: Record<string, unknown>, content: string): Part {
+  const params = checkParams((options.param as Array<[string, unknown]> | undefined) ?? []);
+  const encoding = (options.encoding as string | undefined) ?? '';
+  const sources = ['string', 'file', 'parts'].filter((name) => options[name] !== undefined);
+  if (sources.length !== 1) {
+    throw new OptionError(COMMAND, sources[1], 'specify exactly one of -file, -parts, or -string');
+  }
+
+  let body: BodySource;
+  if (options.parts !== undefined) {
+    if (/^(text|image|audio|video)\//.test(content) || !/^(multipart|message)\//.test(content)) {
+      throw new MimeError(`-canonical ${content} and -parts do not mix`);
+    }
+    if (encoding !== '') throw new MimeError('-encoding and -parts do not mix');
+    const parts = partsOf(options.parts, COMMAND);
+    if (content.startsWith('message/') && parts.length !== 1) {
+      throw new MimeError(`-canonical ${content} holds exactly one part, not ${parts.length}`);
+    }
+    body = { kind: 'parts', parts };
+  } else if (options.file !== undefined) {
+    body = { kind: 'file', path: checkFile(options.file as string) };
+  } else {
+    body = { kind: 'string', data: stringValue(options.string) };
+  }
+
+  const part = newPart(content, body);
+  part.params = params;
+  part.encoding = encoding;
+  for (const pair of (options.header as Array<[string, unknown]> | undefined) ?? []) {
+    const [name] = pair;
+    const value = pairValue('header', pair);
+    checkFieldName(name);
+    const lower = name.toLowerCase();
+    if (lower === 'content-type') throw new MimeError(`use -canonical instead of -header ${name} ${value}`, 'EHEADER');
+    if (lower === 'content-transfer-encoding') throw new MimeError(`use -encoding instead of -header ${name} ${value}`, 'EHEADER');
+    if (lower === 'content-md5' || lower === 'mime-version') throw new MimeError("don't go there...", 'EHEADER');
+    checkFieldValue(name, value);
+    formatField(name, value);
+    part.headers.push({ name, value });
+  }
+  if (!part.headers.some((field) => field.name.toLowerCase() === 'content-id')) {
+    part.headers.push({ name: 'Content-ID', value: uniqueID() });
+  }
+  if (hasParts(part) && content.startsWith('multipart/')) chooseBoundary(part.params, part.body.parts);
+  checkCharset(part);
+  return part;
+}
+
+function parsedPart(options: Record<string, unknown>): Part {
+  for (const name of ['param', 'encoding', 'header', 'parts']) {
+    if (options[name] !== undefined) throw new OptionError(COMMAND, name, `-${name} requires -canonical`);
+  }
+  if ((options.string === undefined) === (options.file === undefined)) {
+    throw new OptionError(COMMAND, options.string === undefined ? undefined : 'file', 'specify exactly one of -file or -string');
+  }
+  if (options.file !== undefined) {
+    checkFile(options.file as string);
+    return parseFile(resolve(options.file as string));
+  }
+  const message = stringValue(options.string);
+  // A string is a message's bytes, one character per byte (as buildmessage returns them); text beyond Latin-1 is taken as UTF-8.
+  const data = Buffer.isBuffer(message) ? message : Buffer.from(message, /[^\x00-\xff]/.test(message) ? 'utf8' : 'latin1');
+  return parseBuffer(data);
+}
+
+/**
+ * Creates a MIME part and returns its token. With `canonical` the part is
+ * new: its type, parameters, encoding, header fields, and one body source
+ * (`string`, `file` or `parts`); a Content-ID is added unless one is given.
+ * Without `canonical` the `string` or `file` is parsed as an existing message.
+ *
+ * Tcl: `set tok [mime::initialize -canonical text/plain -param {charset utf-8} -header {Subject Hi} -string "hello"]`
+ * TypeScript: `const tok = mime.initialize({ canonical: 'text/plain', param: [['charset', 'utf-8']], header: [['Subject', 'Hi']], string: 'hello' })`
+ *
+ * @throws OptionError for a bad option; MimeError (EHEADER, EFILE, ETOKEN,
+ *   EENCODING, EMIME) for what Tcllib refuses; InvalidInputError for a
+ *   header or parameter that could not be written safely.
+ */
+export function initialize(options?: InitializeOptions): Token;
+export function initialize(...args: unknown[]): Token;
+export function initialize(...args: unknown[]): Token {
+  const options = parseOptions(COMMAND, INITIALIZE, args);
+  if (options.canonical !== undefined) {
+    return issueToken(canonicalPart(options, checkContent(options.canonical as string)));
+  }
+  return issueToken(parsedPart(options));
+}
+
+const FINALIZE: OptionSpecs = {
+  subordinates: { kind: 'string', values: ['all', 'dynamic', 'none'] },
+};
+
+/** Options of {@link finalize}. */
+export interface FinalizeOptions {
+  /** `dynamic` (default): also the parts that parsing created; `all`: the whole tree; `none`: this token only. */
+  subordinates?: Subordinates;
+}
+
+/**
+ * Releases a token, and the tokens below it as `subordinates` says. Using a
+ * released token afterwards throws a MimeError (code ETOKEN).
+ *
+ * Tcl: `mime::finalize $tok -subordinates all`
+ * TypeScript: `mime.finalize(tok, { subordinates: 'all' })`
+ */
+export function finalize(token: Token, options?: FinalizeOptions): void;
+export function finalize(token: Token, ...args: unknown[]): void;
+export function finalize(token: Token, ...args: unknown[]): void {
+  const options = parseOptions('mime.finalize', FINALIZE, args);
+  release(token, (options.subordinates as Subordinates | undefined) ?? 'dynamic', 'mime.finalize');
+}

@@ -1,0 +1,107 @@
+/**
+ * Tokens: the opaque handles that the Tcl-shaped API passes around. A token
+ * names one part; the part itself lives in the model (part.ts). Tokens are
+ * issued by initialize, lazily for the sub-parts of a parsed message, and
+ * released by finalize; a released token is refused everywhere.
+ */
+import { inspect } from 'node:util';
+import { MimeError, OptionError } from '../lib/errors';
+import { hasParts, type Part } from './part';
+
+/** A handle onto one MIME part, printed as Tcllib prints its tokens (`::mime::7`). */
+export class Token {
+  readonly #name: string;
+
+  /** @internal Tokens come from `mime.initialize`; this constructor is not public API. */
+  constructor(name: string) {
+    this.#name = name;
+  }
+
+  toString(): string {
+    return this.#name;
+  }
+
+  [inspect.custom](): string {
+    return `Token(${this.#name})`;
+  }
+}
+
+const live = new Map<Token, Part>();
+// Each part has at most one token at a time, so that asking twice for the parts of a multipart gives the same tokens.
+const tokenOfPart = new WeakMap<Part, Token>();
+let counter = 0;
+
+/** Issues a new token for a part. */
+export function issueToken(part: Part, name = `::mime::${++counter}`): Token {
+  const token = new Token(name);
+  live.set(token, part);
+  tokenOfPart.set(part, token);
+  return token;
+}
+
+/** True for any token object, live or finalized. */
+export function isToken(value: unknown): value is Token {
+  return value instanceof Token;
+}
+
+/**
+ * The part behind a live token. Throws a MimeError (code ETOKEN) naming the
+ * token when it was finalized, and when `value` is not a token at all.
+ */
+export function partOf(value: unknown, command: string): Part {
+  if (!(value instanceof Token)) {
+    throw new MimeError(`${command}: ${describe(value)} is not a MIME token`, 'ETOKEN');
+  }
+  const part = live.get(value);
+  if (part === undefined) throw new MimeError(`${command}: ${value} has been finalized`, 'ETOKEN');
+  return part;
+}
+
+/** The live token of a sub-part, issuing one (`<parent>-<n>`) the first time it is asked for. */
+export function tokenForChild(child: Part, parent: Token, index: number): Token {
+  const existing = tokenOfPart.get(child);
+  if (existing !== undefined && live.has(existing)) return existing;
+  return issueToken(child, `${parent}-${index + 1}`);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}
+
+/** How far finalize reaches below the token (Tcllib's -subordinates). */
+export type Subordinates = 'all' | 'dynamic' | 'none';
+
+function releasePart(part: Part): void {
+  const token = tokenOfPart.get(part);
+  if (token !== undefined) live.delete(token);
+  tokenOfPart.delete(part);
+}
+
+function releaseBelow(part: Part, subordinates: Subordinates): void {
+  if (!hasParts(part) || subordinates === 'none') return;
+  // dynamic: only what parsing created goes; parts the caller passed with -parts stay usable.
+  if (subordinates === 'dynamic' && !part.parsed) return;
+  for (const child of part.body.parts) {
+    releaseBelow(child, subordinates);
+    releasePart(child);
+  }
+}
+
+/** Releases a token and, as `subordinates` says, the tokens below it. */
+export function release(token: unknown, subordinates: Subordinates, command: string): void {
+  const part = partOf(token, command);
+  releaseBelow(part, subordinates);
+  live.delete(token as Token);
+  if (tokenOfPart.get(part) === token) tokenOfPart.delete(part);
+}
+
+/** Validates a -parts list: an array of live tokens. */
+export function partsOf(value: unknown, command: string): Part[] {
+  if (!Array.isArray(value)) {
+    throw new OptionError(command, 'parts', `-parts expects an array of tokens, not ${describe(value)}`);
+  }
+  return value.map((item) => partOf(item, command));
+}

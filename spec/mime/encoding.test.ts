@@ -1,0 +1,130 @@
+/**
+ * The incremental encoders and the body scanner behind the builder: the same
+ * output however the input is cut into chunks, output that an independent
+ * decoder (libqp, Node's base64) reads back, and the line rules of RFC 2045.
+ */
+import fc from 'fast-check';
+import libqp from 'libqp';
+import { base64Length, encodeAll, encoderFor, scanBody, BodyScanner, type Transfer } from '../../mime/encoding';
+
+function encodeInChunks(transfer: Transfer, data: Buffer, cuts: number[]): Buffer {
+  const encoder = encoderFor(transfer);
+  const out: Buffer[] = [];
+  let from = 0;
+  for (const cut of [...cuts].sort((a, b) => a - b)) {
+    const at = Math.min(cut, data.length);
+    out.push(encoder.push(data.subarray(from, at)));
+    from = Math.max(from, at);
+  }
+  out.push(encoder.push(data.subarray(from)), encoder.end());
+  return Buffer.concat(out);
+}
+
+const bytes = fc.uint8Array({ maxLength: 500 }).map((array) => Buffer.from(array));
+// Text-like bytes: many line breaks, blanks, dots and "From " to hit the special cases.
+const textish = fc
+  .array(fc.constantFrom('a', 'b', ' ', '\t', '\r', '\n', '\r\n', '.', '-', 'From ', '=', 'é', '\x00', 'x'.repeat(80)), { maxLength: 120 })
+  .map((pieces) => Buffer.from(pieces.join(''), 'utf8'));
+const cuts = fc.array(fc.nat({ max: 600 }), { maxLength: 8 });
+
+describe('encoders give the same bytes however the input is cut', () => {
+  it.each(['identity', 'lines', 'qp-text', 'qp-binary', 'base64', 'base64-text'] as Transfer[])('%s', (transfer) => {
+    fc.assert(
+      fc.property(fc.oneof(bytes, textish), cuts, (data, at) => {
+        expect(encodeInChunks(transfer, data, at).equals(encodeAll(transfer, data))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('quoted-printable', () => {
+  const lines = (encoded: Buffer): string[] => encoded.toString('latin1').split('\r\n');
+
+  it('in binary mode reads back exactly, in lines of at most 76, never bare CR or LF', () => {
+    fc.assert(
+      fc.property(fc.oneof(bytes, textish), (data) => {
+        const encoded = encodeAll('qp-binary', data);
+        expect(libqp.decode(encoded.toString('latin1')).equals(data)).toBe(true);
+        for (const line of lines(encoded)) {
+          expect(line.length).toBeLessThanOrEqual(76);
+          expect(line).not.toMatch(/[\r\n]/);
+          expect(line).not.toMatch(/[ \t]$/);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('in text mode reads back as the canonical text (LF alone becomes CRLF)', () => {
+    fc.assert(
+      fc.property(textish, (data) => {
+        const encoded = encodeAll('qp-text', data);
+        const canonical = Buffer.from(data.toString('latin1').replace(/(?<!\r)\n/g, '\r\n'), 'latin1');
+        expect(libqp.decode(encoded.toString('latin1')).equals(canonical)).toBe(true);
+        for (const line of lines(encoded)) expect(line.length).toBeLessThanOrEqual(76);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('protects a line start that a transport or reader could take for something else', () => {
+    expect(encodeAll('qp-text', Buffer.from('.\nFrom me\n--b\nok')).toString()).toBe('=2E\r\n=46rom me\r\n=2D-b\r\nok');
+  });
+
+  it('escapes white space at a line end and at the very end, and a CR alone', () => {
+    expect(encodeAll('qp-text', Buffer.from('a \nb\t')).toString()).toBe('a=20\r\nb=09');
+    expect(encodeAll('qp-text', Buffer.from('a\rb')).toString()).toBe('a=0Db');
+  });
+
+  it('breaks long lines softly without splitting an escape', () => {
+    const encoded = encodeAll('qp-text', Buffer.from('é'.repeat(60))).toString();
+    for (const line of encoded.split('\r\n')) {
+      expect(line.length).toBeLessThanOrEqual(76);
+      expect(line).toMatch(/^(=[0-9A-F]{2})*=?$/);
+    }
+  });
+});
+
+describe('base64', () => {
+  it('is Node\'s base64 in lines of 76 joined by CRLF, and base64Length predicts its length', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (array) => {
+        const data = Buffer.from(array);
+        const encoded = encodeAll('base64', data).toString('latin1');
+        expect(encoded.replace(/\r\n/g, '')).toBe(data.toString('base64'));
+        const parts = encoded.split('\r\n');
+        parts.slice(0, -1).forEach((line) => expect(line).toHaveLength(76));
+        expect(encoded.length).toBe(base64Length(data.length));
+      }),
+    );
+  });
+});
+
+describe('the body scanner', () => {
+  it('finds the same facts however the body is cut', () => {
+    fc.assert(
+      fc.property(textish, cuts, fc.boolean(), (data, at, text) => {
+        const scanner = new BodyScanner(text);
+        let from = 0;
+        for (const cut of [...at].sort((a, b) => a - b)) {
+          scanner.update(data.subarray(from, Math.max(from, Math.min(cut, data.length))));
+          from = Math.max(from, Math.min(cut, data.length));
+        }
+        scanner.update(data.subarray(from));
+        expect(scanner.finish()).toEqual(scanBody(data, text));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('measures lines in octets, counting LF as CRLF in text', () => {
+    const stats = scanBody(Buffer.from('ab\ncdef\r\n.x\rFrom y '), true);
+    // 19 octets and one LF that goes out as CRLF; the longest line is ".x\rFrom y " (a CR alone is data).
+    expect(stats).toEqual({
+      total: 20, eightBit: 0, nul: false, controls: false, bareCR: true, bareLF: true,
+      longestLine: 10, trailingSpace: true, dotOrFrom: true, escapes: 1,
+    });
+    expect(scanBody(Buffer.from('From'), true).dotOrFrom).toBe(false);
+  });
+});

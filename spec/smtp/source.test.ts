@@ -1,0 +1,90 @@
+/**
+ * prepareMessage reads a small mime token once and takes its size and 8-bit
+ * test from those bytes; a larger one is streamed as before. Either way the
+ * facts it reports must be the ones the streaming path reports, and the bytes
+ * it sends the token's own.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mime } from '../../index';
+import { createMessageStream, hasEightBit, messageSize, type Token } from '../../mime';
+import { prepareMessage } from '../../smtp/source';
+
+async function collect(source: AsyncIterable<Buffer | string>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of source) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+  return Buffer.concat(chunks);
+}
+
+const changes = { extraHeaders: [['From', 'a@example.org'] as [string, string], ['Subject', 'size test'] as [string, string]], omitHeaders: ['Bcc'] };
+
+describe('smtp/source: prepareMessage for mime tokens', () => {
+  let dir: string;
+  const tokens: Token[] = [];
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tclmail-source-'));
+  });
+  afterAll(() => {
+    for (const tok of tokens) mime.finalize(tok, { subordinates: 'all' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function track(tok: Token): Token {
+    tokens.push(tok);
+    return tok;
+  }
+
+  const cases: Array<[string, () => Token]> = [
+    ['a short text part', () => track(mime.initialize({ canonical: 'text/plain', string: 'hello\r\n.leading dot\r\n' }))],
+    ['a short 8-bit part', () => track(mime.initialize({ canonical: 'text/plain', encoding: '8bit', string: 'grüße\r\n' }))],
+    ['a text part above the in-memory limit', () => track(mime.initialize({ canonical: 'text/plain', string: 'x'.repeat(70) + '\r\n'.repeat(1) + 'line of text\r\n'.repeat(8000) }))],
+    [
+      'a multipart with a file attachment above the limit',
+      () => {
+        const file = join(dir, 'data.bin');
+        writeFileSync(file, Buffer.alloc(200 * 1024, 0xab));
+        const text = mime.initialize({ canonical: 'text/plain', string: 'attached\r\n' });
+        const data = mime.initialize({ canonical: 'application/octet-stream', encoding: 'base64', file });
+        return track(mime.initialize({ canonical: 'multipart/mixed', parts: [text, data] }));
+      },
+    ],
+  ];
+
+  it.each(cases)('reports the size and 8-bit flag of the bytes it sends: %s', async (_name, make) => {
+    const tok = make();
+    for (const sevenBit of [false, true]) {
+      const opts = { ...changes, sevenBit };
+      const prepared = await prepareMessage(tok, { sevenBit, changes });
+      const sent = await collect(prepared.open());
+      const streamed = await collect(createMessageStream(tok, opts));
+      expect(sent.equals(streamed)).toBe(true);
+      // SIZE never under-states (the codec may add a CRLF after a last line without one).
+      expect(prepared.size).toBe((await messageSize(tok, opts)) + 2);
+      expect(prepared.eightBit).toBe(sevenBit ? false : await hasEightBit(tok, opts));
+      // The bytes can be read again (DKIM signs them, then sends them).
+      expect((await collect(prepared.open())).equals(sent)).toBe(true);
+    }
+  });
+
+  it('says that an 8-bit part is 8-bit unless asked for 7 bits', async () => {
+    const tok = track(mime.initialize({ canonical: 'text/plain', encoding: '8bit', string: 'café\r\n' }));
+    expect((await prepareMessage(tok, { sevenBit: false })).eightBit).toBe(true);
+    const seven = await prepareMessage(tok, { sevenBit: true });
+    expect(seven.eightBit).toBe(false);
+    expect((await collect(seven.open())).some((b) => b > 0x7f)).toBe(false);
+  });
+
+  it('reports a file that vanished as the streaming path does, when it is read', async () => {
+    const file = join(dir, 'gone.txt');
+    writeFileSync(file, 'soon gone\r\n');
+    const tok = track(mime.initialize({ canonical: 'text/plain', encoding: '7bit', file }));
+    rmSync(file);
+    await expect(
+      (async () => {
+        const prepared = await prepareMessage(tok, { sevenBit: false });
+        await collect(prepared.open());
+      })(),
+    ).rejects.toThrow(/gone\.txt/);
+  });
+});
