@@ -8,7 +8,7 @@ import { closeSync, openSync, readSync, type PathLike } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { MimeError } from '../lib/errors';
-import { base64Length, BodyScanner, encoderFor, type BodyStats, type ChunkEncoder } from './encoding';
+import { base64Length, BodyScanner, encoderFor, type BodyStats, type ChunkEncoder, type Transfer } from './encoding';
 import type { Part } from './part';
 import { contextOf, messagePlan, type BodyRef, type BuildOptions, type Plan, type Step } from './plan';
 
@@ -80,8 +80,13 @@ function* chunksSync(source: BodyRef): Generator<Buffer> {
   }
 }
 
-/** The same, read asynchronously. */
-async function* chunks(source: BodyRef): AsyncGenerator<Buffer> {
+/**
+ * The same, read asynchronously. With `reuse` every chunk is read into the
+ * same Buffer, overwritten by the next read: for a consumer that keeps none
+ * of a chunk's bytes once it asks for the next (the scanner, a counter, an
+ * encoder that copies), so that a long file makes no garbage per chunk.
+ */
+async function* chunks(source: BodyRef, reuse = false): AsyncGenerator<Buffer> {
   if (source.kind === 'buffer') {
     for (let at = 0; at < source.data.length; at += CHUNK) yield source.data.subarray(at, at + CHUNK);
     return;
@@ -95,12 +100,14 @@ async function* chunks(source: BodyRef): AsyncGenerator<Buffer> {
   try {
     let position = source.offset;
     let left = source.length ?? Infinity;
+    let shared: Buffer | null = null;
     while (left > 0) {
-      // A fresh buffer each time: the encoders may hand the chunk itself on downstream.
-      const chunk = Buffer.allocUnsafe(Math.min(CHUNK, left));
+      const size = Math.min(CHUNK, left);
+      // Without reuse a fresh buffer each time: identity and line encoders hand the chunk itself on downstream.
+      const chunk = reuse ? (shared ??= Buffer.allocUnsafe(size)) : Buffer.allocUnsafe(size);
       let n: number;
       try {
-        ({ bytesRead: n } = await handle.read(chunk, 0, chunk.length, position));
+        ({ bytesRead: n } = await handle.read(chunk, 0, size, position));
       } catch (error) {
         throw fileError(source.path, error);
       }
@@ -126,7 +133,7 @@ export function scanSync(source: BodyRef, text: boolean, early = false): BodySta
 
 async function scan(source: BodyRef, text: boolean, early: boolean): Promise<BodyStats> {
   const scanner = new BodyScanner(text);
-  for await (const chunk of chunks(source)) {
+  for await (const chunk of chunks(source, true)) {
     scanner.update(chunk);
     if (early && scanner.unplain()) break;
   }
@@ -173,6 +180,11 @@ export function* runSync(plan: Plan): Generator<Buffer> {
   }
 }
 
+/** Whether the encoder of a transfer writes its output to new Buffers, never passing on (part of) its input. */
+function copies(transfer: Transfer): boolean {
+  return transfer === 'base64' || transfer === 'base64-text' || transfer === 'qp-text' || transfer === 'qp-binary';
+}
+
 /** Runs a plan asynchronously, yielding the message bytes chunk by chunk. */
 async function* runAsync(plan: Plan): AsyncGenerator<Buffer> {
   const stack = new EncoderStack();
@@ -201,7 +213,7 @@ async function* runAsync(plan: Plan): AsyncGenerator<Buffer> {
       }
       case 'body': {
         stack.push(encoderFor(step.transfer));
-        for await (const chunk of chunks(step.source)) {
+        for await (const chunk of chunks(step.source, copies(step.transfer))) {
           const out = stack.write(chunk);
           if (out.length) yield out;
         }
@@ -225,6 +237,15 @@ export function buildBytes(part: Part, options: BuildOptions = {}): Buffer {
 export function messageStream(part: Part, options: BuildOptions = {}): Readable {
   contextOf(options);
   return Readable.from(runAsync(messagePlan(part, options)), { objectMode: false });
+}
+
+/**
+ * The message bytes as an async iterable, without messageStream's Readable
+ * around them (for a consumer that only iterates). Options are checked at
+ * once; leaving the loop early closes a file body being read.
+ */
+export function messageChunks(part: Part, options: BuildOptions = {}): AsyncIterable<Buffer> {
+  return runAsync(messagePlan(part, options));
 }
 
 /**
@@ -354,7 +375,7 @@ export async function countBytes(part: Part, options: BuildOptions = {}): Promis
           break;
         }
         stack.push(encoderFor(step.transfer));
-        for await (const chunk of chunks(source)) total += stack.write(chunk).length;
+        for await (const chunk of chunks(source, true)) total += stack.write(chunk).length;
         total += stack.pop().length;
         break;
       }
@@ -397,7 +418,7 @@ export async function anyEightBit(part: Part, options: BuildOptions = {}): Promi
         break;
       case 'body':
         if (encodedDepth > 0 || (step.transfer !== 'identity' && step.transfer !== 'lines')) break; // encoded: 7-bit
-        for await (const chunk of chunks(step.source)) if (hasHighByte(chunk)) return true;
+        for await (const chunk of chunks(step.source, true)) if (hasHighByte(chunk)) return true;
         break;
     }
   }

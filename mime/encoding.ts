@@ -6,7 +6,6 @@
  * its bytes back) so that one plan serves the synchronous buildmessage and the
  * streaming copymessage alike.
  */
-import { encode as encodeBase64, wrap as wrapBase64 } from 'libbase64';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -399,35 +398,94 @@ export class QuotedPrintableEncoder implements ChunkEncoder {
   }
 }
 
-// Each 57 octets make one full 76-character base64 line.
-const B64_GROUP = 57;
+// Characters on one base64 line (RFC 2045 section 6.8).
+const B64_LINE = 76;
+// Input octets held back between chunks so that each chunk encodes whole 3-octet groups.
+const B64_GROUP = 3;
 
-/** Base64 (RFC 2045 section 6.8) in lines of 76 characters joined by CRLF, no line break after the last. */
+/**
+ * Base64 (RFC 2045 section 6.8) in lines of 76 characters joined by CRLF, no
+ * line break after the last. Each chunk is encoded in whole 3-octet groups
+ * (the 0-2 octets left over wait for the next one), first into the tail of
+ * one output Buffer, then its lines are moved into place with a CRLF after
+ * each: no strings, one allocation per chunk.
+ */
 export class Base64Encoder implements ChunkEncoder {
-  private held: Buffer = Buffer.alloc(0);
-  private started = false;
+  private readonly held = Buffer.alloc(2);
+  private heldLength = 0;
+  // Characters on the last line written so far (76: full, its CRLF not yet written).
+  private column = 0;
 
   push(chunk: Buffer): Buffer {
-    const input = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
-    const whole = input.length - (input.length % B64_GROUP);
-    this.held = Buffer.from(input.subarray(whole));
-    return this.lines(input.subarray(0, whole));
-  }
-
-  end(): Buffer {
-    const out = this.lines(this.held);
-    this.held = Buffer.alloc(0);
+    const total = this.heldLength + chunk.length;
+    const whole = total - (total % B64_GROUP);
+    if (whole === 0) {
+      chunk.copy(this.held, this.heldLength);
+      this.heldLength = total;
+      return EMPTY;
+    }
+    let input = chunk;
+    let from = 0;
+    if (this.heldLength > 0) {
+      // Complete the held group with the first octets of the chunk.
+      const head = Buffer.allocUnsafe(B64_GROUP);
+      this.held.copy(head, 0, 0, this.heldLength);
+      from = B64_GROUP - this.heldLength;
+      chunk.copy(head, this.heldLength, 0, from);
+      input = head;
+    }
+    const characters = (whole / B64_GROUP) * 4;
+    const out = Buffer.allocUnsafe(this.outputLength(characters));
+    // Encode at the end of the output so that moving lines forward never overwrites unread characters.
+    const at = out.length - characters;
+    let n = at;
+    if (input !== chunk) n += out.write(input.toString('base64'), n, 'latin1');
+    const restEnd = from + (whole - (input !== chunk ? B64_GROUP : 0));
+    n += out.write(chunk.toString('base64', from, restEnd), n, 'latin1');
+    const left = chunk.length - restEnd;
+    chunk.copy(this.held, 0, restEnd);
+    this.heldLength = left;
+    this.place(out, at, characters);
     return out;
   }
 
-  private lines(data: Buffer): Buffer {
-    if (data.length === 0) return Buffer.alloc(0);
-    // Whole groups of 57 octets wrap to whole lines, so chunk by chunk gives what one pass would.
-    const joined = (this.started ? '\r\n' : '') + wrapBase64(encodeBase64(data), 76);
-    this.started = true;
-    return Buffer.from(joined, 'latin1');
+  end(): Buffer {
+    if (this.heldLength === 0) return EMPTY;
+    const text = this.held.toString('base64', 0, this.heldLength);
+    this.heldLength = 0;
+    const out = Buffer.allocUnsafe(this.outputLength(text.length));
+    const at = out.length - text.length;
+    out.write(text, at, 'latin1');
+    this.place(out, at, text.length);
+    return out;
+  }
+
+  /** Octets `characters` more base64 characters take on the wire, line breaks included. */
+  private outputLength(characters: number): number {
+    return characters + 2 * (Math.ceil((this.column + characters) / B64_LINE) - 1);
+  }
+
+  /** Moves `characters` characters found at `at` to the start of `out`, with CRLF between lines. */
+  private place(out: Buffer, at: number, characters: number): void {
+    let n = 0;
+    let read = at;
+    const stop = at + characters;
+    while (read < stop) {
+      if (this.column === B64_LINE) {
+        out[n++] = CR;
+        out[n++] = LF;
+        this.column = 0;
+      }
+      const take = Math.min(B64_LINE - this.column, stop - read);
+      if (n !== read) out.copyWithin(n, read, read + take);
+      n += take;
+      read += take;
+      this.column += take;
+    }
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** A fresh encoder for a transfer. */
 export function encoderFor(transfer: Transfer): ChunkEncoder {

@@ -35,5 +35,5 @@ export { uniqueID } from './uniqueid';
 export { parseaddress } from '../lib/address';
 
 /** @internal For the smtp layer: see internal.ts. */
-export { isToken, createMessageStream, messageSize, hasEightBit, getHeaderFields } from './internal';
+export { isToken, createMessageStream, messageChunks, checkMessageOptions, messageSize, hasEightBit, getHeaderFields } from './internal';
 export type { MessageStreamOptions } from './internal';

@@ -6,9 +6,9 @@
  * @internal
  */
 import type { Readable } from 'node:stream';
-import { anyEightBit, countBytes, messageStream } from './build';
+import { anyEightBit, countBytes, messageChunks as chunksOf, messageStream } from './build';
 import { headerFields } from './fields';
-import type { BuildOptions } from './plan';
+import { contextOf, type BuildOptions } from './plan';
 import { isToken as isTokenValue, partOf, type Token } from './tokens';
 
 export type { BuildOptions as MessageStreamOptions } from './plan';
@@ -28,6 +28,21 @@ export function isToken(value: unknown): value is Token {
  */
 export function createMessageStream(token: Token, options: BuildOptions = {}): Readable {
   return messageStream(partOf(token, 'createMessageStream'), options);
+}
+
+/** createMessageStream's bytes as an async iterable, for a consumer that only iterates (no Readable around them). @internal */
+export function messageChunks(token: Token, options: BuildOptions = {}): AsyncIterable<Buffer> {
+  return chunksOf(partOf(token, 'createMessageStream'), options);
+}
+
+/**
+ * Checks what createMessageStream would check at once (the token, and the
+ * `extraHeaders` as setheader checks them) without making a stream; a later
+ * build with the same `extraHeaders` array does not check it again. @internal
+ */
+export function checkMessageOptions(token: Token, options: BuildOptions = {}): void {
+  partOf(token, 'createMessageStream');
+  contextOf(options);
 }
 
 /** The exact length in octets of createMessageStream's output with the same options, without holding a file body. @internal */

@@ -43,7 +43,8 @@ export interface BuildOptions {
 interface Context {
   sevenBit: boolean;
   omit: ReadonlySet<string>;
-  extra: ReadonlyArray<readonly [string, string]>;
+  /** The extra fields as formatField writes them (CRLF line ends). */
+  extra: readonly string[];
 }
 
 const CRLF = '\r\n';
@@ -54,23 +55,46 @@ export function newBoundary(): string {
   return `=_tclmail_${randomBytes(15).toString('base64url')}`;
 }
 
-/** Checks extra header fields as setheader would, so that the smtp layer's additions are as safe as the caller's. */
-export function checkExtraHeaders(fields: ReadonlyArray<readonly [string, string]>): void {
-  for (const [name, value] of fields) {
-    formatField(name, value);
+/** Extra fields already checked: the pairs as they were then, and their formatted text. */
+interface CheckedFields {
+  fields: ReadonlyArray<readonly [string, string]>;
+  texts: readonly string[];
+}
+
+// Keyed by the caller's array: the smtp layer builds each message with the same one several times.
+const checked = new WeakMap<object, CheckedFields>();
+
+function sameFields(a: ReadonlyArray<readonly [string, string]>, b: ReadonlyArray<readonly [string, string]>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1]) return false;
+  return true;
+}
+
+/**
+ * Checks extra header fields as setheader would, so that the smtp layer's
+ * additions are as safe as the caller's, and returns their formatted text.
+ * An array is checked once; it is checked again if its pairs have changed since.
+ */
+export function checkExtraHeaders(fields: ReadonlyArray<readonly [string, string]>): readonly string[] {
+  if (fields.length === 0) return [];
+  const known = checked.get(fields);
+  if (known !== undefined && sameFields(known.fields, fields)) return known.texts;
+  const texts = fields.map(([name, value]) => {
+    const text = formatField(name, value);
     if (READ_ONLY.has(name.toLowerCase())) {
       throw new MimeError(`key ${name} may not be set`, 'EHEADER');
     }
-  }
+    return text;
+  });
+  checked.set(fields, { fields: fields.map(([name, value]) => [name, value] as const), texts });
+  return texts;
 }
 
 export function contextOf(options: BuildOptions = {}): Context {
-  const extra = options.extraHeaders ?? [];
-  checkExtraHeaders(extra);
   return {
     sevenBit: options.sevenBit === true,
     omit: new Set((options.omitHeaders ?? []).map((name) => name.toLowerCase())),
-    extra,
+    extra: checkExtraHeaders(options.extraHeaders ?? []),
   };
 }
 
@@ -158,10 +182,13 @@ function bytes(text: string): Step {
   return { op: 'bytes', data: Buffer.from(text, 'utf8') };
 }
 
+function withEol(text: string, eol: string): Buffer {
+  return Buffer.from(eol === CRLF ? text : text.replace(/\r\n/g, eol), 'utf8');
+}
+
 function fieldText(field: HeaderField, eol: string): Buffer {
   if (field.raw !== undefined) return field.raw;
-  const text = formatField(field.name, field.value);
-  return Buffer.from(eol === CRLF ? text : text.replace(/\r\n/g, eol), 'utf8');
+  return withEol(formatField(field.name, field.value), eol);
 }
 
 function subtreeModified(part: Part): boolean {
@@ -220,11 +247,11 @@ function* header(part: Part, at: Position, ctx: Context, cte: string | null): Ge
       if (!seen.has(index) && !omitted(field)) line(fieldText(field, eol));
     });
     if (cte !== null && cte !== '' && !wroteCte) line(`Content-Transfer-Encoding: ${cte}`);
-    for (const [name, value] of extra) line(fieldText({ name, value }, eol));
+    for (const text of extra) line(withEol(text, eol));
   } else {
     if (at.message) line(`MIME-Version: ${part.version}`);
     for (const field of part.headers) if (!omitted(field)) line(fieldText(field, eol));
-    for (const [name, value] of extra) line(fieldText({ name, value }, eol));
+    for (const text of extra) line(withEol(text, eol));
     const written = cte ?? part.encoding;
     if (written !== '') line(`Content-Transfer-Encoding: ${written}`);
     line(formatContentType(part.content, effectiveParams(part)));

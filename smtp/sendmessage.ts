@@ -24,7 +24,7 @@ import { isSocketPath } from './connection';
 import { refusedEntry } from './refused';
 import { connect } from './session';
 import type { MessageChanges, Session } from './types';
-import { createMessageStream, getHeaderFields, isToken, Token } from '../mime';
+import { checkMessageOptions, getHeaderFields, isToken, Token } from '../mime';
 
 /** What a `tlspolicy` decides: go on in plaintext (`insecure`) or give up on this server (anything else). */
 export type TlsVerdict = 'secure' | 'insecure';
@@ -238,9 +238,9 @@ export function planSend(tok: Token, args: readonly unknown[]): Plan {
     bcc,
     stamp: { date: () => formatDate(), messageId: () => uniqueID() },
   });
-  // The mime layer checks added fields as setheader does, when the stream is made (its bytes are read lazily):
-  // asking for one now moves any such error before the first connection.
-  createMessageStream(tok, { extraHeaders: envelope.addHeaders, omitHeaders: envelope.omitHeaders }).destroy();
+  // The mime layer checks added fields as setheader does: checking now moves any such error before the
+  // first connection, and the builds that send the message reuse the check (same addHeaders array).
+  checkMessageOptions(tok, { extraHeaders: envelope.addHeaders, omitHeaders: envelope.omitHeaders });
 
   const username = (o.username as string | undefined) ?? '';
   const password = (o.password as string | undefined) ?? '';
@@ -517,18 +517,31 @@ export async function openSession(plan: Plan, target: Target, attempts: Attempt[
 async function tryServer(tok: Token, plan: Plan, target: Target, attempts: Attempt[]): Promise<Outcome> {
   const session = await openSession(plan, target, attempts);
   if (!session) return { sent: false };
+  let rejected: Rejected[];
   try {
-    return { sent: true, rejected: await transact(session, tok, plan) };
+    rejected = await transact(session, tok, plan);
   } catch (error) {
+    await session.quit();
     if (!(error instanceof SmtpError)) throw error;
     attempts.push(attemptOf(target, error));
     error.server ??= target.server;
     error.port ??= target.port;
     if (!movesOn(error)) throw finalError(error, attempts);
     return { sent: false };
-  } finally {
-    await session.quit();
   }
+  // The outcome was settled by the final reply to the end of data: QUIT's reply and the close are not awaited
+  // (a round trip per message). quit() never rejects, and closes the socket on its own within QUIT_WAIT_SECS
+  // plus a second's grace however the server behaves.
+  await quitStarted(session);
+  return { sent: true, rejected };
+}
+
+/** Starts QUIT and resolves once it has been handed to the socket, leaving its reply and the close to finish alone. */
+function quitStarted(session: Session): Promise<void> {
+  const finished = session.quit();
+  // quit() writes QUIT in the step it queues after the session's last one, which has run: one turn of the
+  // microtask queue puts QUIT on the wire; `finished` resolving first (a session already closed) ends the wait too.
+  return Promise.race([finished, new Promise<void>((resolve) => setImmediate(resolve))]);
 }
 
 /** The error the caller gets when a server's answer ends the walk. */

@@ -197,7 +197,10 @@ class SmtpSession implements Session {
       if (this.state === 'closed') throw this.conn.error('ECONNECTION', 'connect', `the session with ${this.server}:${this.port} is closed`);
       return step();
     });
-    this.queue = run.catch(() => undefined);
+    // Whatever failed, a connection that is gone leaves the session closed (a refused write closes it too).
+    this.queue = run.catch(() => {
+      if (this.conn.closed) this.state = 'closed';
+    });
     return run;
   }
 
@@ -334,10 +337,17 @@ class SmtpSession implements Session {
   /** One SASL exchange: AUTH, then an answer per 334, bounded. Returns the final reply. */
   private async authenticate(exchange: Exchange): Promise<Reply> {
     let reply = await this.exchange(cmd.auth(exchange.mechanism, exchange.initial));
+    let cancelled = false;
     for (let step = 0; reply.code === 334; step++) {
+      if (cancelled) {
+        // RFC 4954 §4: a cancelled exchange ends with a 501; a server that challenges on would loop us forever.
+        this.close();
+        throw this.conn.error('EPROTOCOL', 'auth', `server broke the protocol: it went on challenging after AUTH ${exchange.mechanism} was cancelled`);
+      }
       const challenge = Buffer.from(reply.lines[0]?.trim() ?? '', 'base64');
       const answer = step < MAX_AUTH_STEPS ? exchange.respond(challenge, step) : null;
       // RFC 4954 §4: '*' cancels an exchange that has gone on too long or makes no sense.
+      cancelled = answer === null;
       reply = await this.exchange(cmd.authResponse(answer ?? '*'));
     }
     return reply;

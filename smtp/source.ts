@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { InvalidInputError } from '../lib/errors';
 import { firstEightBitOffset, normalizedLength } from '../lib/stream';
-import { createMessageStream, hasEightBit, isToken, messageSize, type MessageStreamOptions, type Token } from '../mime';
+import { createMessageStream, hasEightBit, isToken, messageChunks, messageSize, type MessageStreamOptions, type Token } from '../mime';
 import type { DkimSigner } from './dkim';
 import type { MessageChanges, MessageSource } from './types';
 
@@ -95,7 +95,7 @@ async function serializeSmall(token: Token, opts: MessageStreamOptions): Promise
   const chunks: Buffer[] = [];
   let length = 0;
   try {
-    for await (const chunk of createMessageStream(token, opts) as AsyncIterable<Buffer>) {
+    for await (const chunk of messageChunks(token, opts)) {
       length += chunk.length;
       // Leaving the loop destroys the stream, which closes a file body it was reading.
       if (length > SMALL_MESSAGE) return null;

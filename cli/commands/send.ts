@@ -128,7 +128,7 @@ function password(flags: Flags, io: Io): string | undefined {
 }
 
 /** The sendmessage options the flags ask for. */
-function sendOptions(flags: Flags, io: Io, header: Array<[string, string]>): smtp.SendMessageOptions {
+export function sendOptions(flags: Flags, io: Io, header: Array<[string, string]>): smtp.SendMessageOptions {
   const ports = listFlag(flags, 'ports', true).map((text) => {
     if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65535) throw new UsageError(`--ports: ${JSON.stringify(text)} is not a TCP port`);
     return Number(text);
@@ -195,7 +195,7 @@ function printRefused(io: Io, rejected: readonly Rejected[]): void {
 }
 
 /** Input the library refused before any I/O: the caller's mistake, so a usage error. */
-function isInputError(error: unknown): boolean {
+export function isInputError(error: unknown): boolean {
   return error instanceof OptionError || error instanceof InvalidInputError || error instanceof MimeError;
 }
 

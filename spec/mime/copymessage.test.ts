@@ -107,6 +107,20 @@ describe('createMessageStream', () => {
     expect(() => mime.createMessageStream(token, { extraHeaders: [['Subject', 'a\r\nBcc: evil@x.org']] })).toThrow(expect.objectContaining({ name: 'InvalidInputError' }));
     expect(() => mime.createMessageStream(token, { extraHeaders: [['Bad Name', 'x']] })).toThrow(expect.objectContaining({ name: 'InvalidInputError' }));
     expect(() => mime.createMessageStream(token, { extraHeaders: [['Content-Type', 'text/html']] })).toThrow(expect.objectContaining({ name: 'MimeError', code: 'EHEADER' }));
+    expect(() => mime.checkMessageOptions(token, { extraHeaders: [['Subject', 'a\nb']] })).toThrow(expect.objectContaining({ name: 'InvalidInputError' }));
+  });
+
+  it('checks an extra-fields array once, but again once its pairs have changed', async () => {
+    const token = init({ canonical: 'text/plain', string: 'x' });
+    const extra: Array<[string, string]> = [['Subject', 'first']];
+    mime.checkMessageOptions(token, { extraHeaders: extra });
+    expect((await streamBytes(mime.createMessageStream(token, { extraHeaders: extra }))).toString('latin1')).toContain('Subject: first\r\n');
+    extra[0] = ['Subject', 'second'];
+    expect((await streamBytes(mime.createMessageStream(token, { extraHeaders: extra }))).toString('latin1')).toContain('Subject: second\r\n');
+    extra.push(['Bcc', 'a\r\nX-Evil: 1']);
+    expect(() => mime.createMessageStream(token, { extraHeaders: extra })).toThrow(expect.objectContaining({ name: 'InvalidInputError' }));
+    extra[1][1] = 'b@example.org';
+    expect((await streamBytes(mime.createMessageStream(token, { extraHeaders: extra }))).toString('latin1')).toContain('Bcc: b@example.org\r\n');
   });
 
   it('with sevenBit encodes 8bit and binary bodies again so that every octet is 7-bit, and the content reads the same', async () => {

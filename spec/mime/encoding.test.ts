@@ -99,6 +99,33 @@ describe('base64', () => {
       }),
     );
   });
+
+  it('fed in pieces of any size, is Node\'s base64 of the whole wrapped at 76, each piece\'s output kept intact', () => {
+    const wrap = (text: string): string => (text.match(/.{1,76}/g) ?? []).join('\r\n');
+    // Small pieces (0-4 octets) as well as large ones, so that the 0-2 octets carried between pushes are exercised.
+    const pieces = fc.array(fc.oneof(fc.nat({ max: 4 }), fc.nat({ max: 300 })), { maxLength: 40 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), pieces, (array, sizes) => {
+        const data = Buffer.from(array);
+        const encoder = encoderFor('base64');
+        const outputs: Buffer[] = [];
+        let from = 0;
+        for (const size of sizes) {
+          const to = Math.min(data.length, from + size);
+          // A copy that is then spoiled: the encoder may not keep a reference to what it was given.
+          const piece = Buffer.from(data.subarray(from, to));
+          outputs.push(encoder.push(piece));
+          piece.fill(0x21);
+          from = to;
+        }
+        outputs.push(encoder.push(Buffer.from(data.subarray(from))), encoder.end());
+        const snapshot = outputs.map((output) => Buffer.from(output));
+        expect(Buffer.concat(outputs).toString('latin1')).toBe(wrap(data.toString('base64')));
+        outputs.forEach((output, i) => expect(output.equals(snapshot[i])).toBe(true));
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
 
 describe('the body scanner', () => {
