@@ -98,13 +98,18 @@ export function compose(message: Composition): Token {
     for (const [key, value] of message.headers) set(key, value);
     return root;
   } catch (error) {
-    for (const token of made.reverse()) {
-      try {
-        mime.finalize(token, { subordinates: 'none' });
-      } catch {
-        // already released with its parent
-      }
-    }
+    releaseAll(made);
     throw error;
+  }
+}
+
+/** Releases the tokens of a message that could not be finished, newest first. */
+export function releaseAll(made: mime.Token[]): void {
+  for (const token of made.reverse()) {
+    try {
+      mime.finalize(token, { subordinates: 'none' });
+    } catch {
+      // already released with its parent
+    }
   }
 }

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import * as mime from '../mime';
 import { UsageError } from './args';
-import { requireReadableFile } from './compose';
+import { releaseAll, requireReadableFile } from './compose';
 import { contentTypeOf } from './content-types';
 
 type Token = mime.Token;
@@ -219,13 +219,7 @@ export function render(template: Template, values: Readonly<Record<string, strin
     if (!template.root.headers.some(([name]) => name.toLowerCase() === 'to')) mime.setheader(root, 'To', recipient, { mode: 'append' });
     return root;
   } catch (error) {
-    for (const token of made.reverse()) {
-      try {
-        mime.finalize(token, { subordinates: 'none' });
-      } catch {
-        // already released with its parent
-      }
-    }
+    releaseAll(made);
     throw error;
   }
 }

@@ -20,7 +20,7 @@ import { readRecipients } from '../recipients';
 import type { Recipient } from '../recipients';
 import { missingFields, readTemplate, render } from '../template';
 import type { Template } from '../template';
-import { isInputError, sendOptions } from './send';
+import { isInputError, sendOptions, SENDING_FLAGS } from './send';
 
 const HELP = `Usage: tclmail bulk TEMPLATE LIST [options]
 
@@ -84,19 +84,7 @@ const FLAGS = {
   'dry-run': { type: 'string' },
   report: { type: 'string' },
   progress: { type: 'string' },
-  servers: { type: 'string', multiple: true },
-  ports: { type: 'string', multiple: true },
-  client: { type: 'string' },
-  originator: { type: 'string' },
-  starttls: { type: 'boolean' },
-  'no-starttls': { type: 'boolean' },
-  ca: { type: 'string' },
-  tlsimport: { type: 'boolean' },
-  username: { type: 'string' },
-  'password-file': { type: 'string' },
-  password: { type: 'string' },
-  maxsecs: { type: 'string' },
-  debug: { type: 'boolean' },
+  ...SENDING_FLAGS,
 } as const;
 
 type Status = smtp.BulkOutcome['status'] | 'written';

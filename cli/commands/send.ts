@@ -66,6 +66,23 @@ Examples:
   tclmail send --eml report.eml --servers 127.0.0.1 --ports 2525
 `;
 
+/** The flags that say how and where to send, shared with `bulk` (sendOptions reads them). */
+export const SENDING_FLAGS = {
+  servers: { type: 'string', multiple: true },
+  ports: { type: 'string', multiple: true },
+  client: { type: 'string' },
+  originator: { type: 'string' },
+  starttls: { type: 'boolean' },
+  'no-starttls': { type: 'boolean' },
+  ca: { type: 'string' },
+  tlsimport: { type: 'boolean' },
+  username: { type: 'string' },
+  'password-file': { type: 'string' },
+  password: { type: 'string' },
+  maxsecs: { type: 'string' },
+  debug: { type: 'boolean' },
+} as const;
+
 const FLAGS = {
   from: { type: 'string' },
   to: { type: 'string', multiple: true },
@@ -78,22 +95,10 @@ const FLAGS = {
   attach: { type: 'string', multiple: true },
   header: { type: 'string', multiple: true },
   eml: { type: 'string' },
-  servers: { type: 'string', multiple: true },
-  ports: { type: 'string', multiple: true },
-  client: { type: 'string' },
+  ...SENDING_FLAGS,
   queue: { type: 'boolean' },
   atleastone: { type: 'boolean' },
-  originator: { type: 'string' },
   recipients: { type: 'string', multiple: true },
-  starttls: { type: 'boolean' },
-  'no-starttls': { type: 'boolean' },
-  ca: { type: 'string' },
-  tlsimport: { type: 'boolean' },
-  username: { type: 'string' },
-  'password-file': { type: 'string' },
-  password: { type: 'string' },
-  maxsecs: { type: 'string' },
-  debug: { type: 'boolean' },
 } as const;
 
 async function readAll(stream: Io['stdin']): Promise<string> {

@@ -5,16 +5,8 @@
  * message body, which the scripted server's per-line script cannot do.
  */
 import * as net from 'node:net';
-import { SmtpError } from '../../lib/errors';
 
-/** A port on 127.0.0.1 where nothing listens (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
+export { closedPort, failure as thrown } from '../support/fixtures';
 
 /** What the test resolver does for one name: an address, never answer, or fail as DNS would. */
 export type Resolution = string | 'stall' | 'nxdomain';
@@ -41,16 +33,6 @@ export function testResolver(names: Record<string, Resolution>): net.LookupFunct
   return lookup;
 }
 
-/** Awaits a promise that must reject with an SmtpError, and returns that error. */
-export async function thrown(promise: Promise<unknown>): Promise<SmtpError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (!(error instanceof SmtpError)) throw error;
-    return error;
-  }
-  throw new Error('expected a rejection with an SmtpError');
-}
 
 /** What the proxy does once the client has sent `afterBytes` of message body. */
 export type BodyFault =
