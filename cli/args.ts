@@ -89,6 +89,18 @@ export function integerFlag(flags: Flags, name: string, min: number, max = Numbe
   return Number(text);
 }
 
+// C0 controls but TAB, DEL and the C1 controls: a terminal acts on them (ESC starts a control sequence).
+const TERMINAL_CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+
+/**
+ * `text` safe to print on a terminal: each control character but TAB is shown
+ * as `\xNN`, so that text from a message or a client (a decoded header, an
+ * envelope address) cannot move the cursor, rewrite the screen or retitle it.
+ */
+export function printable(text: string): string {
+  return text.replace(TERMINAL_CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** Writes `text` and a line end. */
 export function line(stream: Writable, text: string): void {
   stream.write(`${text}\n`);

@@ -35,8 +35,8 @@ export function uniqueName(): string {
 
 /**
  * Writes `source` into the Maildir at `dir` and returns the path of the file
- * in `dir/new`. The file is fsynced before the rename, so once this resolves
- * the message survives a crash.
+ * in `dir/new`. The file is fsynced before the rename and `new/` after it, so
+ * once this resolves the message survives a crash.
  */
 export async function deliver(dir: string, source: Readable): Promise<string> {
   const name = uniqueName();
@@ -51,6 +51,13 @@ export async function deliver(dir: string, source: Readable): Promise<string> {
       await handle.close();
     }
     await rename(temporary, final);
+    // The rename is an entry in new/: only a flushed directory keeps it after a crash.
+    const folder = await open(join(dir, 'new'), 'r');
+    try {
+      await folder.sync();
+    } finally {
+      await folder.close();
+    }
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
     throw error;

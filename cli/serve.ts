@@ -10,6 +10,7 @@ import { unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import { OptionError } from '../lib/errors';
 import { parseOptions } from '../lib/options';
 import type { OptionSpecs } from '../lib/options';
 import { generateCertificate } from './certificate';
@@ -123,7 +124,7 @@ function policyReply(refuse: CaptureServerOptions['refuse'], address: string): E
 export async function startCaptureServer(options: CaptureServerOptions): Promise<CaptureServer> {
   const parsed = parseOptions('startCaptureServer', SPECS, [options]) as Partial<CaptureServerOptions>;
   if (parsed.dir === undefined || parsed.dir === '') {
-    throw new TypeError('startCaptureServer: the dir option (the folder for received messages) is required');
+    throw new OptionError('startCaptureServer', 'dir', 'the dir option (the folder for received messages) is required');
   }
   const dir = parsed.dir;
   const host = parsed.host ?? '127.0.0.1';

@@ -6,7 +6,7 @@
  * mime.setheader, so a value is only ever data: one holding CR or LF cannot
  * start a header field, because the mime layer refuses it.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import * as mime from '../mime';
 import { UsageError } from './args';
@@ -171,11 +171,23 @@ function readDescription(path: string): TemplatePart {
   return root;
 }
 
+/** The first 64 characters of a file: enough to tell JSON from a message without reading a large .eml whole. */
+function head(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    // 64 UTF-16 code units take at most 192 octets of UTF-8.
+    const bytes = Buffer.alloc(256);
+    const n = readSync(fd, bytes, 0, bytes.length, 0);
+    return bytes.toString('utf8', 0, n).slice(0, 64);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads a template: a `.json` file (or one that starts with `{`) is a description, anything else an `.eml`. */
 export function readTemplate(path: string): Template {
   requireReadableFile('--template', path);
-  const head = readFileSync(path, 'utf8').slice(0, 64).trimStart();
-  const root = extname(path).toLowerCase() === '.json' || head.startsWith('{') ? readDescription(path) : readEml(path);
+  const root = extname(path).toLowerCase() === '.json' || head(path).trimStart().startsWith('{') ? readDescription(path) : readEml(path);
   const fields = new Set<string>();
   fieldsOf(root, fields);
   return { root, fields };

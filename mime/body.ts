@@ -2,13 +2,14 @@
  * mime::getbody: the body of a leaf, transfer-decoded, and with `decode` also
  * charset-decoded to a JavaScript string.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { MimeError, OptionError } from '../lib/errors';
 import { parseOptions, type OptionSpecs } from '../lib/options';
+import { readAllSync } from './build';
 import { decodeCharset } from './charsets';
-import { decodeBase64, decodeQuotedPrintable } from './parse-transfer';
+import { decodeBase64 } from './parse-transfer';
 import { hasParts, type Part } from './part';
-import { isEncodedBody, memoryBytes } from './plan';
+import { canonicalSource, isEncodedBody, memoryBytes } from './plan';
+import { qpDecodeBytes } from './qp';
 import { partOf, type Token } from './tokens';
 
 const GETBODY: OptionSpecs = {
@@ -30,53 +31,25 @@ export interface GetbodyOptions {
   blocksize?: number;
 }
 
-function readRegion(path: string, offset: number, length: number | undefined): Buffer {
-  try {
-    if (offset === 0 && length === undefined) return readFileSync(path);
-    const fd = openSync(path, 'r');
-    try {
-      const chunks: Buffer[] = [];
-      let position = offset;
-      let left = length ?? Infinity;
-      while (left > 0) {
-        const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, left));
-        const n = readSync(fd, chunk, 0, chunk.length, position);
-        if (n === 0) break;
-        chunks.push(chunk.subarray(0, n));
-        position += n;
-        left -= n;
-      }
-      return Buffer.concat(chunks);
-    } finally {
-      closeSync(fd);
-    }
-  } catch (error) {
-    throw new MimeError(`error reading "${path}": ${(error as Error).message}`, 'EFILE', { cause: error });
-  }
-}
-
-/** Undoes the transfer encoding of a parsed body; an encoding it does not know leaves the bytes as they are. */
+/**
+ * Undoes the transfer encoding of a parsed body; an encoding it does not know
+ * leaves the bytes as they are. Quoted-printable is read as mime.qp_decode
+ * reads it: white space that transports added at line ends goes (RFC 2045
+ * section 6.7, rule 3).
+ */
 function transferDecode(data: Buffer, encoding: string): Buffer {
   if (encoding === 'base64') return decodeBase64(data);
-  if (encoding === 'quoted-printable') return decodeQuotedPrintable(data);
+  if (encoding === 'quoted-printable') return qpDecodeBytes(data);
   return data;
 }
 
 /** The body before any charset decoding: canonical bodies as given, parsed ones transfer-decoded. */
 function rawBody(part: Part): string | Buffer {
   const body = part.body;
-  if (isEncodedBody(part)) {
-    const data = body.kind === 'file' ? readRegion(body.path, body.offset ?? 0, body.length) : (memoryBytes(part) as Buffer);
-    return transferDecode(data, part.encoding);
-  }
-  switch (body.kind) {
-    case 'string':
-      return typeof body.data === 'string' ? body.data : Buffer.from(body.data);
-    case 'file':
-      return readRegion(body.path, body.offset ?? 0, body.length);
-    default:
-      throw new MimeError("MIME part isn't a leaf");
-  }
+  if (body.kind === 'string') return typeof body.data === 'string' ? body.data : Buffer.from(body.data);
+  // A parsed body, or a file (a canonical one, or a region of a parsed file); canonicalSource refuses sub-parts.
+  const data = readAllSync(canonicalSource(part));
+  return isEncodedBody(part) ? transferDecode(data, part.encoding) : data;
 }
 
 function charsetDecode(part: Part, body: string | Buffer): string | Buffer {

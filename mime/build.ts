@@ -4,7 +4,8 @@
  * counting or inspecting passes that never hold a body. File bodies are read
  * in 64 KiB chunks and pass through the encoders one chunk at a time.
  */
-import { closeSync, openSync, readSync, type PathLike } from 'node:fs';
+import { isAscii } from 'node:buffer';
+import { closeSync, openSync, readFileSync, readSync, type PathLike } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { MimeError } from '../lib/errors';
@@ -119,6 +120,19 @@ async function* chunks(source: BodyRef, reuse = false): AsyncGenerator<Buffer> {
   } finally {
     await handle.close();
   }
+}
+
+/** The bytes of a body as one Buffer, read synchronously (getbody: the caller asked for the whole body). */
+export function readAllSync(source: BodyRef): Buffer {
+  if (source.kind === 'buffer') return source.data;
+  if (source.offset === 0 && source.length === undefined) {
+    try {
+      return readFileSync(source.path);
+    } catch (error) {
+      throw fileError(source.path, error);
+    }
+  }
+  return Buffer.concat([...chunksSync(source)]);
 }
 
 /** Scans a body synchronously (for the encoding choice). */
@@ -384,8 +398,7 @@ export async function countBytes(part: Part, options: BuildOptions = {}): Promis
 }
 
 function hasHighByte(data: Buffer): boolean {
-  for (let i = 0; i < data.length; i++) if (data[i] >= 0x80) return true;
-  return false;
+  return !isAscii(data);
 }
 
 /**

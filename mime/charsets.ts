@@ -186,11 +186,15 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * Node would silently write U+FFFD for it, so it is refused instead.
  */
 export function utf8Bytes(text: string): Buffer {
+  refuseLoneSurrogate(text);
+  return Buffer.from(text, 'utf8');
+}
+
+function refuseLoneSurrogate(text: string): void {
   const bad = LONE_SURROGATE.exec(text);
   if (bad) {
     throw new MimeError(`unpaired surrogate U+${bad[0].charCodeAt(0).toString(16).toUpperCase()} at offset ${bad.index} has no UTF-8 form`, 'EENCODING');
   }
-  return Buffer.from(text, 'utf8');
 }
 
 function unrepresentable(char: string, mimeCharset: string): MimeError {
@@ -217,7 +221,7 @@ export function encodeCharset(text: string, mimeCharset: string): Buffer {
     if (bad) throw unrepresentable(bad[0], mimeCharset);
     return Buffer.from(text, 'latin1');
   }
-  utf8Bytes(text); // refuses lone surrogates
+  refuseLoneSurrogate(text); // a charset cannot carry one either
   const bytes = codec.kind === 'japanese' ? encodeJapanese(text) : iconv.encode(text, codec.name);
   const back = codec.kind === 'japanese' ? libcharset.decode(bytes, codec.name) : iconv.decode(bytes, codec.name);
   if (back !== text) {

@@ -9,7 +9,7 @@ import { parseOptions, type OptionSpecs } from '../lib/options';
 import { refuseLineBreaks } from '../lib/text';
 import { decodeCharset } from './charsets';
 import { ENCODINGS } from './encoding';
-import { checkFieldName, checkFieldValue, formatField, isMimeToken } from './headers';
+import { formatField, isMimeToken } from './headers';
 import { parseBuffer, parseFile } from './parse';
 import { newPart, hasParts, type BodySource, type Part } from './part';
 import { memoryBytes, newBoundary } from './plan';
@@ -182,13 +182,11 @@ function canonicalPart(options: Record<string, unknown>, content: string): Part 
   for (const pair of (options.header as Array<[string, unknown]> | undefined) ?? []) {
     const [name] = pair;
     const value = pairValue('header', pair);
-    checkFieldName(name);
     const lower = name.toLowerCase();
     if (lower === 'content-type') throw new MimeError(`use -canonical instead of -header ${name} ${value}`, 'EHEADER');
     if (lower === 'content-transfer-encoding') throw new MimeError(`use -encoding instead of -header ${name} ${value}`, 'EHEADER');
     if (lower === 'content-md5' || lower === 'mime-version') throw new MimeError("don't go there...", 'EHEADER');
-    checkFieldValue(name, value);
-    formatField(name, value);
+    formatField(name, value); // checks name and value as setheader does: refuses what it could not write safely
     part.headers.push({ name, value });
   }
   if (!part.headers.some((field) => field.name.toLowerCase() === 'content-id')) {
@@ -206,10 +204,7 @@ function parsedPart(options: Record<string, unknown>): Part {
   if ((options.string === undefined) === (options.file === undefined)) {
     throw new OptionError(COMMAND, options.string === undefined ? undefined : 'file', 'specify exactly one of -file or -string');
   }
-  if (options.file !== undefined) {
-    checkFile(options.file as string);
-    return parseFile(resolve(options.file as string));
-  }
+  if (options.file !== undefined) return parseFile(checkFile(options.file as string));
   const message = stringValue(options.string);
   // A string is a message's bytes, one character per byte (as buildmessage returns them); text beyond Latin-1 is taken as UTF-8.
   const data = Buffer.isBuffer(message) ? message : Buffer.from(message, /[^\x00-\xff]/.test(message) ? 'utf8' : 'latin1');

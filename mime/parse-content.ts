@@ -5,21 +5,13 @@
  * never an exception.
  */
 import libmime = require('libmime');
+import { ENCODINGS } from './encoding';
+import { isMimeToken } from './headers';
 
 export interface ContentType {
   content: string;
   params: Map<string, string>;
   defect?: string;
-}
-
-/** RFC 2045 token: printable US-ASCII except SPACE and tspecials. */
-function isToken(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code <= 32 || code >= 127 || '()<>@,;:\\"/[]?='.includes(text[i])) return false;
-  }
-  return true;
 }
 
 /**
@@ -48,14 +40,14 @@ export function readContentType(value: string, parentContent: string | null): Co
     defect = 'Content-Type "message" has no subtype: taken as message/rfc822';
   }
   const slash = content.indexOf('/');
-  if (slash < 0 || !isToken(content.slice(0, slash)) || !isToken(content.slice(slash + 1))) {
+  if (slash < 0 || !isMimeToken(content.slice(0, slash)) || !isMimeToken(content.slice(slash + 1))) {
     const fallback = defaultContentType(parentContent);
     return { ...fallback, defect: `malformed Content-Type ${JSON.stringify(value)}: taken as ${fallback.content}` };
   }
   return { content, params: new Map(Object.entries(parsed.params)), defect };
 }
 
-const KNOWN_ENCODINGS = new Set(['7bit', '8bit', 'binary', 'quoted-printable', 'base64']);
+const KNOWN_ENCODINGS: ReadonlySet<string> = new Set(ENCODINGS);
 
 /** Reads a Content-Transfer-Encoding value: lowercased, comments dropped. */
 export function readTransferEncoding(value: string): { encoding: string; defect?: string } {

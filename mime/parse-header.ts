@@ -9,6 +9,7 @@
  * is how Python's email package and most readers take a message whose blank
  * line is missing, where Tcllib throws `improper line in header`.
  */
+import { isAscii } from 'node:buffer';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -59,14 +60,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Header text as a string: UTF-8 when it is valid UTF-8 (RFC 6532), else one character per byte. */
 export function decodeText(bytes: Buffer): string {
-  let ascii = true;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) return bytes.toString('latin1');
+  if (isAscii(bytes)) return bytes.toString('latin1');
   try {
     return utf8.decode(bytes);
   } catch {

@@ -98,6 +98,8 @@ export function checkHeaderPair(name: string, value: string): void {
  * mailboxes; an empty group gives none.
  */
 export function mailboxes(text: string, who: string, origin: Origin): string[] {
+  const known = checkedLists.get(text);
+  if (known !== undefined) return [...known];
   refuseControls(who, text);
   if (text.trim() === '') return [];
   const out: string[] = [];
@@ -105,7 +107,20 @@ export function mailboxes(text: string, who: string, origin: Origin): string[] {
     const address = checkedAddress(info, who, origin);
     if (address !== null) out.push(address);
   }
+  remember(text, out);
   return out;
+}
+
+// Lists that passed every check, by their text: a bulk run repeats its From (and often its To) for each message,
+// and the result depends on the text alone (a failure is never stored, so its error still names the field).
+const checkedLists = new Map<string, readonly string[]>();
+const CHECKED_LISTS = 256;
+const CHECKED_TEXT = 2048;
+
+function remember(text: string, list: readonly string[]): void {
+  if (text.length > CHECKED_TEXT) return;
+  if (checkedLists.size >= CHECKED_LISTS) checkedLists.clear();
+  checkedLists.set(text, [...list]);
 }
 
 function checkedAddress(info: AddressInfo, who: string, origin: Origin): string | null {
@@ -133,19 +148,28 @@ function addUnique(list: string[], seen: Set<string>, more: readonly string[]): 
   }
 }
 
+type Value = { value: string; origin: Origin };
+const NONE: readonly Value[] = [];
+
 /** Every value of one field, from the part first and then from the `header` option (the order the message shows them). */
 class FieldTable {
-  constructor(
-    private readonly header: ReadonlyArray<readonly [string, string]>,
-    private readonly part: readonly Field[],
-  ) {}
+  // One pass over both lists, by lowercase name: the envelope asks for a dozen names.
+  private readonly byName = new Map<string, Value[]>();
 
-  values(name: string): Array<{ value: string; origin: Origin }> {
+  constructor(header: ReadonlyArray<readonly [string, string]>, part: readonly Field[]) {
+    for (const f of part) this.add(f.name, { value: f.value, origin: 'part' });
+    for (const [key, value] of header) this.add(key, { value, origin: 'header' });
+  }
+
+  private add(name: string, value: Value): void {
     const lower = name.toLowerCase();
-    return [
-      ...this.part.filter((f) => f.name.toLowerCase() === lower).map((f) => ({ value: f.value, origin: 'part' as Origin })),
-      ...this.header.filter(([key]) => key.toLowerCase() === lower).map(([, value]) => ({ value, origin: 'header' as Origin })),
-    ];
+    const list = this.byName.get(lower);
+    if (list) list.push(value);
+    else this.byName.set(lower, [value]);
+  }
+
+  values(name: string): readonly Value[] {
+    return this.byName.get(name.toLowerCase()) ?? NONE;
   }
 
   has(name: string): boolean {
@@ -153,8 +177,17 @@ class FieldTable {
   }
 
   addresses(name: string): string[] {
-    return this.values(name).flatMap(({ value, origin }) => mailboxes(value, name, origin));
+    return addressesOf(this.values(name), name);
   }
+}
+
+/** The mailboxes of every value, in order (a loop: flatMap is slow in V8 and this runs several times a message). */
+function addressesOf(values: readonly Value[], name: string): string[] {
+  const out: string[] = [];
+  for (const { value, origin } of values) {
+    for (const address of mailboxes(value, name, origin)) out.push(address);
+  }
+  return out;
 }
 
 /**
@@ -178,7 +211,7 @@ export function deriveEnvelope(input: EnvelopeInput): Envelope {
 
   // --- the originator (MAIL FROM) and the From / Sender fields ---
   const fromValues = fields.values(fromName);
-  const fromAddresses = fromValues.flatMap(({ value, origin }) => mailboxes(value, fromName, origin));
+  const fromAddresses = addressesOf(fromValues, fromName);
   let sender: string;
   let originatorText: string;
   if (input.originator !== undefined && input.originator !== '') {

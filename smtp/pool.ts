@@ -19,7 +19,7 @@ import {
   movesOn,
   openSession,
   Plan,
-  planSend,
+  planParsed,
   refusedAll,
   SENDMESSAGE_OPTIONS,
   SendMessageOptions,
@@ -91,7 +91,9 @@ export function readPoolOptions(parsed: ParsedOptions, defaults: Partial<PoolLim
 
 /** A message's options over the defaults: `header` pairs add up, any other option replaces. */
 export function mergeOptions(defaults: ParsedOptions, own: ParsedOptions): ParsedOptions {
-  const merged: ParsedOptions = { ...defaults, ...own };
+  // Object.assign, not spread: V8 copies these option records (built key by key) about ten times faster. Their keys are
+  // option names from a table, never `__proto__`, so the two copy alike.
+  const merged: ParsedOptions = Object.assign({}, defaults, own);
   if (defaults.header !== undefined && own.header !== undefined) {
     merged.header = [...(defaults.header as unknown[]), ...(own.header as unknown[])];
   }
@@ -121,12 +123,40 @@ function identity(value: unknown): unknown {
 const MESSAGE_ONLY = new Set(['targets', 'envelope', 'atleastone', 'bcc', 'maxsecs', 'dsn', 'chunking', 'binarymime', 'dkim']);
 
 /** What makes two messages' sessions interchangeable: everything that shapes the session, not the message. */
-function settingsKey(plan: Plan): string {
+function settingsKey(plan: Plan, last: LastKey): string {
+  const fields = sessionFields(plan);
+  const record = plan as unknown as Record<string, unknown>;
+  // Messages of one pool mostly repeat the same settings: the same values give the same key.
+  if (fields === last.fields && fields.every((name, i) => record[name] === last.values[i])) return last.key;
   const parts: unknown[] = [];
-  for (const name of Object.keys(plan).sort()) {
-    if (!MESSAGE_ONLY.has(name)) parts.push(name, identity((plan as unknown as Record<string, unknown>)[name]));
+  const values: unknown[] = [];
+  for (const name of fields) {
+    values.push(record[name]);
+    parts.push(name, identity(record[name]));
   }
-  return JSON.stringify(parts);
+  last.fields = fields;
+  last.values = values;
+  last.key = JSON.stringify(parts);
+  return last.key;
+}
+
+/** The last key a pool made and what it was made of (kept by the pool, so it goes with it). */
+interface LastKey {
+  fields: string[];
+  values: unknown[];
+  key: string;
+}
+
+// The plan's session fields in sorted order, kept for the last shape of plan seen (every plan of a run has the same).
+let lastShape: string[] = [];
+let lastFields: string[] = [];
+
+function sessionFields(plan: Plan): string[] {
+  const names = Object.keys(plan);
+  if (names.length === lastShape.length && names.every((name, i) => name === lastShape[i])) return lastFields;
+  lastFields = [...names].sort().filter((name) => !MESSAGE_ONLY.has(name));
+  lastShape = names;
+  return lastFields;
 }
 
 interface Slot {
@@ -200,6 +230,7 @@ export class SessionPool implements Pool {
   private closing = false;
   private drained: Array<() => void> = [];
   private inFlight = 0;
+  private readonly lastKey: LastKey = { fields: [], values: [], key: '' };
 
   constructor(
     private readonly messageDefaults: ParsedOptions,
@@ -224,7 +255,8 @@ export class SessionPool implements Pool {
 
   /** The plan of one message: its options over the pool's, read and checked as sendmessage reads them. */
   plan(tok: Token, own: ParsedOptions): Plan {
-    return planSend(tok, [mergeOptions(this.messageDefaults, own)]);
+    // Both sides were read with sendmessage's table already: reading the merge again would only copy it.
+    return planParsed(tok, mergeOptions(this.messageDefaults, own));
   }
 
   /**
@@ -250,7 +282,7 @@ export class SessionPool implements Pool {
   }
 
   private async walk(tok: Token, plan: Plan, opts: TransactOptions): Promise<Rejected[]> {
-    const key = settingsKey(plan);
+    const key = settingsKey(plan, this.lastKey);
     const attempts: Attempt[] = [];
     const tried = new Set<number>();
     const fresh = new Set<number>();

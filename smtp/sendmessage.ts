@@ -10,7 +10,7 @@
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Attempt, InvalidInputError, OptionError, Rejected, SmtpError } from '../lib/errors';
-import { OptionSpecs, parseOptions } from '../lib/options';
+import { OptionSpecs, ParsedOptions, parseOptions } from '../lib/options';
 import { refuseControls } from '../lib/text';
 import { formatDate } from '../mime/datetime';
 import { uniqueID } from '../mime/uniqueid';
@@ -176,6 +176,20 @@ export interface Plan {
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
+// formatDate's text changes once a second: one formatting serves every message sent within it.
+let stampSecond = NaN;
+let stampText = '';
+
+function dateNow(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== stampSecond) {
+    stampText = formatDate(new Date(now));
+    stampSecond = second;
+  }
+  return stampText;
+}
+
 function isTclTrue(value: unknown, name: string): boolean {
   return parseOptions(COMMAND, { [name]: { kind: 'boolean' } }, [{ [name]: value }])[name] as boolean;
 }
@@ -186,7 +200,16 @@ function isTclTrue(value: unknown, name: string): boolean {
  */
 export function planSend(tok: Token, args: readonly unknown[]): Plan {
   if (!isToken(tok)) throw new OptionError(COMMAND, undefined, 'the first argument must be a mime token');
-  const o = parseOptions(COMMAND, SENDMESSAGE_OPTIONS, args);
+  return planParsed(tok, parseOptions(COMMAND, SENDMESSAGE_OPTIONS, args));
+}
+
+/**
+ * {@link planSend} for options already read by `parseOptions` with
+ * {@link SENDMESSAGE_OPTIONS} (the pool's merged defaults and message options,
+ * which a second reading would only copy). @internal
+ */
+export function planParsed(tok: Token, o: ParsedOptions): Plan {
+  if (!isToken(tok)) throw new OptionError(COMMAND, undefined, 'the first argument must be a mime token');
 
   const servers = ((o.servers as string[] | undefined) ?? ['localhost']).filter((s) => s !== '');
   if (servers.length === 0) throw new OptionError(COMMAND, 'servers', '-servers needs at least one host');
@@ -236,7 +259,7 @@ export function planSend(tok: Token, args: readonly unknown[]): Plan {
     header,
     partHeaders: getHeaderFields(tok),
     bcc,
-    stamp: { date: () => formatDate(), messageId: () => uniqueID() },
+    stamp: { date: dateNow, messageId: () => uniqueID() },
   });
   // The mime layer checks added fields as setheader does: checking now moves any such error before the
   // first connection, and the builds that send the message reuse the check (same addHeaders array).

@@ -12,7 +12,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { InvalidInputError, OptionError, Rejected, SmtpError, Stage, UncertainDeliveryError } from '../lib/errors';
 import { toASCIIDomain } from '../lib/idn';
 import { OptionSpecs, parseOptions } from '../lib/options';
-import { DataCodec } from '../lib/stream';
+import { DataCodec, firstEightBitOffset } from '../lib/stream';
 import { refuseLineBreaks } from '../lib/text';
 import { chooseMechanisms, Credentials, credentialsMayTravel, Exchange, startExchange } from './auth';
 import * as cmd from './command';
@@ -532,8 +532,10 @@ class SmtpSession implements Session {
       for await (const chunk of prepared.open()) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
         if (guardSevenBit) {
-          const at = bytes.findIndex((b) => b > 0x7f);
-          if (at >= 0) throw new Error(`8-bit byte at offset ${offset + at} but ${this.server} does not offer 8BITMIME`);
+          const at = firstEightBitOffset(bytes);
+          if (at >= 0) {
+            throw this.conn.error('EEXTENSION', 'body', `8-bit byte at offset ${offset + at} but ${this.server} does not offer 8BITMIME (nothing was delivered)`);
+          }
         }
         offset += bytes.length;
         await each(bytes);

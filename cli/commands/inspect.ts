@@ -5,7 +5,7 @@
  */
 import libmime = require('libmime');
 import * as mime from '../../mime';
-import { EXIT, line, parseFlags } from '../args';
+import { EXIT, line, parseFlags, printable } from '../args';
 import type { Command, Io } from '../args';
 import { requireReadableFile } from '../compose';
 
@@ -80,15 +80,15 @@ export function treeOf(token: Token, section = ''): PartTree {
   };
 }
 
-/** The text form: one line per part, indented by depth, its fields beneath it. */
+/** The text form: one line per part, indented by depth, its fields beneath it; the message's own text made printable. */
 export function renderTree(tree: PartTree, out: (text: string) => void, depth = 0): void {
   const indent = '  '.repeat(depth);
   const params = Object.entries(tree.params).map(([k, v]) => `; ${k}=${quoteParam(v)}`).join('');
   const detail = [tree.encoding, `${tree.size} bytes`].filter((s) => s !== '').join(', ');
-  out(`${indent}${tree.section === '' ? 'message' : tree.section} ${tree.content}${params} (${detail})`);
+  out(printable(`${indent}${tree.section === '' ? 'message' : tree.section} ${tree.content}${params} (${detail})`));
   for (const [name, value] of tree.headers) {
     // A decoded value may hold line breaks (folding kept by the parser); one line per field reads better.
-    out(`${indent}    ${name}: ${value.replace(/\r?\n[ \t]*/g, ' ')}`);
+    out(printable(`${indent}    ${name}: ${value.replace(/\r?\n[ \t]*/g, ' ')}`));
   }
   for (const part of tree.parts) renderTree(part, out, depth + 1);
 }

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EXIT, integerFlag, line, listFlag, parseFlags, stringFlag } from '../args';
+import { EXIT, integerFlag, line, listFlag, parseFlags, printable, stringFlag } from '../args';
 import type { Command, Io } from '../args';
 import { startCaptureServer } from '../serve';
 import type { CapturedMessage } from '../serve';
@@ -35,12 +35,12 @@ Example:
   tclmail serve --dir ./mail --port 0 --refuse nobody@example.com
 `;
 
-/** One line per message: time, envelope, size, then the file (last, as it may hold spaces). */
+/** One line per message: time, envelope, size, then the file (last, as it may hold spaces). The client's words are made printable. */
 export function describeMessage(message: CapturedMessage, when = new Date()): string {
   const to = message.to.map((address) => `<${address}>`).join(', ');
   const extras = [message.secure ? 'TLS' : '', message.user !== undefined ? `user ${message.user}` : ''].filter(Boolean);
   const detail = [`${message.size} bytes`, ...extras].join(', ');
-  return `${when.toISOString()} <${message.from}> -> ${to} (${detail}) ${message.path}`;
+  return printable(`${when.toISOString()} <${message.from}> -> ${to} (${detail}) ${message.path}`);
 }
 
 export const serve: Command = {

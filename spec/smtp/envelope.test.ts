@@ -173,6 +173,18 @@ describe('deriveEnvelope: refusing bad input', () => {
     expect(error.message).toMatch(/error in To: .*domain/);
   });
 
+  it('remembers checked address lists without letting one call change another (the envelope cache)', () => {
+    // The same text, first as a good From, then inside a bad To: the error still names To.
+    const first = derive({ header: [['From', 'ann@x.org'], ['To', 'bob@y.org']] });
+    first.recipients.push('mallory@evil.org');
+    const second = derive({ header: [['From', 'ann@x.org'], ['To', 'bob@y.org']] });
+    expect(second.recipients).toEqual(['bob@y.org']);
+    const error = thrown(() => derive({ header: [['From', 'ann@x.org'], ['To', 'ann@x.org, root']] }));
+    expect(error.message).toMatch(/error in To: /);
+    const again = thrown(() => derive({ header: [['From', 'ann@x.org'], ['To', 'ann@x.org, root']] }));
+    expect(again.message).toBe(error.message);
+  });
+
   it("reports an address error from the part's headers as InvalidInputError and from an option as OptionError", () => {
     const fromPart = thrown(() => derive({ header: [['From', 'ann@x.org']], part: [{ name: 'To', value: 'john doe@x.org' }] }));
     expect(fromPart).toBeInstanceOf(InvalidInputError);
