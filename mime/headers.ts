@@ -279,9 +279,13 @@ function fold(name: string, atoms: string[], separators: string[]): string {
       line += piece;
       length += pieceLength;
     } else {
-      lines.push(line);
-      line = piece;
-      length = pieceLength;
+      // A fold goes before the last character of the white space, the rest ends the line above:
+      // unfolding (RFC 5322 §2.2.3) gives the same text, and so do readers that turn a line
+      // break and the white space after it into a single space.
+      const separator = separators[i - 1];
+      lines.push(line + separator.slice(0, -1));
+      line = separator.slice(-1) + atoms[i];
+      length = Buffer.byteLength(line);
     }
   }
   lines.push(line);
