@@ -149,3 +149,16 @@ export class UncertainDeliveryError extends SmtpError {
     this.name = 'UncertainDeliveryError';
   }
 }
+
+/** The journal cannot be read, written or locked: a bulk run stops rather than send without it. */
+export class JournalError extends Error {
+  readonly code = 'EJOURNAL' as const;
+  constructor(
+    readonly file: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`journal ${file}: ${message}`, options);
+    this.name = 'JournalError';
+  }
+}

@@ -41,7 +41,27 @@ class EncoderStack {
     const encoder = this.encoders.pop() as ChunkEncoder;
     return this.through(encoder.end(), this.encoders.length - 1);
   }
+
+  /**
+   * Runs a step that needs no I/O (`bytes`, `push`, `pop`) and returns its output;
+   * returns null for `scan` and `body`, which each driver reads in its own way.
+   */
+  apply(step: Step): Buffer | null {
+    switch (step.op) {
+      case 'bytes':
+        return this.write(step.data);
+      case 'push':
+        this.push(encoderFor(step.transfer));
+        return EMPTY;
+      case 'pop':
+        return this.pop();
+      default:
+        return null;
+    }
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function fileError(path: PathLike, error: unknown): MimeError {
   if (error instanceof MimeError) return error;
@@ -163,33 +183,19 @@ export function* runSync(plan: Plan): Generator<Buffer> {
     reply = undefined;
     if (next.done) return;
     const step: Step = next.value;
-    switch (step.op) {
-      case 'bytes': {
-        const out = stack.write(step.data);
+    const done = stack.apply(step);
+    if (done !== null) {
+      if (done.length) yield done;
+    } else if (step.op === 'scan') {
+      reply = scanSync(step.source, step.text, step.early);
+    } else if (step.op === 'body') {
+      stack.push(encoderFor(step.transfer));
+      for (const chunk of chunksSync(step.source)) {
+        const out = stack.write(chunk);
         if (out.length) yield out;
-        break;
       }
-      case 'scan':
-        reply = scanSync(step.source, step.text, step.early);
-        break;
-      case 'push':
-        stack.push(encoderFor(step.transfer));
-        break;
-      case 'pop': {
-        const out = stack.pop();
-        if (out.length) yield out;
-        break;
-      }
-      case 'body': {
-        stack.push(encoderFor(step.transfer));
-        for (const chunk of chunksSync(step.source)) {
-          const out = stack.write(chunk);
-          if (out.length) yield out;
-        }
-        const out = stack.pop();
-        if (out.length) yield out;
-        break;
-      }
+      const out = stack.pop();
+      if (out.length) yield out;
     }
   }
 }
@@ -208,33 +214,19 @@ async function* runAsync(plan: Plan): AsyncGenerator<Buffer> {
     reply = undefined;
     if (next.done) return;
     const step: Step = next.value;
-    switch (step.op) {
-      case 'bytes': {
-        const out = stack.write(step.data);
+    const done = stack.apply(step);
+    if (done !== null) {
+      if (done.length) yield done;
+    } else if (step.op === 'scan') {
+      reply = await scan(step.source, step.text, step.early);
+    } else if (step.op === 'body') {
+      stack.push(encoderFor(step.transfer));
+      for await (const chunk of chunks(step.source, copies(step.transfer))) {
+        const out = stack.write(chunk);
         if (out.length) yield out;
-        break;
       }
-      case 'scan':
-        reply = await scan(step.source, step.text, step.early);
-        break;
-      case 'push':
-        stack.push(encoderFor(step.transfer));
-        break;
-      case 'pop': {
-        const out = stack.pop();
-        if (out.length) yield out;
-        break;
-      }
-      case 'body': {
-        stack.push(encoderFor(step.transfer));
-        for await (const chunk of chunks(step.source, copies(step.transfer))) {
-          const out = stack.write(chunk);
-          if (out.length) yield out;
-        }
-        const out = stack.pop();
-        if (out.length) yield out;
-        break;
-      }
+      const out = stack.pop();
+      if (out.length) yield out;
     }
   }
 }
@@ -368,31 +360,21 @@ export async function countBytes(part: Part, options: BuildOptions = {}): Promis
     reply = undefined;
     if (next.done) return total;
     const step = next.value;
-    switch (step.op) {
-      case 'bytes':
-        total += stack.write(step.data).length;
-        break;
-      case 'scan':
-        reply = await scan(step.source, step.text, step.early);
-        break;
-      case 'push':
-        stack.push(encoderFor(step.transfer));
-        break;
-      case 'pop':
-        total += stack.pop().length;
-        break;
-      case 'body': {
-        const source = step.source;
-        if (stack.depth === 0 && source.kind === 'file' && (step.transfer === 'base64' || step.transfer === 'identity')) {
-          const length = await regionLength(source);
-          total += step.transfer === 'base64' ? base64Length(length) : length;
-          break;
-        }
-        stack.push(encoderFor(step.transfer));
-        for await (const chunk of chunks(source, true)) total += stack.write(chunk).length;
-        total += stack.pop().length;
-        break;
+    const done = stack.apply(step);
+    if (done !== null) {
+      total += done.length;
+    } else if (step.op === 'scan') {
+      reply = await scan(step.source, step.text, step.early);
+    } else if (step.op === 'body') {
+      const source = step.source;
+      if (stack.depth === 0 && source.kind === 'file' && (step.transfer === 'base64' || step.transfer === 'identity')) {
+        const length = await regionLength(source);
+        total += step.transfer === 'base64' ? base64Length(length) : length;
+        continue;
       }
+      stack.push(encoderFor(step.transfer));
+      for await (const chunk of chunks(source, true)) total += stack.write(chunk).length;
+      total += stack.pop().length;
     }
   }
 }

@@ -6,6 +6,7 @@
  * conversion itself is iconv-lite's (the library libmime is built on), with
  * libmime's decoder for the ISO-2022-JP family that iconv-lite lacks.
  */
+import { isAscii } from 'node:buffer';
 import iconv from 'iconv-lite';
 import * as japanese from 'encoding-japanese';
 import * as libcharset from 'libmime/lib/charset';
@@ -179,7 +180,21 @@ export function decodeCharset(bytes: Buffer, mimeCharset: string): string {
   }
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A UTF-16 surrogate without its other half: no charset can carry it. */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes of unknown charset as text: UTF-8 when they are valid UTF-8, else one character per byte. */
+export function bytesToText(bytes: Uint8Array): string {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isAscii(buffer)) return buffer.toString('latin1');
+  try {
+    return STRICT_UTF8.decode(buffer);
+  } catch {
+    return buffer.toString('latin1');
+  }
+}
 
 /**
  * The UTF-8 bytes of a string. A lone UTF-16 surrogate has no UTF-8 form, and

@@ -8,6 +8,7 @@
 import libmime = require('libmime');
 import { InvalidInputError } from '../lib/errors';
 import { refuseLineBreaks } from '../lib/text';
+import { LONE_SURROGATE } from './charsets';
 
 /** Folding aims for lines of this many octets (RFC 5322 section 2.1.1 "SHOULD")... */
 export const FOLD_AT = 78;
@@ -64,7 +65,6 @@ export function checkFieldValue(name: string, value: string): void {
   }
 }
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const NEEDS_WORD_ENCODING = /[^\x20-\x7e]|=\?/;
 // A word the caller encoded already (mime.word_encode) is passed on as it is.
 const ENCODED_WORD = /^=\?[^?\s]+\?[QqBb]\?[^?\s]*\?=$/;

@@ -9,7 +9,7 @@
  * is how Python's email package and most readers take a message whose blank
  * line is missing, where Tcllib throws `improper line in header`.
  */
-import { isAscii } from 'node:buffer';
+import { bytesToText } from './charsets';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -56,17 +56,8 @@ export function excerpt(bytes: Buffer): string {
   return bytes.length > 200 ? `${text}...` : text;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Header text as a string: UTF-8 when it is valid UTF-8 (RFC 6532), else one character per byte. */
-export function decodeText(bytes: Buffer): string {
-  if (isAscii(bytes)) return bytes.toString('latin1');
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return bytes.toString('latin1');
-  }
-}
+export const decodeText = bytesToText;
 
 /** The value bytes with every line break of the folding removed (RFC 5322 section 2.2.3). */
 function unfold(bytes: Buffer): Buffer {

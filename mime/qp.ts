@@ -9,7 +9,9 @@
  * Tcllib's bytes, apart from the fixes listed in docs/mime-utilities.md.
  */
 import { parseOptions } from '../lib/options';
-import { utf8Bytes } from './charsets';
+import { bytesToText, utf8Bytes } from './charsets';
+
+export { bytesToText };
 
 const HEX = '0123456789ABCDEF';
 const MAX_LINE = 73; // Tcllib's width: 73 characters, plus "=" on a soft-broken line
@@ -198,16 +200,6 @@ export function qpDecodeBytes(input: string | Uint8Array, encodedWord = false): 
   return out.subarray(0, n);
 }
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Bytes as text: UTF-8 when they are valid UTF-8, else one character per byte (Tcl's byte string). */
-export function bytesToText(bytes: Uint8Array): string {
-  try {
-    return STRICT_UTF8.decode(bytes);
-  } catch {
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  }
-}
 
 /**
  * Decodes quoted-printable (RFC 2045) and returns the text: the decoded bytes

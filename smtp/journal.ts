@@ -14,7 +14,9 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Rejected } from '../lib/errors';
+import { JournalError, type Rejected } from '../lib/errors';
+
+export { JournalError };
 
 /** The states a journal line records. */
 export type JournalState = 'sending' | 'deferred' | 'sent' | 'refused' | 'failed';
@@ -38,18 +40,6 @@ export interface OutcomeDetail {
   error?: unknown;
 }
 
-/** The journal cannot be read, written or locked: a bulk run stops rather than send without it. */
-export class JournalError extends Error {
-  readonly code = 'EJOURNAL' as const;
-  constructor(
-    readonly file: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`journal ${file}: ${message}`, options);
-    this.name = 'JournalError';
-  }
-}
 
 interface Pending {
   line: string;

@@ -24,7 +24,8 @@ import { describeReply, isPositive } from './reply';
 import { DkimSigner } from './dkim';
 import { planDsn } from './dsn';
 import { refusedEntry } from './refused';
-import { headerHasEightBit, isMimeToken, isReadable, prepareMessage, PreparedMessage, signedMessage } from './source';
+import { headerHasEightBit, isReadable, prepareMessage, PreparedMessage, signedMessage } from './source';
+import { isToken } from '../mime';
 import type { ConnectOptions, Extensions, LoginOptions, MessageSource, Reply, SendmailOptions, Session, SessionState } from './types';
 
 /** The largest BDAT chunk: a bound on what is held before it goes out. */
@@ -363,7 +364,7 @@ class SmtpSession implements Session {
     cmd.checkMailbox('sender', from);
     for (const to of list) cmd.rcpt(to, [...(opts.rcptParams ?? []), ...dsn.rcptParams(to)]);
     cmd.mail('', [...(opts.mailParams ?? []), ...dsn.mailParams]);
-    if (!(typeof message === 'string' || Buffer.isBuffer(message) || isReadable(message) || isMimeToken(message))) {
+    if (!(typeof message === 'string' || Buffer.isBuffer(message) || isReadable(message) || isToken(message))) {
       throw new InvalidInputError('message', 'expected a string, a Buffer, a readable stream or a mime token');
     }
     if (signer && isReadable(message)) {
@@ -383,7 +384,7 @@ class SmtpSession implements Session {
     }
     const chunking = (opts.chunking ?? true) && offers('CHUNKING');
     const binary = opts.binarymime === true && chunking && offers('BINARYMIME');
-    if (opts.binarymime === true && !binary && !isMimeToken(message)) {
+    if (opts.binarymime === true && !binary && !isToken(message)) {
       throw this.conn.error('EEXTENSION', 'mail', `binarymime: ${this.server} does not offer CHUNKING and BINARYMIME (RFC 3030), and DATA would change a binary message`);
     }
 

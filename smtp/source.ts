@@ -32,9 +32,6 @@ export function isReadable(value: unknown): value is Readable {
   );
 }
 
-export function isMimeToken(value: unknown): boolean {
-  return isToken(value);
-}
 
 /**
  * Looks at a message before it is sent. `sevenBit` asks a token to re-encode

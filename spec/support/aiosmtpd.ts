@@ -16,6 +16,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { testCertificate } from './certs';
+import { forgetOnExit, killOnExit } from './fixtures';
 
 /** The interpreter that has Debian's aiosmtpd module. */
 export const DEBIAN_PYTHON = '/usr/bin/python3';
@@ -126,24 +127,6 @@ interface WireAuth {
   tls: boolean;
 }
 
-const running = new Set<number>();
-let exitHookInstalled = false;
-function trackRunning(pid: number): void {
-  running.add(pid);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // The server also exits when its standard input closes; this covers a test that forgot `stop`.
-  process.once('exit', () => {
-    for (const each of running) {
-      try {
-        process.kill(each, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
 function exited(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
@@ -247,7 +230,7 @@ export async function startAiosmtpd(options: AiosmtpdOptions = {}): Promise<Aios
   });
 
   const pid = child.pid!;
-  trackRunning(pid);
+  killOnExit(pid);
   let stopped: Promise<void> | undefined;
   return {
     host: '127.0.0.1',
@@ -275,7 +258,7 @@ export async function startAiosmtpd(options: AiosmtpdOptions = {}): Promise<Aios
           await exited(child, 5000);
         }
         child.stdin?.destroy();
-        running.delete(pid);
+        forgetOnExit(pid);
         if (folder) await fs.rm(folder, { recursive: true, force: true });
       })();
       return stopped;

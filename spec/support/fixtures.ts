@@ -79,3 +79,27 @@ export function tracked(): Tracker {
 export function releaseToken(token: mime.Token): void {
   mime.finalize(token, { subordinates: 'all' });
 }
+
+const running = new Set<number>();
+let exitHookInstalled = false;
+
+/** Sends SIGTERM, when the test process exits, to a server process a test started and forgot to stop. */
+export function killOnExit(pid: number): void {
+  running.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const each of running) {
+      try {
+        process.kill(each, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/** The process was stopped: nothing left to do at exit. */
+export function forgetOnExit(pid: number): void {
+  running.delete(pid);
+}

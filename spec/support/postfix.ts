@@ -21,6 +21,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { testCertificate } from './certs';
+import { forgetOnExit, killOnExit } from './fixtures';
 
 /** The mail domain Postfix delivers to Maildirs. */
 export const POSTFIX_DOMAIN = 'tclmail.test';
@@ -291,24 +292,6 @@ function deliveryTime(name: string): number {
   return seconds * 1e6 + (micro ? Number(micro[1]) : 0);
 }
 
-/** Kill switch for instances still running when the test process exits (a test that forgot `stop`). */
-const running = new Set<number>();
-let exitHookInstalled = false;
-function trackRunning(pid: number): void {
-  running.add(pid);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const each of running) {
-      try {
-        process.kill(each, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
 async function tail(file: string, lines = 30): Promise<string> {
   const text = await fs.readFile(file, 'utf8').catch(() => '');
   return text.split('\n').slice(-lines - 1).join('\n');
@@ -407,7 +390,7 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
   throw new Error(`Postfix did not start: ${lastFailure}`);
 
   function instance(child: ChildProcess, pid: number, port: number): PostfixServer {
-    trackRunning(pid);
+    killOnExit(pid);
     const maildir = (user: string) => path.join(mail, folderOf(user));
     const delivered = async (user: string): Promise<Buffer[]> => {
       const dir = maildir(user);
@@ -467,7 +450,7 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
             }
             await exited(child, 5000);
           }
-          running.delete(pid);
+          forgetOnExit(pid);
           // The daemons inherited the pipes; do not wait for the last of them to exit.
           child.stdout?.destroy();
           child.stderr?.destroy();
