@@ -65,10 +65,11 @@ describe('copymessage of a large file body', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  // V8 frees the backing stores of dead Buffers on background threads. When the suite's other
-  // worker starves those threads, freed chunks can pile up for a while and lift the peak of one
-  // run (seen: 125 MB once, 64 MB usually). Up to three runs are made and the lowest peak counts:
-  // a copy that held the attachment would need 400 MB or more in every one of them.
+  // V8 frees the backing stores of dead Buffers on background threads; when they are starved,
+  // freed chunks pile up and lift the peak (seen beside a busy second Jest worker: 123 MB instead
+  // of 64 MB). `npm test` therefore runs this file alone (jest.memory.config.js), and up to three
+  // runs are made with the lowest peak counting: a copy that held the attachment would need
+  // 400 MB or more in every one of them.
   it('keeps peak RSS under 100 MB and writes exactly messageSize bytes', () => {
     expect(existsSync(DIST)).toBe(true);
     const peaks: number[] = [];
