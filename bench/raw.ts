@@ -1,7 +1,9 @@
 /**
  * The floor for Node: W1's dialogue with `net` and nothing else (no parsing
  * beyond the reply code, no MIME, no checks), one connection per message:
- * greeting, EHLO, MAIL and RCPT pipelined, DATA, the message, QUIT, close.
+ * greeting, EHLO, MAIL and RCPT pipelined (with DATA when there is one
+ * recipient, as tclmail does), DATA, the message, QUIT. Like tclmail's
+ * sendmessage it is done once QUIT is written, and closes in the background.
  * What a library costs is the distance from here.
  */
 import * as net from 'node:net';
@@ -19,16 +21,25 @@ function message(spec: RunSpec, i: number): Buffer {
 function sendOne(spec: RunSpec, i: number): Promise<void> {
   const to = recipientList(spec.recipients);
   // The replies expected, in order, and what to write after each.
+  const one = to.length === 1;
   const steps: Array<[number, string | Buffer | null]> = [
     [220, 'EHLO localhost\r\n'],
-    [250, `MAIL FROM:<${SENDER}>\r\n${to.map((r) => `RCPT TO:<${r}>\r\n`).join('')}`],
+    [250, `MAIL FROM:<${SENDER}>\r\n${to.map((r) => `RCPT TO:<${r}>\r\n`).join('')}${one ? 'DATA\r\n' : ''}`],
     [250, null],
-    ...to.map((_, k): [number, string | null] => [250, k === to.length - 1 ? 'DATA\r\n' : null]),
+    ...to.map((_, k): [number, string | null] => [250, k === to.length - 1 && !one ? 'DATA\r\n' : null]),
     [354, message(spec, i)],
     [250, 'QUIT\r\n'],
     [221, null],
   ];
+  const quitWritten = steps.length - 1;
   return new Promise((resolve, reject) => {
+    let finished = false;
+    const done = (error?: Error): void => {
+      if (finished) return;
+      finished = true;
+      if (error) reject(error);
+      else resolve();
+    };
     const socket = net.connect({ host: spec.host, port: spec.port });
     socket.setNoDelay(true);
     let step = 0;
@@ -46,17 +57,18 @@ function sendOne(spec: RunSpec, i: number): Promise<void> {
           return;
         }
         if (next !== null) socket.write(next);
+        if (step === quitWritten) done();
       }
       if (step === steps.length) socket.end();
     });
     socket.once('error', (error) => {
       clearTimeout(timer);
-      reject(error);
+      done(error);
     });
     socket.once('close', () => {
       clearTimeout(timer);
-      if (step === steps.length) resolve();
-      else reject(new Error(`connection closed after ${step} of ${steps.length} replies`));
+      if (step >= quitWritten) done();
+      else done(new Error(`connection closed after ${step} of ${steps.length} replies`));
     });
   });
 }

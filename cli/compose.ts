@@ -6,7 +6,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import libmime = require('libmime');
+import { libmime } from '../mime/deps';
 import * as mime from '../mime';
 import { UsageError } from './args';
 import { contentTypeOf } from './content-types';
@@ -61,7 +61,7 @@ function attachment(path: string): Token {
     param: [['name', name]],
     // Text is left to the builder (it picks 7bit or quoted-printable); anything else is binary to a mail reader.
     ...(canonical.startsWith('text/') ? {} : { encoding: 'base64' }),
-    header: [['Content-Disposition', libmime.buildHeaderValue({ value: 'attachment', params: { filename: name } })]],
+    header: [['Content-Disposition', libmime().buildHeaderValue({ value: 'attachment', params: { filename: name } })]],
     file: path,
   });
 }

@@ -7,10 +7,8 @@
  * libmime's decoder for the ISO-2022-JP family that iconv-lite lacks.
  */
 import { isAscii } from 'node:buffer';
-import iconv from 'iconv-lite';
-import * as japanese from 'encoding-japanese';
-import * as libcharset from 'libmime/lib/charset';
 import { MimeError } from '../lib/errors';
+import { iconv, japanese, libcharset } from './deps';
 
 /**
  * Tcl encoding name to MIME charset name, as Tcllib 1.21 lists them. An empty
@@ -125,12 +123,16 @@ type Codec =
 
 // Names that iconv-lite knows but that are no charset a message is written in. UTF-7 is refused
 // because it smuggles markup past filters (=?utf-7?Q?+ADw-script+AD4-?=), as libmime refuses it.
-const REFUSED = new Set(['utf7', 'utf7imap', 'base64', 'hex'].map((name) => iconv.getCodec(name)));
+let refused: Set<unknown> | undefined;
+function isRefused(name: string): boolean {
+  refused ??= new Set(['utf7', 'utf7imap', 'base64', 'hex'].map((each) => iconv().getCodec(each)));
+  return refused.has(iconv().getCodec(name));
+}
 const JAPANESE = /^(?:iso-?2022-?jp(?:-\d)?|jis)$/i;
 
 function iconvName(name: string): string | null {
-  if (!iconv.encodingExists(name)) return null;
-  return REFUSED.has(iconv.getCodec(name)) ? null : name;
+  if (!iconv().encodingExists(name)) return null;
+  return isRefused(name) ? null : name;
 }
 
 function resolve(mimeCharset: string): Codec | null {
@@ -145,7 +147,7 @@ function resolve(mimeCharset: string): Codec | null {
   if (JAPANESE.test(canonical)) return { kind: 'japanese', name: 'ISO-2022-JP' };
   const direct = iconvName(canonical);
   if (direct) return { kind: 'iconv', name: direct };
-  const cleaned = libcharset.normalizeCharset(canonical);
+  const cleaned = libcharset().normalizeCharset(canonical);
   if (cleaned.toLowerCase() === 'utf-8') return null; // libmime's default for a name it could not read
   const second = iconvName(cleaned);
   return second ? { kind: 'iconv', name: second } : null;
@@ -174,9 +176,9 @@ export function decodeCharset(bytes: Buffer, mimeCharset: string): string {
     case 'us-ascii':
       return bytes.toString('utf8');
     case 'japanese':
-      return libcharset.decode(bytes, codec.name);
+      return libcharset().decode(bytes, codec.name);
     case 'iconv':
-      return iconv.decode(bytes, codec.name);
+      return iconv().decode(bytes, codec.name);
   }
 }
 
@@ -219,7 +221,7 @@ function unrepresentable(char: string, mimeCharset: string): MimeError {
 
 // iconv-lite has no ISO-2022-JP; encoding-japanese (libmime's own choice for it) writes it.
 function encodeJapanese(text: string): Buffer {
-  return Buffer.from(japanese.convert(japanese.stringToCode(text), { to: 'JIS', from: 'UNICODE', type: 'array' }));
+  return Buffer.from(japanese().convert(japanese().stringToCode(text), { to: 'JIS', from: 'UNICODE', type: 'array' }));
 }
 
 /**
@@ -237,13 +239,13 @@ export function encodeCharset(text: string, mimeCharset: string): Buffer {
     return Buffer.from(text, 'latin1');
   }
   refuseLoneSurrogate(text); // a charset cannot carry one either
-  const bytes = codec.kind === 'japanese' ? encodeJapanese(text) : iconv.encode(text, codec.name);
-  const back = codec.kind === 'japanese' ? libcharset.decode(bytes, codec.name) : iconv.decode(bytes, codec.name);
+  const bytes = codec.kind === 'japanese' ? encodeJapanese(text) : iconv().encode(text, codec.name);
+  const back = codec.kind === 'japanese' ? libcharset().decode(bytes, codec.name) : iconv().decode(bytes, codec.name);
   if (back !== text) {
     // Find the culprit to name it: the first character that does not survive on its own.
     for (const char of text) {
-      const one = codec.kind === 'japanese' ? encodeJapanese(char) : iconv.encode(char, codec.name);
-      const again = codec.kind === 'japanese' ? libcharset.decode(one, codec.name) : iconv.decode(one, codec.name);
+      const one = codec.kind === 'japanese' ? encodeJapanese(char) : iconv().encode(char, codec.name);
+      const again = codec.kind === 'japanese' ? libcharset().decode(one, codec.name) : iconv().decode(one, codec.name);
       if (again !== char) throw unrepresentable(char, mimeCharset);
     }
   }

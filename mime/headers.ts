@@ -5,7 +5,7 @@
  * caller's value passes through formatField, which refuses anything that could
  * end the line early or that it cannot represent.
  */
-import libmime = require('libmime');
+import { libmime } from './deps';
 import { InvalidInputError } from '../lib/errors';
 import { refuseLineBreaks } from '../lib/text';
 import { LONE_SURROGATE } from './charsets';
@@ -74,7 +74,7 @@ function encodedWords(text: string): string[] {
   for (const char of text) if (char.charCodeAt(0) > 0x7e || char.charCodeAt(0) < 0x20) wide++;
   // Q keeps mostly-ASCII text readable; B is shorter once a third of it needs escapes.
   const method = wide * 3 > text.length ? 'B' : 'Q';
-  return libmime.encodeWord(text, method, 75).split(' ');
+  return libmime().encodeWord(text, method, 75).split(' ');
 }
 
 interface Item {
@@ -244,10 +244,13 @@ function encodeAddressList(value: string): string {
   return out;
 }
 
+// What a parameter value may not hold to go out as it is: controls, DEL, anything beyond ASCII.
+const NOT_PLAIN_PARAMETER = /[\x00-\x1f\x7f-\uffff]/;
+
 /** One parameter as `name=value` pieces: quoted when it is not a token, RFC 2231 when it is not plain or too long. */
 export function renderParameter(name: string, value: string): string[] {
-  if (!libmime.isPlainText(value, true) || value.includes('=?') || value.length >= 75) {
-    return libmime.buildHeaderParam(name, value, 50).map((piece) =>
+  if (NOT_PLAIN_PARAMETER.test(value) || value.includes('=?') || value.length >= 75) {
+    return libmime().buildHeaderParam(name, value, 50).map((piece) =>
       piece.key.endsWith('*') || isMimeToken(piece.value) ? `${piece.key}=${piece.value}` : `${piece.key}=${quote(piece.value)}`,
     );
   }
@@ -312,6 +315,28 @@ function recheck(name: string, text: string): string {
  * InvalidInputError when the name or value cannot be written safely.
  */
 export function formatField(name: string, value: string): string {
+  // Bulk work writes the same fields again and again (a From, a To, a Date within its second).
+  const cacheable = name.length + value.length <= CACHED_FIELD_LENGTH;
+  const key = cacheable ? `${name}\n${value}` : '';
+  if (cacheable) {
+    const known = formatted.get(key);
+    if (known !== undefined) return known;
+  }
+  const text = formatFresh(name, value);
+  if (cacheable) {
+    if (formatted.size >= CACHED_FIELDS) formatted.delete(formatted.keys().next().value as string);
+    formatted.set(key, text);
+  }
+  return text;
+}
+
+// The text of fields that passed every check, by name and value (a line break in either fails the check, so
+// the key, joined with one, cannot be shared by a valid field and another): only successes are kept.
+const formatted = new Map<string, string>();
+const CACHED_FIELDS = 1024;
+const CACHED_FIELD_LENGTH = 1024;
+
+function formatFresh(name: string, value: string): string {
   checkFieldName(name);
   checkFieldValue(name, value);
   const lower = name.toLowerCase();
@@ -321,7 +346,7 @@ export function formatField(name: string, value: string): string {
   } else if (MESSAGE_ID_FIELDS.has(lower)) {
     pieces = plainAtoms(value);
   } else if (PARAMETER_FIELDS.has(lower) && NON_ASCII_OR_CONTROL.test(value)) {
-    const parsed = libmime.parseHeaderValue(value);
+    const parsed = libmime().parseHeaderValue(value);
     pieces = parameterAtoms(parsed.value, Object.entries(parsed.params));
   } else {
     pieces = unstructuredAtoms(value);

@@ -4,7 +4,7 @@
  * (RFC 2045 section 6). What cannot be read becomes a defect and a default,
  * never an exception.
  */
-import libmime = require('libmime');
+import { libmime } from './deps';
 import { ENCODINGS } from './encoding';
 import { isMimeToken } from './headers';
 
@@ -28,7 +28,7 @@ export function defaultContentType(parentContent: string | null): ContentType {
 export function readContentType(value: string, parentContent: string | null): ContentType {
   let parsed: { value: string; params: Record<string, string> };
   try {
-    parsed = libmime.parseHeaderValue(value, { stripComments: true });
+    parsed = libmime().parseHeaderValue(value, { stripComments: true });
   } catch (error) {
     return { ...defaultContentType(parentContent), defect: `unreadable Content-Type ${JSON.stringify(value)}: ${(error as Error).message}` };
   }
@@ -53,7 +53,7 @@ const KNOWN_ENCODINGS: ReadonlySet<string> = new Set(ENCODINGS);
 export function readTransferEncoding(value: string): { encoding: string; defect?: string } {
   let encoding: string;
   try {
-    encoding = libmime.parseHeaderValue(value, { stripComments: true }).value.trim().toLowerCase();
+    encoding = libmime().parseHeaderValue(value, { stripComments: true }).value.trim().toLowerCase();
   } catch {
     encoding = value.trim().toLowerCase();
   }

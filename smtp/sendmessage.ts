@@ -23,6 +23,7 @@ import type { NotifyValue } from './dsn';
 import { isSocketPath } from './connection';
 import { refusedEntry } from './refused';
 import { connect } from './session';
+import { prepareAhead, type PreparedAhead } from './source';
 import type { MessageChanges, Session } from './types';
 import { checkMessageOptions, getHeaderFields, isToken, Token } from '../mime';
 
@@ -368,7 +369,7 @@ async function sendToken(
   to: string[],
   atleastone: boolean,
   plan: Plan,
-  beforeEndOfData?: () => void | Promise<void>,
+  first: TransactOptions,
 ): Promise<Rejected[]> {
   // RFC 6531: a non-ASCII local part cannot be written for a server without SMTPUTF8. The session would refuse it
   // as bad input; here it is this server's shortcoming, so the walk may try one that offers SMTPUTF8.
@@ -382,19 +383,30 @@ async function sendToken(
   return session.sendmail(from, to, tok, {
     atleastone,
     changes,
-    beforeEndOfData,
+    beforeEndOfData: first.beforeEndOfData,
+    disposable: first.disposable,
     dsn: plan.dsn,
     requiretls: plan.requiretls,
     chunking: plan.chunking,
     binarymime: plan.binarymime,
     dkim: plan.dkim,
+    ahead: first.ahead,
   });
+}
+
+/** The transmitted copy's changes to the token: the fields the envelope adds and leaves out. */
+function changesOf(env: Envelope): MessageChanges {
+  return { extraHeaders: env.addHeaders, omitHeaders: env.omitHeaders };
 }
 
 /** What a layer built on sendmessage (smtp.pool, smtp.sendmany) may add to its transactions. */
 export interface TransactOptions {
   /** Passed to every transaction of the message: runs just before each end of data (a bulk journal's hook). */
   beforeEndOfData?: () => void | Promise<void>;
+  /** The message's first transaction prepared ahead ({@link prepareAhead}): for this token and plan only. */
+  ahead?: PreparedAhead;
+  /** The session is closed if the message's first transaction fails (sendmessage's own session); see SendmailOptions. */
+  disposable?: boolean;
 }
 
 /**
@@ -405,16 +417,17 @@ export interface TransactOptions {
  */
 export async function transact(session: Session, tok: Token, plan: Plan, opts: TransactOptions = {}): Promise<Rejected[]> {
   const env = plan.envelope;
-  const changes: MessageChanges = { extraHeaders: env.addHeaders, omitHeaders: env.omitHeaders };
-  const hook = opts.beforeEndOfData;
-  let rejected = await sendToken(session, tok, changes, env.sender, env.recipients, plan.atleastone, plan, hook);
+  const changes = changesOf(env);
+  // Only the first transaction may use what was prepared ahead, or drop the connection on a refusal.
+  const later: TransactOptions = { beforeEndOfData: opts.beforeEndOfData };
+  let rejected = await sendToken(session, tok, changes, env.sender, env.recipients, plan.atleastone, plan, opts);
 
   if (plan.atleastone) {
     let deferred = rejected.filter(([, code]) => code === 452).map(([a]) => a);
     while (deferred.length > 0) {
       const settled = rejected.filter(([, code]) => code !== 452);
       try {
-        rejected = [...settled, ...(await sendToken(session, tok, changes, env.sender, deferred, true, plan, hook))];
+        rejected = [...settled, ...(await sendToken(session, tok, changes, env.sender, deferred, true, plan, later))];
       } catch (error) {
         if (!(error instanceof SmtpError)) throw error;
         rejected = [...settled, ...refusedAll(deferred, error, 'deferred recipients')];
@@ -430,7 +443,7 @@ export async function transact(session: Session, tok: Token, plan: Plan, opts: T
     try {
       const digest = await buildDigest(tok, env);
       try {
-        rejected = [...rejected, ...(await sendToken(session, digest.token, {}, env.sender, env.blind, true, plan, hook))];
+        rejected = [...rejected, ...(await sendToken(session, digest.token, {}, env.sender, env.blind, true, plan, later))];
       } finally {
         digest.release();
       }
@@ -537,12 +550,12 @@ export async function openSession(plan: Plan, target: Target, attempts: Attempt[
 }
 
 /** One server: a session readied by {@link openSession}, then the transactions, then QUIT. */
-async function tryServer(tok: Token, plan: Plan, target: Target, attempts: Attempt[]): Promise<Outcome> {
+async function tryServer(tok: Token, plan: Plan, target: Target, attempts: Attempt[], ahead: PreparedAhead): Promise<Outcome> {
   const session = await openSession(plan, target, attempts);
   if (!session) return { sent: false };
   let rejected: Rejected[];
   try {
-    rejected = await transact(session, tok, plan);
+    rejected = await transact(session, tok, plan, { ahead, disposable: true });
   } catch (error) {
     await session.quit();
     if (!(error instanceof SmtpError)) throw error;
@@ -627,9 +640,11 @@ export function sendmessage(tok: Token, ...flat: unknown[]): Promise<Rejected[]>
 export async function sendmessage(tok: Token, ...args: unknown[]): Promise<Rejected[]> {
   const plan = planSend(tok, args);
   const attempts: Attempt[] = [];
+  // Serialized while the first connection opens, and kept for the next server if that one fails.
+  const ahead = prepareAhead(tok, changesOf(plan.envelope));
   // A throw from tryServer ends the walk: a refusal that stops it, or input no server could take.
   for (const target of plan.targets) {
-    const outcome = await tryServer(tok, plan, target, attempts);
+    const outcome = await tryServer(tok, plan, target, attempts, ahead);
     if (outcome.sent) return outcome.rejected;
   }
   throw allFailed(attempts);

@@ -393,7 +393,8 @@ class SmtpSession implements Session {
     const targets = list.map((to) => asciiAddress(to, ext));
     // A binary token without BINARYMIME is re-encoded to 7 bits: DATA would rewrite its line ends.
     const sevenBit = binary ? false : opts.binarymime === true || !offers('8BITMIME');
-    let prepared = await prepareMessage(message, { sevenBit, changes: opts.changes });
+    const early = !sevenBit && opts.ahead?.source === message ? await opts.ahead.prepared : null;
+    let prepared = early ?? (await prepareMessage(message, { sevenBit, changes: opts.changes }));
     if (binary && (typeof message === 'string' || Buffer.isBuffer(message))) {
       // Sent untouched, so the size is the octets as they are.
       prepared = { ...prepared, size: Buffer.byteLength(message) };
@@ -435,8 +436,11 @@ class SmtpSession implements Session {
     let mailReply: Reply;
     const rcptReplies: Reply[] = [];
     let dataReply: Reply | null = null;
-    // With BDAT there is no DATA to pipeline: the first chunk follows the RCPT replies.
-    const pipelineData = atleastone && !chunking;
+    // DATA goes with the RCPTs when a refusal cannot leave a message begun that must not go: one acceptance is
+    // enough (atleastone); there is one recipient (its refusal leaves none, and RFC 2920 §3.1's lone dot ends a
+    // DATA taken anyway); or the connection may simply be dropped (disposable). With BDAT there is no DATA to
+    // pipeline: the first chunk follows the replies.
+    const pipelineData = (atleastone || list.length === 1 || opts.disposable === true) && !chunking;
     if (pipelined) {
       // RFC 2920: MAIL, every RCPT and (when one acceptance is enough) DATA in one write; replies in order.
       const batch = pipelineData ? [mailCommand, ...rcptCommands, dataCommand] : [mailCommand, ...rcptCommands];
@@ -468,7 +472,11 @@ class SmtpSession implements Session {
     if (accepted.length > 0) this.state = 'rcpt';
 
     if (accepted.length === 0 || (rejected.length > 0 && !atleastone)) {
-      if (dataReply?.code === 354) {
+      if (dataReply?.code === 354 && accepted.length > 0) {
+        // Some recipients were accepted and the message must not reach them alone: a lone dot would deliver an
+        // empty message to them, so the connection is dropped instead; without its end of data nothing is delivered.
+        this.close();
+      } else if (dataReply?.code === 354) {
         // RFC 2920 §3.1: DATA was taken with no valid recipient; end it with a lone dot and ignore the reply.
         await this.conn.write(Buffer.from('.\r\n'), 'data', this.deadline.wait(TIMEOUTS.block));
         await this.read('dot', TIMEOUTS.dot);

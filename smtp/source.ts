@@ -104,6 +104,26 @@ async function serializeSmall(token: Token, opts: MessageStreamOptions): Promise
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length);
 }
 
+/**
+ * A message being prepared ahead, while the connection for it opens: for a
+ * server with 8BITMIME (as good as every server now), so the session takes it
+ * only for that very source when it would not re-encode. The work starts on
+ * the next turn of the event loop, after the connect is under way, so that it
+ * overlaps the server's accept and greeting instead of delaying them. A failure
+ * is left for the session's own preparation to report. @internal
+ */
+export interface PreparedAhead {
+  source: MessageSource;
+  prepared: Promise<PreparedMessage | null>;
+}
+
+export function prepareAhead(source: MessageSource, changes: MessageChanges): PreparedAhead {
+  const prepared = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(() => prepareMessage(source, { sevenBit: false, changes }))
+    .catch(() => null);
+  return { source, prepared };
+}
+
 async function* oneChunk(bytes: Buffer): AsyncIterable<Buffer> {
   for (let start = 0; start < bytes.length; start += SLICE) yield bytes.subarray(start, start + SLICE);
 }

@@ -3,7 +3,7 @@
  * parse mode sees it: each part's content type and parameters, its transfer
  * encoding and size, and its header fields with encoded words decoded.
  */
-import libmime = require('libmime');
+import { libmime } from '../../mime/deps';
 import * as mime from '../../mime';
 import { EXIT, line, parseFlags, printable } from '../args';
 import type { Command, Io } from '../args';
@@ -50,8 +50,8 @@ function quoteParam(value: string): string {
 function decode(name: string, value: string): string {
   try {
     if (name.toLowerCase() === 'content-disposition') {
-      const parsed = libmime.parseHeaderValue(value);
-      const params = Object.entries(parsed.params).map(([k, v]) => `; ${k}=${quoteParam(libmime.decodeWords(v))}`);
+      const parsed = libmime().parseHeaderValue(value);
+      const params = Object.entries(parsed.params).map(([k, v]) => `; ${k}=${quoteParam(libmime().decodeWords(v))}`);
       return `${parsed.value}${params.join('')}`;
     }
     return mime.field_decode(value);

@@ -60,7 +60,8 @@ describe('smtp.pool: connection reuse', () => {
     expect(srv.connections).toBe(1);
     const lines = verbs(srv)[0];
     const refused = lines.indexOf('MAIL', lines.indexOf('.'));
-    expect(lines.slice(refused, refused + 4)).toEqual(['MAIL', 'RCPT', 'RSET', 'MAIL']);
+    // DATA went with the one RCPT, and was refused in turn after the sender was.
+    expect(lines.slice(refused, refused + 5)).toEqual(['MAIL', 'RCPT', 'DATA', 'RSET', 'MAIL']);
   });
 
   it('opens a fresh session after maxMessages', async () => {
@@ -210,6 +211,9 @@ describe('smtp.pool: the sendmessage contract', () => {
     expect(error.rejected).toEqual([['bad@y.org', 550, '5.1.1 no such user']]);
     await p.close();
     expect(srv.messages).toHaveLength(1);
+    // A pooled session is kept: DATA waited for the RCPT replies, and the refusal reset the transaction.
+    expect(srv.connections).toBe(1);
+    expect(verbs(srv)[0].slice(-5)).toEqual(['MAIL', 'RCPT', 'RCPT', 'RSET', 'QUIT']);
   });
 
   it('sends recipients deferred with 452 in a further transaction, with atleastone false too (RFC 5321 §4.5.3.1.10)', async () => {

@@ -131,8 +131,10 @@ describe('sendmessage: recipients', () => {
     expect(error.rejected).toEqual([['c@y.org', 550, '5.1.1 no such user']]);
     expect(srv.messages).toHaveLength(0);
     await srv.closedConnection(0);
-    expect(srv.transcript[0]).toContain('RSET');
-    expect(srv.transcript[0]).not.toContain('DATA');
+    // DATA went with the RCPTs and was taken (b@y.org was accepted): the connection is dropped before any end of
+    // data, since a lone dot would deliver an empty message to b@y.org.
+    expect(srv.transcript[0].slice(1)).toEqual(['MAIL FROM:<a@x.org>', 'RCPT TO:<b@y.org>', 'RCPT TO:<c@y.org>', 'DATA']);
+    expect(srv.received).toHaveLength(0);
   });
 
   it('with atleastone true, sends to the others and returns the refused triples (scenario 24)', async () => {
@@ -291,17 +293,17 @@ describe('sendmessage: round trips with and without PIPELINING (20 recipients)',
     return { total: batches.length, transaction: toDot - fromMail + 1 };
   }
 
-  it('needs 2 or 3 client turns for the transaction with PIPELINING, and 23 without', async () => {
+  it('needs 2 client turns for the transaction with PIPELINING, and 23 without', async () => {
     const piped = await turns(['250-scripted.test', '250-PIPELINING', '250 8BITMIME'], true);
     const pipedStrict = await turns(['250-scripted.test', '250-PIPELINING', '250 8BITMIME'], false);
     const plain = await turns(['250-scripted.test', '250 8BITMIME'], false);
     // atleastone: MAIL + 20 RCPT + DATA in one write, then the body and its dot.
     expect(piped.transaction).toBe(2);
-    // Without atleastone, DATA waits for every RCPT reply: a refusal must cancel before DATA.
-    expect(pipedStrict.transaction).toBe(3);
+    // Without atleastone too: sendmessage's session is its own, so a refusal can cancel by dropping it.
+    expect(pipedStrict.transaction).toBe(2);
     // Without PIPELINING each command waits for its reply: MAIL, 20 RCPT, DATA, the dot.
     expect(plain.transaction).toBe(23);
     // EHLO and QUIT add one turn each.
-    expect([piped.total, pipedStrict.total, plain.total]).toEqual([4, 5, 25]);
+    expect([piped.total, pipedStrict.total, plain.total]).toEqual([4, 4, 25]);
   });
 });

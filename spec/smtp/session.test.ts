@@ -247,13 +247,32 @@ describe('session with the scripted server', () => {
   it('with atleastone false and every recipient accepted, sends DATA after the RCPT replies', async () => {
     srv = await live.scriptedServer();
     session = await live.connect({ server: '127.0.0.1', port: srv.port });
-    await session.sendmail('a@x.org', ['b@x.y'], 'hi', { atleastone: false });
-    expect(srv.conns[0].batches.slice(1)).toEqual([['MAIL FROM:<a@x.org>', 'RCPT TO:<b@x.y>'], ['DATA'], ['.']]);
+    await session.sendmail('a@x.org', ['b@x.y', 'c@x.y'], 'hi', { atleastone: false });
+    expect(srv.conns[0].batches.slice(1)).toEqual([['MAIL FROM:<a@x.org>', 'RCPT TO:<b@x.y>', 'RCPT TO:<c@x.y>'], ['DATA'], ['.']]);
     expect(srv.messages).toHaveLength(1);
   });
 
-  it('RFC 2920: DATA taken with no valid recipient gets a lone dot, then RSET, and ERECIPIENTS', async () => {
+  it('with atleastone false and one recipient, pipelines DATA: no refusal could cancel a message begun', async () => {
+    srv = await live.scriptedServer();
+    session = await live.connect({ server: '127.0.0.1', port: srv.port });
+    await session.sendmail('a@x.org', ['b@x.y'], 'hi', { atleastone: false });
+    expect(srv.conns[0].batches.slice(1)).toEqual([['MAIL FROM:<a@x.org>', 'RCPT TO:<b@x.y>', 'DATA'], ['.']]);
+    expect(srv.messages).toHaveLength(1);
+  });
+
+  it('with atleastone false and its one recipient refused, DATA refused in turn: RSET, ERECIPIENTS, nothing held', async () => {
     srv = await live.scriptedServer({ on: { RCPT: '550 5.1.1 nobody here' } });
+    session = await live.connect({ server: '127.0.0.1', port: srv.port });
+    const error = await thrown(session.sendmail('a@x.org', ['b@x.y'], 'secret body', { atleastone: false }));
+    expect([error.code, error.replyCode]).toEqual(['ERECIPIENTS', 550]);
+    expect(error.rejected).toEqual([['b@x.y', 550, '5.1.1 nobody here']]);
+    expect(srv.conns[0].batches.slice(1)).toEqual([['MAIL FROM:<a@x.org>', 'RCPT TO:<b@x.y>', 'DATA'], ['RSET']]);
+    expect(srv.received).toHaveLength(0);
+    expect(session.state).toBe('ready');
+  });
+
+  it('RFC 2920: DATA taken with no valid recipient gets a lone dot, then RSET, and ERECIPIENTS', async () => {
+    srv = await live.scriptedServer({ on: { RCPT: '550 5.1.1 nobody here', DATA: '354 go ahead' } });
     session = await live.connect({ server: '127.0.0.1', port: srv.port });
     const error = await thrown(session.sendmail('a@x.org', ['b@x.y', 'c@x.y'], 'secret body'));
     expect(error.code).toBe('ERECIPIENTS');
@@ -274,7 +293,7 @@ describe('session with the scripted server', () => {
   });
 
   it('a sender refused while DATA was pipelined and taken: the connection is dropped, no dot', async () => {
-    srv = await live.scriptedServer({ on: { MAIL: '553 5.1.8 bad sender', RCPT: '503 5.5.1 need MAIL first' } });
+    srv = await live.scriptedServer({ on: { MAIL: '553 5.1.8 bad sender', RCPT: '503 5.5.1 need MAIL first', DATA: '354 go ahead' } });
     session = await live.connect({ server: '127.0.0.1', port: srv.port });
     const error = await thrown(session.sendmail('a@x.org', 'b@y.org', 'hi'));
     expect([error.code, error.stage]).toEqual(['ESMTP', 'mail']);

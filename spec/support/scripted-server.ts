@@ -185,6 +185,12 @@ function replyCodeOf(lines: string[]): number {
   return Number.isInteger(code) ? code : 0;
 }
 
+function sentLines(act: ActionObject): string[] {
+  const pieces = [act.raw ?? '', ...(act.chunks ?? []).filter((piece) => typeof piece !== 'number')];
+  const text = pieces.map((piece) => (typeof piece === 'string' ? piece : Buffer.from(piece as Uint8Array).toString('latin1'))).join('');
+  return text.split('\r\n').slice(0, -1);
+}
+
 function addressOf(line: string): { address: string; params: string[] } {
   const colon = line.indexOf(':');
   const rest = colon < 0 ? '' : line.slice(colon + 1).trim();
@@ -365,7 +371,8 @@ export async function scriptedServer(script: Script = {}): Promise<ScriptedServe
         }
         return 0;
       }
-      const code = replyCodeOf(lines);
+      // A reply sent as raw bytes or in pieces counts by its last complete line, as the client reads it.
+      const code = lines.length > 0 ? replyCodeOf(lines) : replyCodeOf(sentLines(act));
       if (act.upgrade) upgrade();
       if (act.drop) {
         mode = 'stalled';
@@ -387,6 +394,9 @@ export async function scriptedServer(script: Script = {}): Promise<ScriptedServe
         if (verb === 'HELO') return own.helo ?? DEFAULTS.HELO;
         if (verb === 'STARTTLS' && offersStartTls && !conn.secure) return { reply: '220 2.0.0 ready to start TLS', upgrade: true };
         if (verb === 'QUIT') return { reply: DEFAULTS.QUIT, close: true };
+        // As Postfix answers a DATA that came (pipelined) after every RCPT was refused.
+        if (verb === 'DATA' && conn.mailFrom === null) return '503 5.5.1 need MAIL command';
+        if (verb === 'DATA' && conn.rcptTo.length === 0) return '554 5.5.1 no valid recipients';
         return DEFAULTS[verb] ?? own.otherwise ?? '500 5.5.2 command not recognized';
       };
       // EHLO replies are looked up in `on` too, so a script can override them there.
