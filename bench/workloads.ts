@@ -63,13 +63,13 @@ export function sizeOf(workload: WorkloadName, quick: boolean, warm = false): Wo
   const warmup = (full: number, small: number): number => (warm ? (quick ? small : full) : 0);
   switch (workload) {
     case 'W1':
-      return { ...none, messages: quick ? 300 : 2000, warmup: warmup(1000, 100) };
+      return { ...none, messages: quick ? 300 : 2000, warmup: warmup(4000, 100) };
     case 'W2':
-      return { ...none, messages: quick ? 40 : 200, recipients: 20, warmup: warmup(500, 40) };
+      return { ...none, messages: quick ? 40 : 200, recipients: 20, warmup: warmup(1000, 40) };
     case 'W3':
       return { ...none, messages: quick ? 4 : 20, attachment: 5 * MB, warmup: warmup(5, 2) };
     case 'W4':
-      return { ...none, messages: quick ? 500 : 2000, connections: 5, warmup: warmup(1000, 100) };
+      return { ...none, messages: quick ? 500 : 2000, connections: 5, warmup: warmup(6000, 100) };
     case 'M1':
       return { ...none, messages: 1, attachment: quick ? 20 * MB : 100 * MB };
     case 'R1':
