@@ -18,6 +18,21 @@ const DOT_BYTE = Buffer.from('.');
 /** What ends the data after the last line's CRLF. */
 export const DATA_TERMINATOR = Buffer.from('.\r\n');
 
+/** See vouchCrlfLines. */
+const crlfLines = new WeakSet<Buffer>();
+
+/**
+ * Marks `bytes` as lines the DATA codec passes on without scanning, and
+ * returns them. The caller vouches that every CR in them is followed by an LF
+ * and every LF follows a CR (both in `bytes`), that no octet is '.', and that
+ * nothing writes to the Buffer from now on: the mime module's base64 output,
+ * whose scan was a tenth of the cost of sending a large attachment. @internal
+ */
+export function vouchCrlfLines(bytes: Buffer): Buffer {
+  crlfLines.add(bytes);
+  return bytes;
+}
+
 export interface DataEncoderOptions {
   /**
    * Add the end of data when the input ends: a CRLF if the last line has none,
@@ -53,6 +68,7 @@ export class DataCodec {
    */
   encode(bytes: Buffer): Buffer {
     const n = bytes.length;
+    if (crlfLines.has(bytes)) return this.passVouched(bytes);
     let i = 0;
     if (this.afterCR && n > 0) {
       this.afterCR = false;
@@ -98,6 +114,20 @@ export class DataCodec {
     const out = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
     this.contentLength += out.length - dots;
     return out;
+  }
+
+  /**
+   * What encode would make of vouched lines: the bytes themselves. They cannot
+   * start with the LF of a CR that ended the last chunk, nor hold a '.' to stuff.
+   */
+  private passVouched(bytes: Buffer): Buffer {
+    const n = bytes.length;
+    if (n > 0) {
+      this.afterCR = false;
+      this.atLineStart = bytes[n - 1] === LF;
+    }
+    this.contentLength += n;
+    return bytes;
   }
 
   /** Ends the last line: a CRLF if it is open, else nothing (the end of a BDAT message). */

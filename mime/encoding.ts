@@ -6,6 +6,7 @@
  * its bytes back) so that one plan serves the synchronous buildmessage and the
  * streaming copymessage alike.
  */
+import { vouchCrlfLines } from '../lib/stream';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -446,7 +447,8 @@ export class Base64Encoder implements ChunkEncoder {
     chunk.copy(this.held, 0, restEnd);
     this.heldLength = left;
     this.place(out, at, characters);
-    return out;
+    // Base64 characters and CRLF pairs, and the Buffer is new: the DATA codec need not scan it.
+    return vouchCrlfLines(out);
   }
 
   end(): Buffer {
@@ -457,7 +459,7 @@ export class Base64Encoder implements ChunkEncoder {
     const at = out.length - text.length;
     out.write(text, at, 'latin1');
     this.place(out, at, text.length);
-    return out;
+    return vouchCrlfLines(out);
   }
 
   /** Octets `characters` more base64 characters take on the wire, line breaks included. */

@@ -5,10 +5,12 @@
  *
  * @internal
  */
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { anyEightBit, countBytes, messageChunks as chunksOf, messageStream } from './build';
 import { headerFields } from './fields';
 import { contextOf, type BuildOptions } from './plan';
+import type { Part } from './part';
 import { isToken as isTokenValue, partOf, type Token } from './tokens';
 
 export type { BuildOptions as MessageStreamOptions } from './plan';
@@ -63,4 +65,43 @@ export async function hasEightBit(token: Token, options: BuildOptions = {}): Pro
 /** The top-level header fields as stored, in order (Content-Type, Content-Transfer-Encoding and MIME-Version aside). @internal */
 export function getHeaderFields(token: Token): Array<{ name: string; value: string }> {
   return headerFields(partOf(token, 'getHeaderFields'));
+}
+
+interface FileBody {
+  path: string;
+  offset: number;
+  length: number | undefined;
+}
+
+function fileBodies(part: Part, into: FileBody[]): void {
+  const body = part.body;
+  if (body.kind === 'file') into.push({ path: body.path, offset: body.offset ?? 0, length: body.length });
+  else if (body.kind === 'parts') for (const child of body.parts) fileBodies(child, into);
+}
+
+/**
+ * The octets the file bodies of a token hold now (canonical files, regions of
+ * a parsed file): a floor under the length of its message, found with one
+ * stat per file and no read, for a caller deciding whether the message is
+ * small enough to hold in memory. A file that cannot be looked at counts 0
+ * (building the message reports it), and so does a released token. @internal
+ */
+export async function fileBodyBytes(token: Token): Promise<number> {
+  const files: FileBody[] = [];
+  try {
+    fileBodies(partOf(token, 'fileBodyBytes'), files);
+  } catch {
+    return 0;
+  }
+  const sizes = await Promise.all(
+    files.map(async (file) => {
+      if (file.length !== undefined) return file.length;
+      try {
+        return Math.max(0, (await stat(file.path)).size - file.offset);
+      } catch {
+        return 0;
+      }
+    }),
+  );
+  return sizes.reduce((total, size) => total + size, 0);
 }

@@ -186,6 +186,8 @@ export class Connection {
     if (this.socket.write(bytes)) return Promise.resolve();
     // The buffer is full: let it go out, or 'drain' would never come.
     this.flush();
+    // The kernel took all of it: nothing to wait for (the 'drain' that follows finds no listener).
+    if (this.socket.writableLength === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         done();

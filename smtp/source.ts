@@ -7,7 +7,8 @@
 import { Readable } from 'node:stream';
 import { InvalidInputError } from '../lib/errors';
 import { firstEightBitOffset, normalizedLength } from '../lib/stream';
-import { createMessageStream, hasEightBit, isToken, messageChunks, messageSize, type MessageStreamOptions, type Token } from '../mime';
+import { hasEightBit, isToken, messageChunks, messageSize, type MessageStreamOptions, type Token } from '../mime';
+import { fileBodyBytes } from '../mime/internal';
 import type { DkimSigner } from './dkim';
 import type { MessageChanges, MessageSource } from './types';
 
@@ -51,7 +52,8 @@ export async function prepareMessage(source: MessageSource, options: { sevenBit:
   }
   if (isToken(source)) {
     const opts = { ...options.changes, sevenBit: options.sevenBit };
-    const small = await serializeSmall(source, opts);
+    // A token whose files alone pass the limit is not read to find that out (one stat per file instead).
+    const small = (await fileBodyBytes(source)) > SMALL_MESSAGE ? null : await serializeSmall(source, opts);
     if (small) {
       return {
         size: small.length + 2,
@@ -61,13 +63,15 @@ export async function prepareMessage(source: MessageSource, options: { sevenBit:
       };
     }
     // Re-encoded to 7 bits, a token has no 8-bit octet left; hasEightBit reports the output without that step.
-    const eightBit = options.sevenBit ? false : await hasEightBit(source, opts);
+    // The two passes run together, so that their waits for the file system overlap.
+    const [eightBit, size] = await Promise.all([options.sevenBit ? false : hasEightBit(source, opts), messageSize(source, opts)]);
     return {
       // The mime output may end without a line end, and the codec then adds CRLF: count it, so SIZE never under-states.
-      size: (await messageSize(source, opts)) + 2,
+      size: size + 2,
       eightBit,
       eightBitOffset: null,
-      open: () => createMessageStream(source, opts),
+      // The bytes as the mime module yields them, without a Readable around them: base64 output reaches the codec as vouched lines.
+      open: () => messageChunks(source, opts),
     };
   }
   if (isReadable(source)) {

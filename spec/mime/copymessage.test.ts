@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import { PassThrough, Writable } from 'node:stream';
 import * as mime from '../../mime';
+import { fileBodyBytes } from '../../mime/internal';
 import { bytesOf, crlfLines, headerPairs, parseMail, tempDir, trackedInit } from './build-support';
 
 const dir = tempDir();
@@ -78,6 +79,42 @@ describe('copymessage', () => {
     });
     broken.on('error', () => undefined);
     await expect(mime.copymessage(sample(), broken)).rejects.toThrow('disk full');
+  });
+
+  it('fails with the error of a later write to a stream that never asks to wait', async () => {
+    const path = dir.file('long.bin', Buffer.alloc(1024 * 1024, 0x5a));
+    const token = init({ canonical: 'application/octet-stream', file: path });
+    let writes = 0;
+    const roomy = new Writable({
+      highWaterMark: 64 * 1024 * 1024,
+      write(_chunk, _encoding, done) {
+        writes++;
+        if (writes === 3) done(new Error('disk full at the third write'));
+        else setImmediate(done);
+      },
+    });
+    roomy.on('error', () => undefined);
+    await expect(mime.copymessage(token, roomy)).rejects.toThrow('disk full at the third write');
+    // Noticed within a read or so of the failure, not after the 1 MiB file's 20 or so chunks.
+    expect(writes).toBeGreaterThanOrEqual(3);
+    expect(writes).toBeLessThan(10);
+  });
+
+  it('fails, and stops reading, when the stream is destroyed part way', async () => {
+    const path = dir.file('destroyed.bin', Buffer.alloc(2 * 1024 * 1024, 0xa5));
+    const token = init({ canonical: 'application/octet-stream', file: path });
+    let writes = 0;
+    const sink: Writable = new Writable({
+      highWaterMark: 64 * 1024 * 1024,
+      write(_chunk, _encoding, done) {
+        writes++;
+        if (writes === 2) sink.destroy();
+        done();
+      },
+    });
+    await expect(mime.copymessage(token, sink)).rejects.toEqual(expect.objectContaining({ name: 'MimeError' }));
+    // Far fewer writes than the 2 MiB file's 40 or so chunks: the copy stopped at the destroy.
+    expect(writes).toBeLessThan(5);
   });
 });
 
@@ -213,5 +250,31 @@ describe('hasEightBit with sevenBit', () => {
     expect(await mime.hasEightBit(body, { sevenBit: true })).toBe(false);
     const address = init({ canonical: 'text/plain', string: 'é', encoding: '8bit', header: [['To', 'jörg@example.org']] });
     expect(await mime.hasEightBit(address, { sevenBit: true })).toBe(true);
+  });
+});
+
+describe('fileBodyBytes', () => {
+  it('adds up the files of every part, and the regions of a parsed file', async () => {
+    const a = dir.file('sizes-a.bin', Buffer.alloc(1000, 1));
+    const b = dir.file('sizes-b.txt', 'x'.repeat(234));
+    const inner = init({ canonical: 'multipart/alternative', parts: [init({ canonical: 'text/plain', file: b })] });
+    const token = init({
+      canonical: 'multipart/mixed',
+      parts: [init({ canonical: 'text/plain', string: 'not a file' }), init({ canonical: 'application/octet-stream', file: a }), inner],
+    });
+    expect(await fileBodyBytes(token)).toBe(1234);
+
+    const eml = dir.file('sizes.eml', 'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n12345\r\n--b\r\n\r\nabc\r\n--b--\r\n');
+    expect(await fileBodyBytes(init({ file: eml }))).toBe(8);
+  });
+
+  it('counts nothing for string bodies, a file that is gone, or a released token', async () => {
+    expect(await fileBodyBytes(init({ canonical: 'text/plain', string: 'x'.repeat(100000) }))).toBe(0);
+    const gone = dir.file('sizes-gone.bin', Buffer.alloc(5000));
+    const token = mime.initialize({ canonical: 'application/octet-stream', file: gone });
+    rmSync(gone);
+    expect(await fileBodyBytes(token)).toBe(0);
+    mime.finalize(token);
+    expect(await fileBodyBytes(token)).toBe(0);
   });
 });

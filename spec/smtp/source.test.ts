@@ -4,11 +4,14 @@
  * facts it reports must be the ones the streaming path reports, and the bytes
  * it sends the token's own.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mime } from '../../index';
 import { createMessageStream, hasEightBit, messageSize, type Token } from '../../mime';
+import { open, type FileHandle } from 'node:fs/promises';
+import { DataCodec, encodeData } from '../../lib/stream';
 import { prepareMessage } from '../../smtp/source';
 
 async function collect(source: AsyncIterable<Buffer | string>): Promise<Buffer> {
@@ -44,6 +47,16 @@ describe('smtp/source: prepareMessage for mime tokens', () => {
       () => {
         const file = join(dir, 'data.bin');
         writeFileSync(file, Buffer.alloc(200 * 1024, 0xab));
+        const text = mime.initialize({ canonical: 'text/plain', string: 'attached\r\n' });
+        const data = mime.initialize({ canonical: 'application/octet-stream', encoding: 'base64', file });
+        return track(mime.initialize({ canonical: 'multipart/mixed', parts: [text, data] }));
+      },
+    ],
+    [
+      'a multipart with a random attachment over several file reads',
+      () => {
+        const file = join(dir, 'random.bin');
+        writeFileSync(file, randomBytes(900 * 1024 + 7));
         const text = mime.initialize({ canonical: 'text/plain', string: 'attached\r\n' });
         const data = mime.initialize({ canonical: 'application/octet-stream', encoding: 'base64', file });
         return track(mime.initialize({ canonical: 'multipart/mixed', parts: [text, data] }));
@@ -86,5 +99,48 @@ describe('smtp/source: prepareMessage for mime tokens', () => {
         await collect(prepared.open());
       })(),
     ).rejects.toThrow(/gone\.txt/);
+  });
+
+  it('sends through the DATA codec what encodeData makes of the message: base64 chunks pass as they are', async () => {
+    const file = join(dir, 'codec.bin');
+    writeFileSync(file, randomBytes(600 * 1024 + 1));
+    const text = mime.initialize({ canonical: 'text/plain', string: '.a line with a leading dot\r\nbare LF\n' });
+    const data = mime.initialize({ canonical: 'application/octet-stream', encoding: 'base64', file });
+    const tok = track(mime.initialize({ canonical: 'multipart/mixed', parts: [text, data] }));
+    const prepared = await prepareMessage(tok, { sevenBit: false });
+    const codec = new DataCodec();
+    const wire: Buffer[] = [];
+    let untouched = 0;
+    for await (const chunk of prepared.open()) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      const out = codec.encode(bytes);
+      if (out === bytes) untouched++;
+      wire.push(out);
+    }
+    wire.push(codec.end());
+    expect(Buffer.concat(wire).equals(encodeData(await collect(createMessageStream(tok))))).toBe(true);
+    // The attachment's chunks (600 KiB of base64 in chunks of 87 KiB) are handed on without a copy.
+    expect(untouched).toBeGreaterThanOrEqual(9);
+  });
+
+  it('decides from the file sizes that a token with a large file is streamed, reading nothing before it is sent', async () => {
+    const file = join(dir, 'large.bin');
+    writeFileSync(file, randomBytes(300 * 1024));
+    const text = mime.initialize({ canonical: 'text/plain', string: 'attached\r\n' });
+    const data = mime.initialize({ canonical: 'application/octet-stream', encoding: 'base64', file });
+    const tok = track(mime.initialize({ canonical: 'multipart/mixed', parts: [text, data] }));
+    const probe = await open(__filename, 'r');
+    await probe.close();
+    const reads = jest.spyOn(Object.getPrototypeOf(probe) as FileHandle, 'read');
+    let prepared: Awaited<ReturnType<typeof prepareMessage>>;
+    try {
+      prepared = await prepareMessage(tok, { sevenBit: false, changes });
+      expect(reads).not.toHaveBeenCalled();
+      expect(prepared.size).toBe((await messageSize(tok, { ...changes, sevenBit: false })) + 2);
+      expect((await collect(prepared.open())).equals(await collect(createMessageStream(tok, { ...changes, sevenBit: false })))).toBe(true);
+      expect(reads).toHaveBeenCalled();
+    } finally {
+      reads.mockRestore();
+    }
   });
 });
