@@ -1,7 +1,7 @@
 /**
  * The same workloads through nodemailer, as its documentation writes them: a
  * transport per message connection for W1-W3 and R1, `pool: true` with the
- * same number of connections for W4, and MailComposer's stream for M1.
+ * same number of connections for W4 and R2, and MailComposer's stream for M1.
  */
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -57,6 +57,7 @@ async function compose(spec: RunSpec): Promise<RunResult> {
 export function runNodemailer(spec: RunSpec): Promise<RunResult> {
   switch (spec.workload) {
     case 'W4':
+    case 'R2':
       return send(spec, true);
     case 'M1':
       return compose(spec);

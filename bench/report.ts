@@ -50,6 +50,8 @@ function describe(workload: WorkloadName, size: WorkloadSize): string {
       return `one message, ${size.attachment / MiB} MiB file attachment, streamed to a null stream`;
     case 'R1':
       return `one message to ${size.recipients} recipients, every reply ${size.delayMs} ms late`;
+    case 'R2':
+      return `${size.messages} messages, pooled, ${size.connections} connections, every reply ${size.delayMs} ms late`;
   }
 }
 
@@ -111,6 +113,10 @@ export function summarize(workload: WorkloadName, size: WorkloadSize, implementa
       met = both(atLeast(nm, 1.5), peak < 64);
       break;
     }
+    case 'R2':
+      target = 'none (not in issue 8)';
+      met = null;
+      break;
     case 'R1': {
       target = '≤ 4 round trips (connect and QUIT excluded)';
       const turns = runs.filter((r) => r.implementation === 'tclmail').map((r) => r.turns ?? Infinity);
@@ -185,7 +191,7 @@ export function resultsSection(summaries: Summary[], setting: Setting): string {
       '(the machine was shared with other jobs: expect noise of ±20 %).',
     `- Versions: Node ${m.node}, tclmail ${m.tclmail}, nodemailer ${m.nodemailer}, ` +
       `${m.postfix ? `Postfix ${m.postfix} (smtp-source, smtp-sink)` : 'Postfix not installed (no smtp-source column)'}.`,
-    `- Sink: ${setting.sink}; R1 always uses the bench's own sink with delayed replies.`,
+    `- Sink: ${setting.sink}; R1 and R2 always use the bench's own sink with delayed replies.`,
     '',
     table(summaries),
     '',

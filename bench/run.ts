@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     sinks.push(primary);
     const delayed = await startBenchSink(sizeOf('R1', args.quick, args.warm).delayMs);
     sinks.push(delayed);
-    progress(`sink: ${primary.kind} on ${primary.host}:${primary.port} (pid ${primary.pid}); R1 sink pid ${delayed.pid}`);
+    progress(`sink: ${primary.kind} on ${primary.host}:${primary.port} (pid ${primary.pid}); R1/R2 sink pid ${delayed.pid}`);
     const machine = describeMachine(ROOT);
     const timeoutMs = args.quick ? 60_000 : 600_000;
     const summaries: Summary[] = [];
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     for (const workload of args.only) {
       const size = sizeOf(workload, args.quick, args.warm);
       const file = size.attachment > 0 ? randomFile(dir, `${workload.toLowerCase()}-data.bin`, size.attachment) : '';
-      const sink = workload === 'R1' ? delayed : primary;
+      const sink = workload === 'R1' || workload === 'R2' ? delayed : primary;
       const implementations = implementationsFor(workload, postfix);
       const runs: Run[] = [];
       for (let pass = 0; pass < args.runs; pass++) {

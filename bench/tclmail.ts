@@ -59,7 +59,7 @@ async function oneByOne(spec: RunSpec): Promise<RunResult> {
   return { ...time, messages: driven.ok };
 }
 
-/** W4 through smtp.pool: as many connections as the peers get, each session kept for the whole run. */
+/** W4 and R2 through smtp.pool: as many connections as the peers get, each session kept for the whole run. */
 async function pooled(spec: RunSpec): Promise<RunResult> {
   const sender = smtp.pool({
     servers: [spec.host],
@@ -77,12 +77,12 @@ async function pooled(spec: RunSpec): Promise<RunResult> {
   };
   // Enough messages in flight that no connection waits for the next one to be built.
   const window = spec.connections * 4;
-  mustAllSucceed('tclmail W4 warm-up', await drive(spec.warmup, window, sendOne));
+  mustAllSucceed(`tclmail ${spec.workload} warm-up`, await drive(spec.warmup, window, sendOne));
   const watch = new Stopwatch();
   const driven = await drive(spec.messages, window, sendOne);
   await sender.close();
   const time = watch.read();
-  mustAllSucceed('tclmail W4', driven);
+  mustAllSucceed(`tclmail ${spec.workload}`, driven);
   return { ...time, messages: driven.ok };
 }
 
@@ -138,6 +138,8 @@ export function runTclmail(spec: RunSpec): Promise<RunResult> {
   switch (spec.workload) {
     case 'W4':
       return spec.bulk === 'sendmany' ? bulk(spec) : pooled(spec);
+    case 'R2':
+      return pooled(spec);
     case 'M1':
       return copy(spec);
     default:

@@ -3,11 +3,11 @@
  * quick mode scales them down so that the whole run stays under a minute.
  */
 
-export type WorkloadName = 'W1' | 'W2' | 'W3' | 'W4' | 'M1' | 'R1';
+export type WorkloadName = 'W1' | 'W2' | 'W3' | 'W4' | 'M1' | 'R1' | 'R2';
 /** `raw-node` is W1's dialogue written with `net` alone: the floor for any Node library (bench/raw.ts). */
 export type Implementation = 'tclmail' | 'nodemailer' | 'smtp-source' | 'raw-node';
 
-export const WORKLOADS: readonly WorkloadName[] = ['W1', 'W2', 'W3', 'W4', 'M1', 'R1'];
+export const WORKLOADS: readonly WorkloadName[] = ['W1', 'W2', 'W3', 'W4', 'M1', 'R1', 'R2'];
 
 export interface WorkloadSize {
   /** Messages sent (W1-W4, R1) or built (M1). */
@@ -16,9 +16,9 @@ export interface WorkloadSize {
   recipients: number;
   /** Attachment size in bytes (W3, M1), 0 for none. */
   attachment: number;
-  /** Connections used at once (W4). */
+  /** Connections used at once (W4, R2). */
   connections: number;
-  /** Reply delay of the sink in ms (R1), 0 for none. */
+  /** Reply delay of the sink in ms (R1, R2), 0 for none. */
   delayMs: number;
   /** Messages sent before the clock starts, not counted (see sizeOf). */
   warmup: number;
@@ -75,6 +75,10 @@ export function sizeOf(workload: WorkloadName, quick: boolean, warm = false): Wo
     case 'R1':
       // Always one message first: R1 counts round trips, not the first call's compilation.
       return { ...none, messages: 1, recipients: 20, delayMs: 20, warmup: 1 };
+    case 'R2':
+      // Not one of issue 8's: the bulk sender over a slow link (a relay across the Internet), where round trips
+      // per message, not CPU, set the pace. Same sink as R1; W4's window of four messages per connection.
+      return { ...none, messages: quick ? 40 : 100, connections: 2, delayMs: 20, warmup: warmup(20, 10) };
   }
 }
 

@@ -73,6 +73,9 @@ export class Connection {
   // Why the line reader gave up (an overlong line, a flood): the next read fails with it.
   private failure: string | null = null;
   private wake: (() => void) | null = null;
+  // Reads asked for and not yet settled, and the last of them (the next one starts after it).
+  private reading = 0;
+  private lastRead: Promise<Reply> | null = null;
   private readonly onData = (chunk: Buffer): void => this.take(chunk);
   private readonly onEnd = (): void => this.finish();
   private readonly onError = (error: Error): void => this.finish(error);
@@ -217,12 +220,31 @@ export class Connection {
    * reply, so a server trickling lines cannot stretch it). A timeout, a drop or
    * a malformed reply leaves the connection unusable: it is closed.
    */
-  readReply(stage: Stage, timeoutMs: number): Promise<Reply> {
-    this.flush();
+  readReply(stage: Stage, timeoutMs: number, deferFlush = false): Promise<Reply> {
+    // Deferred: held bytes (an end of data) wait until the current turn's work is done, so that the next
+    // transaction's commands, written in that turn, leave with them in one write.
+    if (deferFlush) process.nextTick(this.flushLater);
+    else this.flush();
+    // Replies are read in the order asked for: a read asked while another waits starts once that one is done.
+    const go = (): Promise<Reply> => this.readOne(stage, timeoutMs);
+    const queued = this.reading > 0;
+    this.reading++;
+    const run = queued ? (this.lastRead as Promise<Reply>).then(go, go) : go();
+    this.lastRead = run;
+    return run;
+  }
+
+  private readonly flushLater = (): void => this.flush();
+
+  private readOne(stage: Stage, timeoutMs: number): Promise<Reply> {
     const assembler = new ReplyAssembler(stage);
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      let settled = false;
       const settle = (error: SmtpError | null, reply?: Reply): void => {
+        if (settled) return;
+        settled = true;
+        this.reading--;
         if (timer) clearTimeout(timer);
         this.wake = null;
         if (error) {

@@ -170,6 +170,10 @@ interface Slot {
   /** When the session's own overall deadline runs out (ms since the epoch). */
   expires: number;
   idleTimer: NodeJS.Timeout | null;
+  /** Messages on the session now: a second may begin once the first one's end of data is written. */
+  users: number;
+  /** In the idle list while its one message waits for its final reply: open to one more message. */
+  offered: boolean;
 }
 
 interface Lease {
@@ -230,6 +234,7 @@ export class SessionPool implements Pool {
   private closing = false;
   private drained: Array<() => void> = [];
   private inFlight = 0;
+  private offeredCount = 0;
   private readonly lastKey: LastKey = { fields: [], values: [], key: '' };
 
   constructor(
@@ -239,7 +244,7 @@ export class SessionPool implements Pool {
 
   get connections(): number {
     // A session being closed still holds its socket until the QUIT is answered.
-    return this.idle.length + this.busy + this.opening + this.retiring.size;
+    return this.idle.length - this.offeredCount + this.busy + this.opening + this.retiring.size;
   }
 
   sendmessage(tok: Token, ...args: unknown[]): Promise<Rejected[]> {
@@ -277,7 +282,8 @@ export class SessionPool implements Pool {
   async close(): Promise<void> {
     this.closing = true;
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
-    for (const slot of this.idle.splice(0)) this.retire(slot);
+    // Nothing is in flight, so no session is on offer: every idle one is free to go.
+    for (const slot of this.idle.splice(0)) if (!slot.offered) this.retire(slot);
     while (this.retiring.size > 0) await Promise.all([...this.retiring]);
   }
 
@@ -297,7 +303,8 @@ export class SessionPool implements Pool {
         slot.session.close();
       }, plan.maxsecs * 1000);
       try {
-        const rejected = await transactAll(slot.session, tok, plan, opts);
+        // Once this message's end of data is written, the next one may begin on the session (pipelined).
+        const rejected = await transactAll(slot.session, tok, plan, { ...opts, afterEndOfData: () => this.offer(slot) });
         this.release(slot);
         return rejected;
       } catch (caught) {
@@ -345,10 +352,20 @@ export class SessionPool implements Pool {
     for (let index = 0; index < plan.targets.length; index++) {
       if (tried.has(index) || fresh.has(index)) continue;
       const target = plan.targets[index];
+      const fits = (s: Slot): boolean => s.key === key && s.target.server === target.server && s.target.port === target.port;
       for (;;) {
-        const at = this.idle.findIndex((s) => s.key === key && s.target.server === target.server && s.target.port === target.port);
+        // A session with nothing on it first, then one whose message waits only for its final reply.
+        let at = this.idle.findIndex((s) => !s.offered && fits(s));
+        if (at < 0) at = this.idle.findIndex(fits);
         if (at < 0) break;
         const [slot] = this.idle.splice(at, 1);
+        if (slot.offered) {
+          slot.offered = false;
+          this.offeredCount--;
+          if (slot.session.state === 'closed' || slot.expires - Date.now() < plan.maxsecs * 1000) continue;
+          slot.users++;
+          return { slot, index, reused: true };
+        }
         if (slot.idleTimer) clearTimeout(slot.idleTimer);
         slot.idleTimer = null;
         this.busy++;
@@ -386,7 +403,9 @@ export class SessionPool implements Pool {
         const session = await openSession(plan, target, attempts, lifetimeSecs);
         if (session) {
           this.busy++;
-          const slot: Slot = { session, key, target, messages: 0, dirty: false, expires: Date.now() + lifetimeSecs * 1000, idleTimer: null };
+          const slot: Slot = {
+            session, key, target, messages: 0, dirty: false, expires: Date.now() + lifetimeSecs * 1000, idleTimer: null, users: 1, offered: false,
+          };
           return { slot, index, reused: false };
         }
         tried.add(index);
@@ -398,16 +417,43 @@ export class SessionPool implements Pool {
     }
   }
 
-  /** Makes room by closing the idle session that has waited longest. */
+  /** Makes room by closing the idle session that has waited longest (not one whose message is still on it). */
   private evictIdle(): void {
-    const slot = this.idle.shift();
-    if (slot) this.retire(slot);
+    const at = this.idle.findIndex((s) => !s.offered);
+    if (at < 0) return;
+    const [slot] = this.idle.splice(at, 1);
+    this.retire(slot);
+  }
+
+  /**
+   * Offers a session whose message has written its end of data to one more
+   * message: that one's MAIL, RCPT and DATA go out with the end of data, and
+   * their replies are read after its final reply (RFC 2920). A message that
+   * fails because the first one's final reply ended the session never wrote
+   * its own end of data, so it is retried as after a stale session.
+   */
+  private offer(slot: Slot): void {
+    if (this.closing || slot.offered || slot.users !== 1) return;
+    if (slot.session.state === 'closed' || slot.messages + 1 >= this.limits.maxMessages) return;
+    slot.offered = true;
+    this.offeredCount++;
+    this.idle.push(slot);
+    this.wake();
   }
 
   /** Takes a session back after a message: kept idle for the next one, or closed. */
   private release(slot: Slot): void {
-    this.busy--;
     slot.messages++;
+    slot.users--;
+    // The message that began behind this one has the session now; it gives it back in turn.
+    if (slot.users > 0) return;
+    if (slot.offered) {
+      // On offer, and nobody came: it is an ordinary idle session from here.
+      slot.offered = false;
+      this.offeredCount--;
+      this.idle.splice(this.idle.indexOf(slot), 1);
+    }
+    this.busy--;
     if (slot.session.state === 'closed') {
       this.wake();
       return;

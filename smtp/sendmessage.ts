@@ -384,6 +384,7 @@ async function sendToken(
     atleastone,
     changes,
     beforeEndOfData: first.beforeEndOfData,
+    afterEndOfData: first.afterEndOfData,
     disposable: first.disposable,
     dsn: plan.dsn,
     requiretls: plan.requiretls,
@@ -407,6 +408,8 @@ export interface TransactOptions {
   ahead?: PreparedAhead;
   /** The session is closed if the message's first transaction fails (sendmessage's own session); see SendmailOptions. */
   disposable?: boolean;
+  /** Called when the first transaction's end of data is written: the session may take the next message now (smtp.pool). */
+  afterEndOfData?: () => void;
 }
 
 /**

@@ -57,6 +57,8 @@ class SmtpSession implements Session {
   // Recipients accepted since MAIL, for LMTP's replies after data() (sendmail counts its own).
   private acceptedRcpts = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  // Transactions begun by sendmail: a final reply read after the next one began leaves the state alone.
+  private transactions = 0;
 
   constructor(
     private readonly conn: Connection,
@@ -142,7 +144,8 @@ class SmtpSession implements Session {
   }
 
   sendmail(from: string, recipients: string | string[], message: MessageSource, opts: SendmailOptions = {}): Promise<Rejected[]> {
-    return this.exclusive(() => this.doSendmail(from, recipients, message, opts));
+    if (opts.afterEndOfData === undefined) return this.exclusive(() => this.doSendmail(from, recipients, message, opts));
+    return this.releasable((release) => this.doSendmail(from, recipients, message, opts, release));
   }
 
   verify(address: string): Promise<[number, string]> {
@@ -205,6 +208,25 @@ class SmtpSession implements Session {
     return run;
   }
 
+  /**
+   * As {@link exclusive}, but the step may let the next one begin before it
+   * ends by calling `release` (a transaction whose end of data is written,
+   * waiting for its final reply, which is read before any reply of the next).
+   */
+  private releasable<T>(step: (release: () => void) => Promise<T>): Promise<T> {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const run = this.queue.then(() => {
+      if (this.state === 'closed') throw this.conn.error('ECONNECTION', 'connect', `the session with ${this.server}:${this.port} is closed`);
+      return step(release);
+    });
+    const settled = run.then(NOTHING, () => {
+      if (this.conn.closed) this.state = 'closed';
+    });
+    this.queue = Promise.race([settled, released]);
+    return run;
+  }
+
   /** The first reply on the connection: the greeting. */
   async readGreeting(): Promise<void> {
     const reply = await this.read('greeting', TIMEOUTS.greeting);
@@ -227,11 +249,11 @@ class SmtpSession implements Session {
    * A timeout, a drop or garbage closes the session; so does a 421, which is
    * thrown (RFC 5321 §3.8: the server is closing the channel).
    */
-  private async read(stage: Stage, limitSecs: number): Promise<Reply> {
+  private async read(stage: Stage, limitSecs: number, deferFlush = false): Promise<Reply> {
     const bounded = this.deadline.bounds(limitSecs);
     let reply: Reply;
     try {
-      reply = await this.conn.readReply(stage, this.deadline.wait(limitSecs));
+      reply = await this.conn.readReply(stage, this.deadline.wait(limitSecs), deferFlush);
     } catch (error) {
       this.state = 'closed';
       if (error instanceof SmtpError && error.code === 'ETIMEOUT' && bounded) {
@@ -354,7 +376,13 @@ class SmtpSession implements Session {
     return reply;
   }
 
-  private async doSendmail(from: string, recipients: string | string[], message: MessageSource, opts: SendmailOptions): Promise<Rejected[]> {
+  private async doSendmail(
+    from: string,
+    recipients: string | string[],
+    message: MessageSource,
+    opts: SendmailOptions,
+    release?: () => void,
+  ): Promise<Rejected[]> {
     const atleastone = opts.atleastone ?? true;
     const list = typeof recipients === 'string' ? [recipients] : [...recipients];
     if (list.length === 0) throw new InvalidInputError('recipients', 'no recipients');
@@ -433,6 +461,7 @@ class SmtpSession implements Session {
     const dataCommand = cmd.data();
 
     const pipelined = offers('PIPELINING');
+    this.transactions++;
     let mailReply: Reply;
     const rcptReplies: Reply[] = [];
     let dataReply: Reply | null = null;
@@ -500,9 +529,15 @@ class SmtpSession implements Session {
 
     // LMTP answers the end of data once per accepted recipient (RFC 2033 §4.2).
     const count = this.protocol === 'lmtp' ? accepted.length : 1;
+    // With one final reply to come, the next transaction may begin once the end of data is written.
+    const after = opts.afterEndOfData;
+    const handoff = release !== undefined && after !== undefined && count === 1 ? (): void => {
+      release();
+      after();
+    } : undefined;
     let replies: Reply[];
     if (chunking) {
-      replies = await this.sendChunks(prepared, count, binary, guardSevenBit, opts.beforeEndOfData);
+      replies = await this.sendChunks(prepared, count, binary, guardSevenBit, opts.beforeEndOfData, handoff);
     } else {
       if (!dataReply) dataReply = await this.exchange(dataCommand);
       if (dataReply.code !== 354) {
@@ -511,7 +546,7 @@ class SmtpSession implements Session {
         error.rejected = rejected;
         throw error;
       }
-      replies = await this.sendBody(prepared, count, guardSevenBit, opts.beforeEndOfData);
+      replies = await this.sendBody(prepared, count, guardSevenBit, opts.beforeEndOfData, handoff);
     }
     if (this.protocol === 'smtp') {
       if (!isPositive(replies[0])) throw this.refusal('dot', replies[0], 'message refused');
@@ -560,7 +595,13 @@ class SmtpSession implements Session {
   }
 
   /** After a 354: the body, CRLF-normalized and dot-stuffed, then the end of data and its `count` final replies. */
-  private async sendBody(prepared: PreparedMessage, count = 1, guardSevenBit = false, beforeEndOfData?: () => void | Promise<void>): Promise<Reply[]> {
+  private async sendBody(
+    prepared: PreparedMessage,
+    count = 1,
+    guardSevenBit = false,
+    beforeEndOfData?: () => void | Promise<void>,
+    handoff?: () => void,
+  ): Promise<Reply[]> {
     this.state = 'data';
     const codec = new DataCodec();
     await this.stream(
@@ -575,7 +616,7 @@ class SmtpSession implements Session {
     const terminator = codec.end();
     this.conn.transcript.body(codec.contentLength);
     await this.checkOpen();
-    return this.finalReplies(count, () => this.conn.write(terminator, 'dot', this.deadline.wait(TIMEOUTS.block)));
+    return this.finalReplies(count, () => this.conn.write(terminator, 'dot', this.deadline.wait(TIMEOUTS.block)), handoff);
   }
 
   /**
@@ -591,6 +632,7 @@ class SmtpSession implements Session {
     binary: boolean,
     guardSevenBit: boolean,
     beforeEndOfData?: () => void | Promise<void>,
+    handoff?: () => void,
   ): Promise<Reply[]> {
     this.state = 'data';
     const codec = binary ? null : new DataCodec({ dotStuffing: false });
@@ -627,7 +669,7 @@ class SmtpSession implements Session {
     }
     this.conn.transcript.body(total + size);
     await this.checkOpen();
-    return this.finalReplies(count, () => writeChunk(true, 'dot'));
+    return this.finalReplies(count, () => writeChunk(true, 'dot'), handoff);
   }
 
   /**
@@ -660,11 +702,15 @@ class SmtpSession implements Session {
    * reply means the server may have taken the message: that is reported as an
    * uncertain outcome, never as a failure that may be retried.
    */
-  private async finalReplies(count: number, sendEnd: () => Promise<void>): Promise<Reply[]> {
+  private async finalReplies(count: number, sendEnd: () => Promise<void>, handoff?: () => void): Promise<Reply[]> {
+    const transaction = this.transactions;
     const replies: Reply[] = [];
     try {
       await sendEnd();
-      for (let i = 0; i < count; i++) replies.push(await this.read('dot', TIMEOUTS.dot));
+      // The next transaction's commands, written in this turn, join the end of data in one write (RFC 2920 §3.1
+      // lets message content open a group); its replies are read after this one's final reply.
+      if (handoff) handoff();
+      for (let i = 0; i < count; i++) replies.push(await this.read('dot', TIMEOUTS.dot, handoff !== undefined));
     } catch (error) {
       if (!(error instanceof SmtpError) || error.replyCode !== null) throw error;
       this.close();
@@ -673,7 +719,8 @@ class SmtpSession implements Session {
       uncertain.port = this.port;
       throw uncertain;
     }
-    this.state = 'ready';
+    // A transaction that began meanwhile owns the state now.
+    if (this.transactions === transaction) this.state = 'ready';
     this.replies = replies;
     return replies;
   }
@@ -685,6 +732,8 @@ class SmtpSession implements Session {
     if (isPositive(reply)) this.state = 'ready';
   }
 }
+
+const NOTHING = (): void => undefined;
 
 /**
  * An address as sent: a non-ASCII domain becomes its A-label form (IDNA) so a

@@ -103,6 +103,12 @@ export interface SendmailOptions {
    * (nothing is delivered without the end of data) instead of resetting it. @internal
    */
   disposable?: boolean;
+  /**
+   * Called once the end of data is written, when one final reply is to come (SMTP, not LMTP): the session
+   * then lets the next transaction write its commands at once, so that they leave with the end of data, and
+   * reads their replies after this one's final reply. smtp.pool uses it to pipeline messages on a session. @internal
+   */
+  afterEndOfData?: () => void;
   /** The message prepared while the connection opened (smtp.sendmessage); used only for this very source. @internal */
   ahead?: PreparedAhead;
   /** DSN requests (RFC 3461): NOTIFY, ORCPT per RCPT; RET, ENVID on MAIL. Sent only when the server offers DSN. */

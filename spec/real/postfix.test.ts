@@ -263,6 +263,26 @@ describeWithPostfix('tclmail against Postfix', () => {
     expect(await pf.delivered('alice')).toHaveLength(before);
   });
 
+  test.each([
+    ['BDAT', true],
+    ['DATA', false],
+  ])('smtp.pool pipelines messages on one session (%s): each end of data goes with the next envelope, each message stored once', async (_name, chunking) => {
+    const before = (await pf.delivered('bob')).length;
+    const dialogue: string[] = [];
+    const p = smtp.pool({ servers: ['127.0.0.1'], ports: [pf.port], tls: { ca: pf.ca }, chunking, maxConnections: 1, debug: (line: string) => dialogue.push(line) });
+    const subjects = [0, 1, 2, 3, 4].map((n) => `pipelined ${String(chunking)} ${n}`);
+    await Promise.all(subjects.map((subject) => p.sendmessage(part('bob@tclmail.test', subject, `${subject}\n`))));
+    await p.close();
+    const files = await pf.waitForDelivery('bob', before + 5);
+    const stored = files.slice(before).map((file) => /^Subject: (.*)$/m.exec(splitTrace(file).message.toString('latin1'))![1]);
+    expect(stored.sort()).toEqual([...subjects].sort());
+    // Postfix read a MAIL written before it had answered the end of data that came with it: a MAIL line is
+    // sent after an end of data (a dot, or BDAT ... LAST) and before that message's 250.
+    const end = chunking ? (line: string) => /^C: BDAT \d+ LAST$/.test(line) : (line: string) => line === 'C: .';
+    const pipelined = dialogue.some((line, i) => end(line) && dialogue[i + 1]?.startsWith('C: MAIL FROM:'));
+    expect(pipelined).toBe(true);
+  });
+
   test('sendmessage refuses STARTTLS to a certificate it cannot verify, and sends nothing', async () => {
     const tok = part('bob@tclmail.test', 'unverified', 'never sent\n');
     const before = (await pf.delivered('bob')).length;

@@ -32,6 +32,62 @@ function verbs(srv: ScriptedServer): string[][] {
   return srv.transcript.map((lines) => lines.map((l) => (l === '.' ? '.' : l.split(/[ :]/)[0].toUpperCase())));
 }
 
+describe('smtp.pool: messages pipelined on a session (RFC 2920)', () => {
+  it("writes the next message's MAIL, RCPT and DATA with the end of data, and reads each reply in order", async () => {
+    const srv = await server();
+    const p = pool({ servers: ['127.0.0.1'], ports: [srv.port], usetls: false, maxConnections: 1 });
+    await expect(Promise.all([0, 1, 2, 3].map((n) => p.sendmessage(message(n))))).resolves.toEqual([[], [], [], []]);
+    await p.close();
+    expect(srv.connections).toBe(1);
+    // Messages waiting for the session take it in no promised order.
+    expect(srv.messages.map((m) => m.mailFrom).sort()).toEqual(['a0@x.org', 'a1@x.org', 'a2@x.org', 'a3@x.org']);
+    const batches = srv.conns[0].batches.map((batch) => batch.map((l) => (l === '.' ? '.' : l.split(/[ :]/)[0].toUpperCase())));
+    // EHLO; the first envelope; then each end of data with the next envelope; the last end of data; QUIT.
+    expect(batches).toEqual([['EHLO'], ['MAIL', 'RCPT', 'DATA'], ['.', 'MAIL', 'RCPT', 'DATA'], ['.', 'MAIL', 'RCPT', 'DATA'], ['.', 'MAIL', 'RCPT', 'DATA'], ['.'], ['QUIT']]);
+  });
+
+  it('a refused message does not disturb the one pipelined behind it', async () => {
+    const srv = await server({ on: { '.': (_line, conn) => (conn.mailFrom === 'a1@x.org' ? '554 5.7.1 content refused' : undefined) } });
+    const p = pool({ servers: ['127.0.0.1'], ports: [srv.port], usetls: false, maxConnections: 1 });
+    const results = await Promise.all([0, 1, 2].map((n) => p.sendmessage(message(n)).then(() => 'sent', (e: SmtpError) => `${e.stage} ${e.replyCode}`)));
+    await p.close();
+    expect(results).toEqual(['sent', 'dot 554', 'sent']);
+    expect(srv.connections).toBe(1);
+    expect(srv.messages.map((m) => m.mailFrom)).toEqual(['a0@x.org', 'a2@x.org']);
+  });
+
+  it('a session lost after an end of data: that message is uncertain, the one behind it is sent once on a fresh session', async () => {
+    let dropped = false;
+    const srv = await server({
+      on: {
+        '.': (_line, conn) => {
+          if (conn.mailFrom !== 'a0@x.org' || dropped) return undefined;
+          dropped = true;
+          return { drop: true };
+        },
+      },
+    });
+    const p = pool({ servers: ['127.0.0.1'], ports: [srv.port], usetls: false, maxConnections: 1 });
+    const results = await Promise.all([0, 1].map((n) => p.sendmessage(message(n)).then(() => 'sent', (e: SmtpError) => e.code)));
+    await p.close();
+    expect(results).toEqual(['EUNCERTAIN', 'sent']);
+    // a1's envelope went out with a0's end of data, but its own end of data only on the second connection.
+    expect(srv.connections).toBe(2);
+    expect(srv.messages.map((m) => m.mailFrom)).toEqual(['a1@x.org']);
+    expect(srv.received.filter((m) => m.mailFrom === 'a1@x.org')).toHaveLength(1);
+  });
+
+  it('a 421 to an end of data closes the session: the message behind it moves to a fresh one', async () => {
+    const srv = await server({ on: { '.': (_line, conn) => (conn.mailFrom === 'a0@x.org' && conn.index === 0 ? '421 4.3.2 shutting down' : undefined) } });
+    const p = pool({ servers: ['127.0.0.1'], ports: [srv.port], usetls: false, maxConnections: 1 });
+    const results = await Promise.all([0, 1].map((n) => p.sendmessage(message(n)).then(() => 'sent', (e: SmtpError) => `${e.code} ${e.replyCode}`)));
+    await p.close();
+    // A 421 is not an acceptance: a0 is retried by the walk as sendmessage would (here, no other server: it fails).
+    expect(results).toEqual(['EALLFAILED 421', 'sent']);
+    expect(srv.messages.filter((m) => m.mailFrom === 'a1@x.org')).toHaveLength(1);
+  });
+});
+
 describe('smtp.pool: connection reuse', () => {
   it('sends many messages over one session, without RSET after a completed transaction, and QUITs on close', async () => {
     const srv = await server();

@@ -61,6 +61,17 @@ function held(srv: ScriptedServer): string[] {
 const FAST = { retryDelay: 0.001, maxRetryDelay: 0.005 };
 
 describe('smtp.sendmany against smtp-server', () => {
+  it('pipelines messages on fewer sessions than are in flight, and still sends each exactly once', async () => {
+    const srv = await real();
+    const list = ids(40, 'p');
+    const outcomes = await collect(
+      sendmany(list.map((id) => ({ token: message(id), id })), { servers: ['127.0.0.1'], ports: [srv.port], usetls: false, concurrency: 8, maxConnections: 2 }),
+    );
+    expect(outcomes.filter((o) => o.status === 'sent').map((o) => o.id).sort()).toEqual(list);
+    expect(srv.messages.map((m) => m.mailFrom.split('@')[0]).sort()).toEqual(list);
+    expect(srv.connections).toBeLessThanOrEqual(2);
+  });
+
   it('sends every message once and yields one outcome each, with counts along the way', async () => {
     const srv = await real();
     const list = ids(30);

@@ -18,6 +18,8 @@ export interface RealServer {
   server: SMTPServer;
   port: number;
   messages: AcceptedMessage[];
+  /** Connections accepted so far. */
+  connections: number;
   /** Every AUTH attempt: mechanism, user name, and whether it succeeded. */
   auths: Array<{ method: string; username: string | undefined; ok: boolean }>;
   close(): Promise<void>;
@@ -44,6 +46,18 @@ export async function realServer(options: RealServerOptions = {}): Promise<RealS
   const { users = {}, tokens = {}, refuse = [], ...rest } = options;
   const messages: AcceptedMessage[] = [];
   const auths: RealServer['auths'] = [];
+  // Filled in once the server listens; the handlers below count into it from the first connection.
+  const result: RealServer = {
+    server: undefined as unknown as SMTPServer,
+    port: 0,
+    messages,
+    connections: 0,
+    auths,
+    close: () =>
+      new Promise<void>((resolve) => {
+        result.server.close(() => resolve());
+      }),
+  };
   const server = new SMTPServer({
     authOptional: true,
     disableReverseLookup: true,
@@ -52,6 +66,7 @@ export async function realServer(options: RealServerOptions = {}): Promise<RealS
     closeTimeout: 50,
     ...rest,
     onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void) {
+      result.connections++;
       callback();
     },
     onAuth(auth: SMTPServerAuthentication, _session: SMTPServerSession, callback) {
@@ -94,14 +109,7 @@ export async function realServer(options: RealServerOptions = {}): Promise<RealS
   server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as { port: number }).port;
-  return {
-    server,
-    port,
-    messages,
-    auths,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-      }),
-  };
+  result.server = server;
+  result.port = port;
+  return result;
 }
