@@ -558,7 +558,11 @@ async function tryServer(tok: Token, plan: Plan, target: Target, attempts: Attem
   if (!session) return { sent: false };
   let rejected: Rejected[];
   try {
-    rejected = await transact(session, tok, plan, { ahead, disposable: true });
+    // When no further transaction can follow (no Bcc copy; no 452 follow-ups without atleastone), QUIT goes out
+    // with the end of data (RFC 2920: QUIT may end a group), and its reply is read after the final reply.
+    const last = plan.envelope.blind.length === 0 && !plan.atleastone;
+    const afterEndOfData = last ? (): void => void session.quit() : undefined;
+    rejected = await transact(session, tok, plan, { ahead, disposable: true, afterEndOfData });
   } catch (error) {
     await session.quit();
     if (!(error instanceof SmtpError)) throw error;

@@ -529,9 +529,10 @@ class SmtpSession implements Session {
 
     // LMTP answers the end of data once per accepted recipient (RFC 2033 §4.2).
     const count = this.protocol === 'lmtp' ? accepted.length : 1;
-    // With one final reply to come, the next transaction may begin once the end of data is written.
+    // With one final reply to come, the next transaction (or QUIT) may begin once the end of data is written:
+    // only with PIPELINING, which lets the end of data and the commands after it go without waiting (RFC 2920).
     const after = opts.afterEndOfData;
-    const handoff = release !== undefined && after !== undefined && count === 1 ? (): void => {
+    const handoff = release !== undefined && after !== undefined && count === 1 && pipelined ? (): void => {
       release();
       after();
     } : undefined;
@@ -719,8 +720,8 @@ class SmtpSession implements Session {
       uncertain.port = this.port;
       throw uncertain;
     }
-    // A transaction that began meanwhile owns the state now.
-    if (this.transactions === transaction) this.state = 'ready';
+    // A transaction that began meanwhile owns the state now; a QUIT sent meanwhile has closed it.
+    if (this.transactions === transaction && this.state !== 'closed') this.state = 'ready';
     this.replies = replies;
     return replies;
   }

@@ -46,6 +46,16 @@ describe('smtp.pool: messages pipelined on a session (RFC 2920)', () => {
     expect(batches).toEqual([['EHLO'], ['MAIL', 'RCPT', 'DATA'], ['.', 'MAIL', 'RCPT', 'DATA'], ['.', 'MAIL', 'RCPT', 'DATA'], ['.', 'MAIL', 'RCPT', 'DATA'], ['.'], ['QUIT']]);
   });
 
+  it('without PIPELINING offered, the next message waits for the final reply', async () => {
+    const srv = await server({ ehlo: ['250-scripted.test', '250 8BITMIME'] });
+    const p = pool({ servers: ['127.0.0.1'], ports: [srv.port], usetls: false, maxConnections: 1 });
+    await expect(Promise.all([0, 1, 2].map((n) => p.sendmessage(message(n))))).resolves.toEqual([[], [], []]);
+    await p.close();
+    const batches = srv.conns[0].batches.map((batch) => batch.map((l) => (l === '.' ? '.' : l.split(/[ :]/)[0].toUpperCase())));
+    expect(batches.every((batch) => batch.length === 1)).toBe(true);
+    expect(srv.messages).toHaveLength(3);
+  });
+
   it('a refused message does not disturb the one pipelined behind it', async () => {
     const srv = await server({ on: { '.': (_line, conn) => (conn.mailFrom === 'a1@x.org' ? '554 5.7.1 content refused' : undefined) } });
     const p = pool({ servers: ['127.0.0.1'], ports: [srv.port], usetls: false, maxConnections: 1 });

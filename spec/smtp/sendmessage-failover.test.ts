@@ -303,7 +303,8 @@ describe('sendmessage: round trips with and without PIPELINING (20 recipients)',
     expect(pipedStrict.transaction).toBe(2);
     // Without PIPELINING each command waits for its reply: MAIL, 20 RCPT, DATA, the dot.
     expect(plain.transaction).toBe(23);
-    // EHLO and QUIT add one turn each.
-    expect([piped.total, pipedStrict.total, plain.total]).toEqual([4, 4, 25]);
+    // EHLO and QUIT add one turn each; with PIPELINING and without atleastone, QUIT goes with the end of data (no
+    // 452 follow-up can come).
+    expect([piped.total, pipedStrict.total, plain.total]).toEqual([4, 3, 25]);
   });
 });
