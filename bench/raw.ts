@@ -2,8 +2,9 @@
  * The floor for Node: W1's dialogue with `net` and nothing else (no parsing
  * beyond the reply code, no MIME, no checks), one connection per message:
  * greeting, EHLO, MAIL and RCPT pipelined (with DATA when there is one
- * recipient, as tclmail does), DATA, the message, QUIT. Like tclmail's
- * sendmessage it is done once QUIT is written, and closes in the background.
+ * recipient, as tclmail does), DATA, the message with QUIT behind its end of
+ * data. Like tclmail's sendmessage it is done at the reply to the end of data,
+ * and closes in the background.
  * What a library costs is the distance from here.
  */
 import * as net from 'node:net';
@@ -27,8 +28,8 @@ function sendOne(spec: RunSpec, i: number): Promise<void> {
     [250, `MAIL FROM:<${SENDER}>\r\n${to.map((r) => `RCPT TO:<${r}>\r\n`).join('')}${one ? 'DATA\r\n' : ''}`],
     [250, null],
     ...to.map((_, k): [number, string | null] => [250, k === to.length - 1 && !one ? 'DATA\r\n' : null]),
-    [354, message(spec, i)],
-    [250, 'QUIT\r\n'],
+    [354, Buffer.concat([message(spec, i), Buffer.from('QUIT\r\n')])],
+    [250, null],
     [221, null],
   ];
   const quitWritten = steps.length - 1;
