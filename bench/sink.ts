@@ -90,9 +90,11 @@ class SinkSession {
       }
       const line = data.toString('latin1', 0, eol);
       data = data.subarray(eol + 2);
+      const answered = this.pending !== '';
       if (this.command(line) === 'quit') {
-        // QUIT's turn is not counted: R1 counts the round trips of the transaction.
-        this.flush(false);
+        // QUIT's own turn is not counted (R1 counts the round trips of the transaction), but a QUIT that came
+        // with the end of data shares that turn, which is.
+        this.flush(answered);
         const close = (): void => {
           this.socket.end();
         };

@@ -7,6 +7,8 @@
 import * as net from 'node:net';
 import { startSink } from '../../bench/sink';
 import { connect } from '../../smtp/session';
+import { sendmessage } from '../../smtp/sendmessage';
+import * as mime from '../../mime';
 
 function dialogue(port: number, pieces: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -41,6 +43,21 @@ describe('bench/sink', () => {
       // EHLO, then per message MAIL+RCPT+DATA in one turn (atleastone) and the end of data; QUIT is not counted.
       expect(sink.stats.turns).toEqual([5]);
     } finally {
+      sink.server.close();
+    }
+  });
+
+  it('counts the turn of an end of data that came with QUIT (sendmessage sends them together)', async () => {
+    const sink = await startSink(0);
+    const tok = mime.initialize({ canonical: 'text/plain', string: 'hello\r\n' });
+    try {
+      await sendmessage(tok, { servers: '127.0.0.1', ports: sink.port, header: [['From', 'a@x.org'], ['To', 'b@y.org']] });
+      for (let wait = 0; wait < 200 && sink.stats.turns.length === 0; wait++) await new Promise((r) => setTimeout(r, 10));
+      // EHLO; MAIL+RCPT+DATA; the message, its end of data and QUIT: three turns, though one of them holds QUIT.
+      expect(sink.stats.turns).toEqual([3]);
+      expect(sink.stats.messages).toBe(1);
+    } finally {
+      mime.finalize(tok);
       sink.server.close();
     }
   });
