@@ -272,12 +272,21 @@ async function* runAsync(plan: Plan): AsyncGenerator<Buffer> {
     if (done !== null) {
       if (done.length) yield done;
     } else if (step.op === 'scan') {
-      reply = await scan(step.source, step.text, step.early);
+      // A body in memory is scanned without a promise.
+      reply = step.source.kind === 'buffer' ? scanSync(step.source, step.text, step.early) : await scan(step.source, step.text, step.early);
     } else if (step.op === 'body') {
       stack.push(encoderFor(step.transfer));
-      for await (const chunk of chunks(step.source, copies(step.transfer))) {
-        const out = stack.write(chunk);
-        if (out.length) yield out;
+      if (step.source.kind === 'buffer') {
+        // In memory: no promise per chunk.
+        for (const chunk of chunksSync(step.source)) {
+          const out = stack.write(chunk);
+          if (out.length) yield out;
+        }
+      } else {
+        for await (const chunk of chunks(step.source, copies(step.transfer))) {
+          const out = stack.write(chunk);
+          if (out.length) yield out;
+        }
       }
       const out = stack.pop();
       if (out.length) yield out;

@@ -6,6 +6,7 @@
  * its bytes back) so that one plan serves the synchronous buildmessage and the
  * streaming copymessage alike.
  */
+import { isAscii } from 'node:buffer';
 import { vouchCrlfLines } from '../lib/stream';
 
 const CR = 0x0d;
@@ -13,6 +14,7 @@ const LF = 0x0a;
 const SP = 0x20;
 const TAB = 0x09;
 const EQUALS = 0x3d;
+const DEL = 0x7f;
 
 /** The transfer encodings of RFC 2045, as `-encoding` accepts them. */
 export const ENCODINGS = ['7bit', '8bit', 'binary', 'quoted-printable', 'base64'] as const;
@@ -57,7 +59,67 @@ export interface BodyStats {
 
 const FROM = Buffer.from('From ', 'latin1');
 
-/** Scans a body chunk by chunk (see BodyStats). */
+// What one octet of line data counts as in BodyStats: PLAIN octets count for nothing but the line length.
+const PLAIN = 0;
+const EIGHT_BIT = 1;
+const NUL = 2;
+const BARE_CR = 3;
+const ESCAPED = 4; // '=': quoted-printable escapes it, nothing else notices it
+const CONTROL = 5;
+const CLASS = new Uint8Array(256);
+for (let byte = 0; byte < 256; byte++) {
+  CLASS[byte] =
+    byte >= 0x80 ? EIGHT_BIT
+    : byte === 0 ? NUL
+    : byte === CR ? BARE_CR
+    : byte === EQUALS ? ESCAPED
+    : (byte < SP && byte !== TAB) || byte === DEL ? CONTROL
+    : PLAIN;
+}
+
+/**
+ * True when every octet of `chunk` is printable ASCII other than '=', or TAB,
+ * LF, or a CR followed by an LF (or ending the chunk): then the scan only has
+ * to find the line breaks. Native searches rule out 8-bit octets, '=' and DEL;
+ * the octets below 0x20 are looked for four at a time (SWAR), and a word that
+ * has one is looked at octet by octet, which in text is a word with a line break.
+ */
+function onlyLineData(chunk: Buffer): boolean {
+  if (!isAscii(chunk) || chunk.indexOf(EQUALS) >= 0 || chunk.indexOf(DEL) >= 0) return false;
+  const n = chunk.length;
+  const head = Math.min(n, (4 - (chunk.byteOffset & 3)) & 3);
+  // A view costs more than it saves on a few octets.
+  const words = n < 64 ? 0 : (n - head) >> 2;
+  for (let i = 0; i < head; i++) if (!lineOctet(chunk, i)) return false;
+  if (words > 0) {
+    const view = new Int32Array(chunk.buffer, chunk.byteOffset + head, words);
+    for (let k = 0; k < words; k++) {
+      const word = view[k];
+      // An octet below 0x20 leaves its high bit set after the subtraction, and 7-bit octets keep it under `& ~word`;
+      // a borrow may flag a word without one, which only costs a look at its four octets.
+      if (((word - 0x20202020) & ~word & 0x80808080) !== 0) {
+        const at = head + 4 * k;
+        if (!lineOctet(chunk, at) || !lineOctet(chunk, at + 1) || !lineOctet(chunk, at + 2) || !lineOctet(chunk, at + 3)) return false;
+      }
+    }
+  }
+  for (let i = head + 4 * words; i < n; i++) if (!lineOctet(chunk, i)) return false;
+  return true;
+}
+
+/** For onlyLineData, of an octet known to be 7-bit and neither '=' nor DEL. */
+function lineOctet(chunk: Buffer, at: number): boolean {
+  const byte = chunk[at];
+  if (byte >= SP || byte === TAB || byte === LF) return true;
+  return byte === CR && (at + 1 === chunk.length || chunk[at + 1] === LF);
+}
+
+/**
+ * Scans a body chunk by chunk (see BodyStats). The line breaks are found with
+ * indexOf; the octets between them are classified with a table, or not at all
+ * when onlyLineData vouched for the whole chunk; the first octets of a line are
+ * followed one by one for a leading `.` or `From `.
+ */
 export class BodyScanner {
   private readonly stats: BodyStats = {
     total: 0, eightBit: 0, nul: false, controls: false, bareCR: false, bareLF: false,
@@ -78,55 +140,80 @@ export class BodyScanner {
     this.last = -1;
   }
 
-  private data(byte: number): void {
+  private count(kind: number): void {
     const stats = this.stats;
+    stats.escapes++;
+    if (kind === EIGHT_BIT) stats.eightBit++;
+    else if (kind === NUL) stats.nul = true;
+    else if (kind === BARE_CR) stats.bareCR = true;
+    else if (kind === CONTROL) stats.controls = true;
+  }
+
+  /** One octet of line data (never an LF; a CR here is a bare one). */
+  private data(byte: number): void {
     if (this.lineLength === 0) {
-      if (byte === 0x2e) stats.dotOrFrom = true;
+      if (byte === 0x2e) this.stats.dotOrFrom = true;
       this.fromMatched = byte === FROM[0] ? 1 : 0;
     } else if (this.fromMatched > 0) {
       if (byte === FROM[this.fromMatched]) {
         if (++this.fromMatched === FROM.length) {
-          stats.dotOrFrom = true;
+          this.stats.dotOrFrom = true;
           this.fromMatched = 0;
         }
       } else this.fromMatched = 0;
     }
     this.lineLength++;
     this.last = byte;
-    if (byte >= 0x80) {
-      stats.eightBit++;
-      stats.escapes++;
-    } else if (byte === 0) {
-      stats.nul = true;
-      stats.escapes++;
-    } else if (byte === CR || byte === EQUALS) {
-      stats.escapes++;
-    } else if ((byte < SP && byte !== TAB) || byte === 0x7f) {
-      stats.controls = true;
-      stats.escapes++;
+    const kind = CLASS[byte];
+    if (kind !== PLAIN) this.count(kind);
+  }
+
+  /** Octets `from` to `to` of `chunk`, all line data; `plain`: none of them counts for anything but the length. */
+  private segment(chunk: Buffer, from: number, to: number, plain: boolean): void {
+    let i = from;
+    while (i < to && (this.lineLength === 0 || this.fromMatched > 0)) this.data(chunk[i++]);
+    if (i >= to) return;
+    if (!plain) {
+      for (let k = i; k < to; k++) {
+        const kind = CLASS[chunk[k]];
+        if (kind !== PLAIN) this.count(kind);
+      }
     }
+    this.lineLength += to - i;
+    this.last = chunk[to - 1];
   }
 
   update(chunk: Buffer): void {
     const stats = this.stats;
-    stats.total += chunk.length;
-    for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i];
-      if (this.pendingCR) {
-        this.pendingCR = false;
-        if (byte === LF) {
-          this.endLine();
-          continue;
-        }
-        stats.bareCR = true;
-        this.data(CR);
+    const n = chunk.length;
+    stats.total += n;
+    if (n === 0) return;
+    let i = 0;
+    if (this.pendingCR) {
+      this.pendingCR = false;
+      if (chunk[0] === LF) {
+        this.endLine();
+        i = 1;
+      } else this.data(CR);
+    }
+    const plain = onlyLineData(chunk);
+    while (i < n) {
+      const lf = chunk.indexOf(LF, i);
+      if (lf < 0) {
+        // A CR that ends the chunk may be the first half of a CRLF.
+        const end = chunk[n - 1] === CR ? n - 1 : n;
+        this.pendingCR = end < n;
+        this.segment(chunk, i, end, plain);
+        return;
       }
-      if (byte === CR) this.pendingCR = true;
-      else if (byte === LF) {
+      if (lf > i && chunk[lf - 1] === CR) this.segment(chunk, i, lf - 1, plain);
+      else {
+        this.segment(chunk, i, lf, plain);
         stats.bareLF = true;
         if (this.text) stats.total++; // it goes out as CRLF
-        this.endLine();
-      } else this.data(byte);
+      }
+      this.endLine();
+      i = lf + 1;
     }
   }
 
@@ -140,7 +227,6 @@ export class BodyScanner {
   finish(): BodyStats {
     if (this.pendingCR) {
       this.pendingCR = false;
-      this.stats.bareCR = true;
       this.data(CR);
     }
     this.endLine();
@@ -279,7 +365,7 @@ class Identity implements ChunkEncoder {
     return chunk;
   }
   end(): Buffer {
-    return Buffer.alloc(0);
+    return EMPTY;
   }
 }
 
@@ -307,7 +393,7 @@ class CanonicalLines implements ChunkEncoder {
   }
 
   end(): Buffer {
-    return Buffer.alloc(0);
+    return EMPTY;
   }
 }
 

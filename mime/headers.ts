@@ -319,20 +319,32 @@ export function formatField(name: string, value: string): string {
   const cacheable = name.length + value.length <= CACHED_FIELD_LENGTH;
   const key = cacheable ? `${name}\n${value}` : '';
   if (cacheable) {
-    const known = formatted.get(key);
+    const known = recent.get(key);
     if (known !== undefined) return known;
+    const kept = older.get(key);
+    if (kept !== undefined) {
+      // Still in use: it moves to the recent generation, so that it outlives the older one.
+      if (recent.size < CACHED_FIELDS) recent.set(key, kept);
+      return kept;
+    }
   }
   const text = formatFresh(name, value);
   if (cacheable) {
-    if (formatted.size >= CACHED_FIELDS) formatted.delete(formatted.keys().next().value as string);
-    formatted.set(key, text);
+    // Two generations instead of evicting one entry at a time (a Map keeps its deleted entries as holes that
+    // each search for the oldest key walks again): a full generation becomes the older one.
+    if (recent.size >= CACHED_FIELDS) {
+      older = recent;
+      recent = new Map();
+    }
+    recent.set(key, text);
   }
   return text;
 }
 
 // The text of fields that passed every check, by name and value (a line break in either fails the check, so
 // the key, joined with one, cannot be shared by a valid field and another): only successes are kept.
-const formatted = new Map<string, string>();
+let recent = new Map<string, string>();
+let older = new Map<string, string>();
 const CACHED_FIELDS = 1024;
 const CACHED_FIELD_LENGTH = 1024;
 

@@ -12,7 +12,7 @@ import { ENCODINGS } from './encoding';
 import { formatField, isMimeToken } from './headers';
 import { parseBuffer, parseFile } from './parse';
 import { newPart, hasParts, type BodySource, type Part } from './part';
-import { memoryBytes, newBoundary } from './plan';
+import { asciiTextIn, memoryBytes, newBoundary } from './plan';
 import { issueToken, partsOf, release, type Subordinates, type Token } from './tokens';
 import { uniqueID } from './uniqueid';
 
@@ -144,7 +144,7 @@ function chooseBoundary(params: Map<string, string>, children: Part[]): void {
 function checkCharset(part: Part): void {
   if (part.body.kind !== 'string' || typeof part.body.data !== 'string') return;
   const charset = part.params.get('charset');
-  if (charset === undefined || /^utf-?8$/i.test(charset)) return;
+  if (charset === undefined || /^utf-?8$/i.test(charset) || asciiTextIn(part.body.data, charset)) return;
   const encoded = memoryBytes(part) as Buffer;
   if (decodeCharset(encoded, charset) !== part.body.data) {
     throw new MimeError(`the text cannot be written in charset ${charset} without changing it`, 'EENCODING');

@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { anyEightBit, countBytes, messageChunks as chunksOf, messageStream } from './build';
 import { headerFields } from './fields';
-import { contextOf, type BuildOptions } from './plan';
+import { checkExtraHeaders, type BuildOptions } from './plan';
 import type { Part } from './part';
 import { isToken as isTokenValue, partOf, type Token } from './tokens';
 
@@ -40,11 +40,11 @@ export function messageChunks(token: Token, options: BuildOptions = {}): AsyncIt
 /**
  * Checks what createMessageStream would check at once (the token, and the
  * `extraHeaders` as setheader checks them) without making a stream; a later
- * build with the same `extraHeaders` array does not check it again. @internal
+ * build checks them again, mostly from formatField's cache. @internal
  */
 export function checkMessageOptions(token: Token, options: BuildOptions = {}): void {
   partOf(token, 'createMessageStream');
-  contextOf(options);
+  checkExtraHeaders(options.extraHeaders ?? []);
 }
 
 /** The exact length in octets of createMessageStream's output with the same options, without holding a file body. @internal */
@@ -93,6 +93,7 @@ export async function fileBodyBytes(token: Token): Promise<number> {
   } catch {
     return 0;
   }
+  if (files.length === 0) return 0;
   const sizes = await Promise.all(
     files.map(async (file) => {
       if (file.length !== undefined) return file.length;

@@ -42,58 +42,44 @@ export interface BuildOptions {
 
 interface Context {
   sevenBit: boolean;
-  omit: ReadonlySet<string>;
+  /** The names of omitHeaders, lowercased. */
+  omit: readonly string[];
   /** The extra fields as formatField writes them (CRLF line ends). */
   extra: readonly string[];
 }
 
+const NONE: readonly string[] = [];
+
 const CRLF = '\r\n';
-const NON_ASCII = /[^\x00-\x7f]/;
 
 /** A fresh multipart boundary: random, and holding `=_`, which quoted-printable and base64 never produce. */
 export function newBoundary(): string {
   return `=_tclmail_${randomBytes(15).toString('base64url')}`;
 }
 
-/** Extra fields already checked: the pairs as they were then, and their formatted text. */
-interface CheckedFields {
-  fields: ReadonlyArray<readonly [string, string]>;
-  texts: readonly string[];
-}
-
-// Keyed by the caller's array: the smtp layer builds each message with the same one several times.
-const checked = new WeakMap<object, CheckedFields>();
-
-function sameFields(a: ReadonlyArray<readonly [string, string]>, b: ReadonlyArray<readonly [string, string]>): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i][0] !== b[i][0] || a[i][1] !== b[i][1]) return false;
-  return true;
-}
-
 /**
  * Checks extra header fields as setheader would, so that the smtp layer's
  * additions are as safe as the caller's, and returns their formatted text.
- * An array is checked once; it is checked again if its pairs have changed since.
+ * A build that follows a check finds the fields in formatField's cache.
  */
 export function checkExtraHeaders(fields: ReadonlyArray<readonly [string, string]>): readonly string[] {
-  if (fields.length === 0) return [];
-  const known = checked.get(fields);
-  if (known !== undefined && sameFields(known.fields, fields)) return known.texts;
-  const texts = fields.map(([name, value]) => {
-    const text = formatField(name, value);
+  if (fields.length === 0) return NONE;
+  const texts: string[] = [];
+  // Indexed, not destructured: no iterator per pair.
+  for (let i = 0; i < fields.length; i++) {
+    const name = fields[i][0];
+    texts.push(formatField(name, fields[i][1]));
     if (READ_ONLY.has(name.toLowerCase())) {
       throw new MimeError(`key ${name} may not be set`, 'EHEADER');
     }
-    return text;
-  });
-  checked.set(fields, { fields: fields.map(([name, value]) => [name, value] as const), texts });
+  }
   return texts;
 }
 
 export function contextOf(options: BuildOptions = {}): Context {
   return {
     sevenBit: options.sevenBit === true,
-    omit: new Set((options.omitHeaders ?? []).map((name) => name.toLowerCase())),
+    omit: options.omitHeaders === undefined ? NONE : options.omitHeaders.map((name) => name.toLowerCase()),
     extra: checkExtraHeaders(options.extraHeaders ?? []),
   };
 }
@@ -102,8 +88,32 @@ export function contextOf(options: BuildOptions = {}): Context {
 function stringCharset(part: Part, text: string): { charset: string; added: boolean } {
   const declared = part.params.get('charset');
   if (declared !== undefined) return { charset: declared, added: false };
-  const added = part.content.startsWith('text/') && NON_ASCII.test(text);
+  const added = part.content.startsWith('text/') && !isAsciiText(text);
   return { charset: 'utf-8', added };
+}
+
+/** True when every character of `text` is ASCII. */
+function isAsciiText(text: string): boolean {
+  // In UTF-8 a character beyond ASCII takes two octets or more per UTF-16 unit (a regular expression takes six times as long).
+  return Buffer.byteLength(text, 'utf8') === text.length;
+}
+
+const UTF8 = /^utf-?8$/i;
+const ASCII = /^(us-)?ascii$/i;
+
+/** True when a string body is ASCII text in an ASCII charset: its bytes are its characters, and it can be written as it stands. */
+export function asciiTextIn(text: string, charset: string): boolean {
+  return ASCII.test(charset) && isAsciiText(text);
+}
+
+/** The bytes of a string body in its charset. */
+function textBytes(text: string, charset: string): Buffer {
+  if (UTF8.test(charset)) return Buffer.from(text, 'utf8');
+  if (ASCII.test(charset)) {
+    const data = Buffer.from(text, 'utf8');
+    if (data.length === text.length) return data; // ASCII text (see isAsciiText)
+  }
+  return encodeCharset(text, charset);
 }
 
 /** The body bytes of a canonical leaf (strings in their charset), or where they are. */
@@ -112,10 +122,7 @@ export function canonicalSource(part: Part): BodyRef {
   switch (body.kind) {
     case 'string': {
       if (Buffer.isBuffer(body.data)) return { kind: 'buffer', data: body.data };
-      const text = body.data;
-      const { charset } = stringCharset(part, text);
-      const plain = /^utf-?8$/i.test(charset) || (!NON_ASCII.test(text) && /^(us-)?ascii$/i.test(charset));
-      return { kind: 'buffer', data: plain ? Buffer.from(text, 'utf8') : encodeCharset(text, charset) };
+      return { kind: 'buffer', data: textBytes(body.data, part.params.get('charset') ?? 'utf-8') };
     }
     case 'parsed':
       return { kind: 'buffer', data: body.data };
@@ -171,24 +178,86 @@ export function* leafPlan(part: Part, sevenBit: boolean): Generator<Step, LeafPl
     return { cte: null, transfer: 'identity', source };
   }
   const source = canonicalSource(part);
+  const early = scanMayStop(kind, part.encoding);
   const stats = needsScan(kind, part.encoding, sevenBit)
-    ? ((yield { op: 'scan', source, text: kind === 'text', early: scanMayStop(kind, part.encoding) }) as BodyStats)
+    ? ((yield { op: 'scan', source, text: kind === 'text', early }) as BodyStats)
     : null;
   const choice = chooseTransfer(kind, part.encoding, stats, sevenBit);
-  return { cte: choice.cte, transfer: choice.transfer, source };
+  // Text in memory that the whole scan found without an LF alone is in canonical form already: nothing to look for again.
+  const canonical = choice.transfer === 'lines' && stats !== null && !early && !stats.bareLF && source.kind === 'buffer';
+  return { cte: choice.cte, transfer: canonical ? 'identity' : choice.transfer, source };
 }
 
 function bytes(text: string): Step {
   return { op: 'bytes', data: Buffer.from(text, 'utf8') };
 }
 
-function withEol(text: string, eol: string): Buffer {
-  return Buffer.from(eol === CRLF ? text : text.replace(/\r\n/g, eol), 'utf8');
+function withEol(text: string, eol: string): string {
+  return eol === CRLF ? text : text.replace(/\r\n/g, eol);
 }
 
-function fieldText(field: HeaderField, eol: string): Buffer {
+/** A field as it goes out: the bytes of a parsed field as read, or its formatted text. */
+function fieldText(field: HeaderField, eol: string): Buffer | string {
   if (field.raw !== undefined) return field.raw;
   return withEol(formatField(field.name, field.value), eol);
+}
+
+// Content-Type fields as written, by type and parameters: the parts of a bulk run share a few. Only fields
+// that were written are kept (a failure is thrown again), and a run of fresh boundaries empties it.
+const contentTypes = new Map<string, string>();
+const CACHED_CONTENT_TYPES = 256;
+
+function contentTypeField(content: string, params: ReadonlyMap<string, string>): string {
+  // Every piece with its length in front: no two lists of parameters make the same key.
+  let key = `${content.length}:${content}`;
+  for (const [name, value] of params) key += `${name.length}:${name}${value.length}:${value}`;
+  let text = contentTypes.get(key);
+  if (text === undefined) {
+    text = formatContentType(content, params);
+    if (contentTypes.size >= CACHED_CONTENT_TYPES) contentTypes.clear();
+    contentTypes.set(key, text);
+  }
+  return text;
+}
+
+/**
+ * A header block being written line by line: text lines gather in one string,
+ * converted once (a Buffer per line and their concatenation cost more than the
+ * header's own formatting); a field kept as read goes in as its bytes.
+ */
+class HeaderBlock {
+  private readonly pieces: Buffer[] = [];
+  private text = '';
+
+  constructor(private readonly eol: string) {}
+
+  line(data: Buffer | string): void {
+    if (typeof data === 'string') {
+      this.text += data + this.eol;
+      return;
+    }
+    this.flush();
+    this.pieces.push(data);
+    this.text = this.eol;
+  }
+
+  /** Bytes as they are, not a line (the raw header block of a parsed part). */
+  raw(data: Buffer): void {
+    this.flush();
+    this.pieces.push(data);
+  }
+
+  private flush(): void {
+    if (this.text !== '') this.pieces.push(Buffer.from(this.text, 'utf8'));
+    this.text = '';
+  }
+
+  /** The block as a new Buffer: the bytes of a parsed part are copied into it, not handed out. */
+  bytes(): Buffer {
+    if (this.pieces.length === 0) return Buffer.from(this.text, 'utf8');
+    this.flush();
+    return Buffer.concat(this.pieces);
+  }
 }
 
 function subtreeModified(part: Part): boolean {
@@ -212,20 +281,18 @@ interface Position {
 function* header(part: Part, at: Position, ctx: Context, cte: string | null): Generator<Step, void, BodyStats | undefined> {
   const layout = part.rawLayout !== undefined && !part.rawLayout.dirty ? part.rawLayout : undefined;
   const eol = layout?.eol ?? CRLF;
-  const extra = at.top ? ctx.extra : [];
-  const omitted = (field: HeaderField): boolean => at.top && ctx.omit.has(field.name.toLowerCase());
-  const out: Buffer[] = [];
-  const line = (data: Buffer | string): void => {
-    out.push(typeof data === 'string' ? Buffer.from(data, 'utf8') : data, Buffer.from(eol, 'latin1'));
-  };
+  const extra = at.top ? ctx.extra : NONE;
+  const omit = at.top ? ctx.omit : NONE;
+  const omitted = (field: HeaderField): boolean => omit.length > 0 && omit.includes(field.name.toLowerCase());
+  const out = new HeaderBlock(eol);
 
   if (layout !== undefined) {
     const hasVersion = layout.order.includes('mime-version');
-    if (at.top && !hasVersion) line(`MIME-Version: ${part.version}`);
+    if (at.top && !hasVersion) out.line(`MIME-Version: ${part.version}`);
     const untouched = !part.modified && cte === null && extra.length === 0 && !part.headers.some(omitted);
     if (untouched && layout.header !== undefined) {
-      out.push(layout.header);
-      yield { op: 'bytes', data: Buffer.concat(out) };
+      out.raw(layout.header);
+      yield { op: 'bytes', data: out.bytes() };
       return;
     }
     const seen = new Set<number>();
@@ -234,30 +301,30 @@ function* header(part: Part, at: Position, ctx: Context, cte: string | null): Ge
       if (typeof entry === 'number') {
         seen.add(entry);
         const field = part.headers[entry];
-        if (field !== undefined && !omitted(field)) line(fieldText(field, eol));
+        if (field !== undefined && !omitted(field)) out.line(fieldText(field, eol));
       } else if (entry === 'content-transfer-encoding' && cte !== null) {
-        if (cte !== '') line(`Content-Transfer-Encoding: ${cte}`);
+        if (cte !== '') out.line(`Content-Transfer-Encoding: ${cte}`);
         wroteCte = true;
       } else {
         const raw = layout.mimeFields[entry];
-        if (raw !== undefined) line(raw);
+        if (raw !== undefined) out.line(raw);
       }
     }
     part.headers.forEach((field, index) => {
-      if (!seen.has(index) && !omitted(field)) line(fieldText(field, eol));
+      if (!seen.has(index) && !omitted(field)) out.line(fieldText(field, eol));
     });
-    if (cte !== null && cte !== '' && !wroteCte) line(`Content-Transfer-Encoding: ${cte}`);
-    for (const text of extra) line(withEol(text, eol));
+    if (cte !== null && cte !== '' && !wroteCte) out.line(`Content-Transfer-Encoding: ${cte}`);
+    for (const text of extra) out.line(withEol(text, eol));
   } else {
-    if (at.message) line(`MIME-Version: ${part.version}`);
-    for (const field of part.headers) if (!omitted(field)) line(fieldText(field, eol));
-    for (const text of extra) line(withEol(text, eol));
+    if (at.message) out.line(`MIME-Version: ${part.version}`);
+    for (const field of part.headers) if (!omitted(field)) out.line(fieldText(field, eol));
+    for (const text of extra) out.line(withEol(text, eol));
     const written = cte ?? part.encoding;
-    if (written !== '') line(`Content-Transfer-Encoding: ${written}`);
-    line(formatContentType(part.content, effectiveParams(part)));
+    if (written !== '') out.line(`Content-Transfer-Encoding: ${written}`);
+    out.line(contentTypeField(part.content, effectiveParams(part)));
   }
-  out.push(Buffer.from(eol, 'latin1'));
-  yield { op: 'bytes', data: Buffer.concat(out) };
+  out.line('');
+  yield { op: 'bytes', data: out.bytes() };
 }
 
 function* multipartBody(part: Part & { body: { kind: 'parts'; parts: Part[] } }, ctx: Context): Plan {

@@ -263,7 +263,7 @@ export function planParsed(tok: Token, o: ParsedOptions): Plan {
     stamp: { date: dateNow, messageId: () => uniqueID() },
   });
   // The mime layer checks added fields as setheader does: checking now moves any such error before the
-  // first connection, and the builds that send the message reuse the check (same addHeaders array).
+  // first connection; the builds that send the message find each field formatted already (mime's field cache).
   checkMessageOptions(tok, { extraHeaders: envelope.addHeaders, omitHeaders: envelope.omitHeaders });
 
   const username = (o.username as string | undefined) ?? '';

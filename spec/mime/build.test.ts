@@ -4,7 +4,9 @@
  * one random boundary, MIME-Version only at the top, encodings chosen on the
  * real bytes, strings written in their charset, binary never translated.
  */
+import fc from 'fast-check';
 import * as mime from '../../mime';
+import { contentTypeValue } from '../../mime/headers';
 import { bytesOf, crlfLines, headerPairs, parseMail, tempDir, trackedInit } from './build-support';
 
 const init = trackedInit();
@@ -142,6 +144,36 @@ describe('transfer encoding chosen on the real bytes (scenario 16, §3.20)', () 
   });
 });
 
+describe('Content-Type fields written again for many parts', () => {
+  it('are each part\'s own, however alike their parameters look, built in any order', () => {
+    const lists: Array<Array<[string, string]>> = [
+      [['charset', 'us-ascii']],
+      [['charset', 'utf-8']],
+      [['a', 'b;c=d']],
+      [['a', 'b'], ['c', 'd']],
+      [['a', 'b1:c']],
+      [['a1', ':c']],
+      [['ab', 'c']],
+      [['a', 'bc']],
+      [['a', 'b'], ['cd', 'e']],
+      [['a', 'bc'], ['d', 'e']],
+      [['format', 'flowed'], ['charset', 'us-ascii']],
+      [['charset', 'us-ascii'], ['format', 'flowed']],
+    ];
+    const expected = lists.map((params) => contentTypeValue('text/plain', params));
+    expect(new Set(expected).size).toBe(lists.length);
+    for (const round of [0, 1]) {
+      const order = round === 0 ? lists.keys() : [...lists.keys()].reverse();
+      for (const i of order) {
+        const [type] = headerPairs(bytesOf(init({ canonical: 'text/plain', param: lists[i], string: 'x' })))
+          .filter(([name]) => name.toLowerCase() === 'content-type')
+          .map(([, value]) => value.replace(/\r\n/g, ''));
+        expect(type).toBe(expected[i]);
+      }
+    }
+  });
+});
+
 describe('buildmessage of a multipart', () => {
   it('lowercases, writes the parameters, and delimits each part with CRLF --boundary CRLF (scenario 2)', () => {
     const one = init({ canonical: 'text/plain', string: 'part one' });
@@ -221,6 +253,28 @@ describe('file bodies', () => {
     const fromString = bodyOf(bytesOf(init({ canonical: 'application/octet-stream', string: bytes })));
     expect(fromFile).toBe(fromString);
     expect(Buffer.from(fromFile.replace(/\r\n/g, ''), 'base64').equals(bytes)).toBe(true);
+  });
+
+  it('text sent without encoding is its canonical form, the same from memory and from a file', () => {
+    let n = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('line', 'x'.repeat(30), '\r\n', '\n', '\r', '\r\r\n', ' ', 'é'), { maxLength: 40 }),
+        fc.constantFrom('', '8bit', '7bit'),
+        (pieces, encoding) => {
+          const text = pieces.join('');
+          const extra = { header: [['Content-ID', '<same@test>']], ...(encoding === '' ? {} : { encoding }) };
+          const fromString = bytesOf(init({ canonical: 'text/plain', param: [['charset', 'utf-8']], string: text, ...extra }));
+          const path = dir.file(`text-${n++}.txt`, text);
+          const fromFile = bytesOf(init({ canonical: 'text/plain', param: [['charset', 'utf-8']], file: path, ...extra }));
+          expect(fromFile.equals(fromString)).toBe(true);
+          if (ctes(fromString).every((cte) => cte === '8bit' || cte === '7bit')) {
+            expect(bodyOf(fromString)).toBe(Buffer.from(text.replace(/(?<!\r)\n/g, '\r\n'), 'utf8').toString('latin1'));
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('a text file is scanned for its encoding like a string', () => {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import libqp from 'libqp';
-import { base64Length, encodeAll, encoderFor, scanBody, BodyScanner, type Transfer } from '../../mime/encoding';
+import { base64Length, encodeAll, encoderFor, scanBody, BodyScanner, type BodyStats, type Transfer } from '../../mime/encoding';
 
 function encodeInChunks(transfer: Transfer, data: Buffer, cuts: number[]): Buffer {
   const encoder = encoderFor(transfer);
@@ -128,6 +128,65 @@ describe('base64', () => {
   });
 });
 
+/**
+ * The scanner's rules read one octet at a time, with nothing skipped: what the
+ * fast scanner (line breaks by indexOf, plain text vouched four octets at a
+ * time) must agree with.
+ */
+function scanOctetByOctet(data: Buffer, text: boolean): BodyStats {
+  const stats: BodyStats = {
+    total: 0, eightBit: 0, nul: false, controls: false, bareCR: false, bareLF: false,
+    longestLine: 0, trailingSpace: false, dotOrFrom: false, escapes: 0,
+  };
+  let length = 0;
+  let last = -1;
+  let line = '';
+  const endLine = (): void => {
+    if (length > 0 && (last === 0x20 || last === 0x09)) stats.trailingSpace = true;
+    if (line.startsWith('.') || line.startsWith('From ')) stats.dotOrFrom = true;
+    stats.longestLine = Math.max(stats.longestLine, length);
+    length = 0;
+    last = -1;
+    line = '';
+  };
+  const octet = (byte: number): void => {
+    length++;
+    last = byte;
+    if (line.length < 5) line += String.fromCharCode(byte);
+    if (byte >= 0x80) stats.eightBit++;
+    else if (byte === 0) stats.nul = true;
+    else if (byte === 0x0d) stats.bareCR = true;
+    else if (byte !== 0x3d && !((byte < 0x20 && byte !== 0x09) || byte === 0x7f)) return;
+    else if (byte !== 0x3d) stats.controls = true;
+    stats.escapes++;
+  };
+  stats.total = data.length;
+  for (let i = 0; i < data.length; i++) {
+    const byte = data[i];
+    if (byte === 0x0d && data[i + 1] === 0x0a) {
+      endLine();
+      i++;
+    } else if (byte === 0x0a) {
+      stats.bareLF = true;
+      if (text) stats.total++;
+      endLine();
+    } else octet(byte);
+  }
+  endLine();
+  return stats;
+}
+
+// Mostly plain text with the octets every rule looks at, so that they fall at chunk and word boundaries alike.
+const mixed = fc
+  .array(
+    fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom('plain text ', 'x'.repeat(40), 'y'.repeat(75), 'z'.repeat(77), '\r\n') },
+      { weight: 4, arbitrary: fc.constantFrom('\r', '\n', '\r\r\n', '.', 'From ', 'Fro', 'm ', ' ', '\t', '=', '\x00', '\x01', '\x0b', '\x1f', '\x7f', '\x80', '\xff', 'é') },
+    ),
+    { maxLength: 200 },
+  )
+  .map((pieces) => Buffer.from(pieces.join(''), 'latin1'));
+
 describe('the body scanner', () => {
   it('finds the same facts however the body is cut', () => {
     fc.assert(
@@ -143,6 +202,40 @@ describe('the body scanner', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('agrees with a reading of every octet, however the body is cut and wherever it starts in memory', () => {
+    fc.assert(
+      fc.property(fc.oneof(mixed, textish, bytes), cuts, fc.boolean(), fc.nat({ max: 7 }), (data, at, text, shift) => {
+        // A copy at `shift` octets into a larger Buffer: the word-at-a-time pass must not depend on alignment.
+        const room = Buffer.alloc(data.length + 8, 0x41);
+        data.copy(room, shift);
+        const moved = room.subarray(shift, shift + data.length);
+        const scanner = new BodyScanner(text);
+        let from = 0;
+        for (const cut of [...at].sort((a, b) => a - b)) {
+          const to = Math.max(from, Math.min(cut, moved.length));
+          scanner.update(moved.subarray(from, to));
+          from = to;
+        }
+        scanner.update(moved.subarray(from));
+        expect(scanner.finish()).toEqual(scanOctetByOctet(data, text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('finds each fact of a long plain text that breaks it only once, past the first words', () => {
+    const plain = Buffer.from(('x'.repeat(70) + '\r\n').repeat(25), 'latin1');
+    expect(scanBody(plain, true)).toEqual(scanOctetByOctet(plain, true));
+    for (const odd of ['\x00', '\x01', '\x7f', '\x80', '=', '\r', '\n', ' \r\n', '.', 'From ']) {
+      for (const at of [0, 1, 2, 3, 100, 1000, plain.length - 3]) {
+        const data = Buffer.concat([plain.subarray(0, at), Buffer.from(odd, 'latin1'), plain.subarray(at)]);
+        const stats = scanBody(data, true);
+        expect(stats).toEqual(scanOctetByOctet(data, true));
+        expect(stats).not.toEqual(scanBody(plain, true));
+      }
+    }
   });
 
   it('measures lines in octets, counting LF as CRLF in text', () => {
