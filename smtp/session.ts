@@ -59,6 +59,7 @@ class SmtpSession implements Session {
   private queue: Promise<unknown> = Promise.resolve();
   // Transactions begun by sendmail: a final reply read after the next one began leaves the state alone.
   private transactions = 0;
+  private quitting: Promise<void> | null = null;
 
   constructor(
     private readonly conn: Connection,
@@ -175,7 +176,9 @@ class SmtpSession implements Session {
   }
 
   quit(): Promise<void> {
-    return this.exclusive(async () => {
+    // A second QUIT (sendmessage's, after one that went with the end of data) waits for the first.
+    if (this.quitting) return this.quitting;
+    this.quitting = this.exclusive(async () => {
       if (this.state === 'closed') return;
       this.state = 'closed';
       try {
@@ -186,6 +189,7 @@ class SmtpSession implements Session {
       }
       await this.conn.end(1000);
     }).catch(() => undefined);
+    return this.quitting;
   }
 
   close(): void {
