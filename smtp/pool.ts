@@ -369,7 +369,9 @@ export class SessionPool implements Pool {
         if (slot.idleTimer) clearTimeout(slot.idleTimer);
         slot.idleTimer = null;
         this.busy++;
+        slot.users = 1;
         if (await this.usable(slot, plan)) return { slot, index, reused: true };
+        slot.users = 0;
         this.busy--;
         this.retire(slot);
       }

@@ -46,6 +46,18 @@ describe('smtp.pool: messages pipelined on a session (RFC 2920)', () => {
     expect(batches).toEqual([['EHLO'], ['MAIL', 'RCPT', 'DATA'], ['.', 'MAIL', 'RCPT', 'DATA'], ['.', 'MAIL', 'RCPT', 'DATA'], ['.', 'MAIL', 'RCPT', 'DATA'], ['.'], ['QUIT']]);
   });
 
+  it('goes on pipelining on a session that has been idle in between', async () => {
+    const srv = await server();
+    const p = pool({ servers: ['127.0.0.1'], ports: [srv.port], usetls: false, maxConnections: 1 });
+    await p.sendmessage(message(0));
+    await Promise.all([1, 2, 3].map((n) => p.sendmessage(message(n))));
+    await p.close();
+    expect(srv.connections).toBe(1);
+    const batches = srv.conns[0].batches.map((batch) => batch.map((l) => (l === '.' ? '.' : l.split(/[ :]/)[0].toUpperCase())));
+    // The first message alone; after the idle gap the three others, each behind the previous end of data.
+    expect(batches).toEqual([['EHLO'], ['MAIL', 'RCPT', 'DATA'], ['.'], ['MAIL', 'RCPT', 'DATA'], ['.', 'MAIL', 'RCPT', 'DATA'], ['.', 'MAIL', 'RCPT', 'DATA'], ['.'], ['QUIT']]);
+  });
+
   it('without PIPELINING offered, the next message waits for the final reply', async () => {
     const srv = await server({ ehlo: ['250-scripted.test', '250 8BITMIME'] });
     const p = pool({ servers: ['127.0.0.1'], ports: [srv.port], usetls: false, maxConnections: 1 });
