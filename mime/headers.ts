@@ -316,37 +316,47 @@ function recheck(name: string, text: string): string {
  */
 export function formatField(name: string, value: string): string {
   // Bulk work writes the same fields again and again (a From, a To, a Date within its second).
-  const cacheable = name.length + value.length <= CACHED_FIELD_LENGTH;
-  const key = cacheable ? `${name}\n${value}` : '';
+  const cacheable = value.length <= CACHED_FIELD_LENGTH;
   if (cacheable) {
-    const known = recent.get(key);
+    const known = recent.get(name)?.get(value);
     if (known !== undefined) return known;
-    const kept = older.get(key);
+    const kept = older.get(name)?.get(value);
     if (kept !== undefined) {
       // Still in use: it moves to the recent generation, so that it outlives the older one.
-      if (recent.size < CACHED_FIELDS) recent.set(key, kept);
+      remember(name, value, kept);
       return kept;
     }
   }
   const text = formatFresh(name, value);
-  if (cacheable) {
-    // Two generations instead of evicting one entry at a time (a Map keeps its deleted entries as holes that
-    // each search for the oldest key walks again): a full generation becomes the older one.
-    if (recent.size >= CACHED_FIELDS) {
-      older = recent;
-      recent = new Map();
-    }
-    recent.set(key, text);
-  }
+  if (cacheable) remember(name, value, text);
   return text;
 }
 
-// The text of fields that passed every check, by name and value (a line break in either fails the check, so
-// the key, joined with one, cannot be shared by a valid field and another): only successes are kept.
-let recent = new Map<string, string>();
-let older = new Map<string, string>();
+// The text of fields that passed every check, by name, then value: only successes are kept. Keyed in two
+// levels, not by one joined string, so that a lookup builds no string and reuses each string's own hash.
+type FieldTexts = Map<string, Map<string, string>>;
+let recent: FieldTexts = new Map();
+let older: FieldTexts = new Map();
+let recentCount = 0;
 const CACHED_FIELDS = 1024;
 const CACHED_FIELD_LENGTH = 1024;
+
+function remember(name: string, value: string, text: string): void {
+  // Two generations instead of evicting one entry at a time (a Map keeps its deleted entries as holes that
+  // each search for the oldest key walks again): a full generation becomes the older one.
+  if (recentCount >= CACHED_FIELDS) {
+    older = recent;
+    recent = new Map();
+    recentCount = 0;
+  }
+  let byValue = recent.get(name);
+  if (byValue === undefined) {
+    byValue = new Map();
+    recent.set(name, byValue);
+  }
+  if (!byValue.has(value)) recentCount++;
+  byValue.set(value, text);
+}
 
 function formatFresh(name: string, value: string): string {
   checkFieldName(name);
