@@ -221,12 +221,28 @@ export class Connection {
    * a malformed reply leaves the connection unusable: it is closed.
    */
   readReply(stage: Stage, timeoutMs: number, deferFlush = false): Promise<Reply> {
+    return this.queueRead(stage, timeoutMs, deferFlush, 1);
+  }
+
+  /**
+   * Reads the replies to `count` pipelined commands (RCPTs), each within
+   * `timeoutMs` of the one before but none after `endsAt` (ms since the epoch:
+   * the session's overall deadline), with one promise and one timer for them
+   * all. A 421 ends the list early (the server is closing): it is the last one.
+   */
+  async readReplies(stage: Stage, timeoutMs: number, count: number, endsAt: number): Promise<Reply[]> {
+    const replies: Reply[] = [];
+    await this.queueRead(stage, timeoutMs, false, count, replies, endsAt);
+    return replies;
+  }
+
+  private queueRead(stage: Stage, timeoutMs: number, deferFlush: boolean, count: number, each?: Reply[], endsAt = Infinity): Promise<Reply> {
     // Deferred: held bytes (an end of data) wait until the current turn's work is done, so that the next
     // transaction's commands, written in that turn, leave with them in one write.
     if (deferFlush) process.nextTick(this.flushLater);
     else this.flush();
     // Replies are read in the order asked for: a read asked while another waits starts once that one is done.
-    const go = (): Promise<Reply> => this.readOne(stage, timeoutMs);
+    const go = (): Promise<Reply> => this.readOne(stage, timeoutMs, count, each, endsAt);
     const queued = this.reading > 0;
     this.reading++;
     const run = queued ? (this.lastRead as Promise<Reply>).then(go, go) : go();
@@ -236,8 +252,9 @@ export class Connection {
 
   private readonly flushLater = (): void => this.flush();
 
-  private readOne(stage: Stage, timeoutMs: number): Promise<Reply> {
-    const assembler = new ReplyAssembler(stage);
+  private readOne(stage: Stage, timeoutMs: number, count: number, each?: Reply[], endsAt = Infinity): Promise<Reply> {
+    let assembler = new ReplyAssembler(stage);
+    let left = count;
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       let settled = false;
@@ -265,17 +282,29 @@ export class Connection {
             return;
           }
           if (reply) {
-            settle(null, reply);
-            return;
+            each?.push(reply);
+            if (--left === 0 || reply.code === 421) {
+              settle(null, reply);
+              return;
+            }
+            // The next reply gets a whole timeout of its own, as it would if read alone, within the deadline.
+            assembler = new ReplyAssembler(stage);
+            const next = Math.min(timeoutMs, endsAt - Date.now());
+            if (next >= timeoutMs) timer?.refresh();
+            else {
+              clearTimeout(timer);
+              timer = setTimeout(expire, Math.max(0, next));
+            }
           }
         }
         if (this.failure) settle(this.protocolError(stage));
         else if (this.closed) settle(this.lost(stage));
         else this.wake = step;
       };
-      timer = setTimeout(() => {
+      const expire = (): void => {
         settle(this.error('ETIMEOUT', stage, `read from server timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
+      };
+      timer = setTimeout(expire, timeoutMs);
       step();
     });
   }

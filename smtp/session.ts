@@ -272,6 +272,28 @@ class SmtpSession implements Session {
     return reply;
   }
 
+  /** The replies to `count` pipelined commands of one kind, read as {@link read} reads one. */
+  private async readMany(stage: Stage, limitSecs: number, count: number): Promise<Reply[]> {
+    if (count === 1) return [await this.read(stage, limitSecs)];
+    const bounded = this.deadline.bounds(limitSecs);
+    let replies: Reply[];
+    try {
+      replies = await this.conn.readReplies(stage, this.deadline.wait(limitSecs), count, this.deadline.end);
+    } catch (error) {
+      this.state = 'closed';
+      if (error instanceof SmtpError && error.code === 'ETIMEOUT' && bounded) {
+        error.message += ' (the overall maxsecs deadline)';
+      }
+      throw error;
+    }
+    const last = replies[replies.length - 1];
+    if (last.code === 421) {
+      this.close();
+      throw this.refusal(stage, last, 'server is closing the connection');
+    }
+    return replies;
+  }
+
   /** A typed error for a reply the step cannot go on with. */
   private refusal(stage: Stage, reply: Reply, what: string, code: 'ESMTP' | 'ETLS' | 'EAUTH' = 'ESMTP'): SmtpError {
     const error = this.conn.error(code, stage, `${what}: ${describeReply(reply)}`);
@@ -479,7 +501,7 @@ class SmtpSession implements Session {
       const batch = pipelineData ? [mailCommand, ...rcptCommands, dataCommand] : [mailCommand, ...rcptCommands];
       this.conn.send(batch);
       mailReply = await this.read('mail', TIMEOUTS.mail);
-      for (let i = 0; i < rcptCommands.length; i++) rcptReplies.push(await this.read('rcpt', TIMEOUTS.rcpt));
+      rcptReplies.push(...(await this.readMany('rcpt', TIMEOUTS.rcpt, rcptCommands.length)));
       if (pipelineData) dataReply = await this.read('data', TIMEOUTS.data);
     } else {
       mailReply = await this.exchange(mailCommand);

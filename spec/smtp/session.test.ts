@@ -252,6 +252,35 @@ describe('session with the scripted server', () => {
     expect(srv.messages).toHaveLength(1);
   });
 
+  it('reads the pipelined RCPT replies in order, a refusal among them in its place', async () => {
+    srv = await live.scriptedServer({ on: { 'RCPT TO:<c@x.y>': '550 5.1.1 no such user' } });
+    session = await live.connect({ server: '127.0.0.1', port: srv.port });
+    const rejected = await session.sendmail('a@x.org', ['b@x.y', 'c@x.y', 'd@x.y'], 'hi');
+    expect(rejected).toEqual([['c@x.y', 550, '5.1.1 no such user']]);
+    expect(srv.messages[0].rcptTo).toEqual(['b@x.y', 'd@x.y']);
+  });
+
+  it('a 421 among the pipelined RCPT replies closes the session and names the stage', async () => {
+    srv = await live.scriptedServer({ on: { 'RCPT TO:<c@x.y>': '421 4.3.2 shutting down' } });
+    session = await live.connect({ server: '127.0.0.1', port: srv.port });
+    const error = await thrown(session.sendmail('a@x.org', ['b@x.y', 'c@x.y', 'd@x.y'], 'hi'));
+    expect([error.code, error.stage, error.replyCode]).toEqual(['ESMTP', 'rcpt', 421]);
+    expect(session.state).toBe('closed');
+    expect(srv.received).toHaveLength(0);
+  });
+
+  it('RCPT replies that trickle in stop at the overall deadline: each reply does not start it again', async () => {
+    // One reply every 400 ms: the fourth would come at 1.6 s, after maxsecs (1 s).
+    srv = await live.scriptedServer({ on: { RCPT: { reply: '250 2.1.5 ok', delayMs: 400 } } });
+    session = await live.connect({ server: '127.0.0.1', port: srv.port, maxsecs: 1 });
+    const started = Date.now();
+    const error = await thrown(session.sendmail('a@x.org', ['b@x.y', 'c@x.y', 'd@x.y', 'e@x.y'], 'hi'));
+    expect([error.code, error.stage]).toEqual(['ETIMEOUT', 'rcpt']);
+    expect(error.message).toMatch(/overall maxsecs deadline/);
+    expect(Date.now() - started).toBeLessThan(1400);
+    expect(srv.received).toHaveLength(0);
+  });
+
   it('with atleastone false and one recipient, pipelines DATA: no refusal could cancel a message begun', async () => {
     srv = await live.scriptedServer();
     session = await live.connect({ server: '127.0.0.1', port: srv.port });
