@@ -201,14 +201,8 @@ class SmtpSession implements Session {
 
   /** Runs `step` after every earlier step, so concurrent calls cannot interleave on the wire. */
   private exclusive<T>(step: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(() => {
-      if (this.state === 'closed') throw this.conn.error('ECONNECTION', 'connect', `the session with ${this.server}:${this.port} is closed`);
-      return step();
-    });
-    // Whatever failed, a connection that is gone leaves the session closed (a refused write closes it too).
-    this.queue = run.catch(() => {
-      if (this.conn.closed) this.state = 'closed';
-    });
+    const run = this.queue.then(() => this.openFor(step));
+    this.queue = run.catch(this.afterFailure);
     return run;
   }
 
@@ -220,16 +214,21 @@ class SmtpSession implements Session {
   private releasable<T>(step: (release: () => void) => Promise<T>): Promise<T> {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
-    const run = this.queue.then(() => {
-      if (this.state === 'closed') throw this.conn.error('ECONNECTION', 'connect', `the session with ${this.server}:${this.port} is closed`);
-      return step(release);
-    });
-    const settled = run.then(NOTHING, () => {
-      if (this.conn.closed) this.state = 'closed';
-    });
-    this.queue = Promise.race([settled, released]);
+    const run = this.queue.then(() => this.openFor(() => step(release)));
+    this.queue = Promise.race([run.then(NOTHING, this.afterFailure), released]);
     return run;
   }
+
+  /** Runs a step's work on a session still open; a closed one refuses it. */
+  private openFor<T>(work: () => Promise<T>): Promise<T> {
+    if (this.state === 'closed') throw this.conn.error('ECONNECTION', 'connect', `the session with ${this.server}:${this.port} is closed`);
+    return work();
+  }
+
+  // Whatever failed, a connection that is gone leaves the session closed (a refused write closes it too).
+  private readonly afterFailure = (): void => {
+    if (this.conn.closed) this.state = 'closed';
+  };
 
   /** The first reply on the connection: the greeting. */
   async readGreeting(): Promise<void> {
@@ -259,16 +258,9 @@ class SmtpSession implements Session {
     try {
       reply = await this.conn.readReply(stage, this.deadline.wait(limitSecs), deferFlush);
     } catch (error) {
-      this.state = 'closed';
-      if (error instanceof SmtpError && error.code === 'ETIMEOUT' && bounded) {
-        error.message += ' (the overall maxsecs deadline)';
-      }
-      throw error;
+      throw this.readFailed(error, bounded);
     }
-    if (reply.code === 421) {
-      this.close();
-      throw this.refusal(stage, reply, 'server is closing the connection');
-    }
+    if (reply.code === 421) throw this.closing(stage, reply);
     return reply;
   }
 
@@ -280,18 +272,27 @@ class SmtpSession implements Session {
     try {
       replies = await this.conn.readReplies(stage, this.deadline.wait(limitSecs), count, this.deadline.end);
     } catch (error) {
-      this.state = 'closed';
-      if (error instanceof SmtpError && error.code === 'ETIMEOUT' && bounded) {
-        error.message += ' (the overall maxsecs deadline)';
-      }
-      throw error;
+      throw this.readFailed(error, bounded);
     }
+    // A 421 ends the list: the server is closing.
     const last = replies[replies.length - 1];
-    if (last.code === 421) {
-      this.close();
-      throw this.refusal(stage, last, 'server is closing the connection');
-    }
+    if (last.code === 421) throw this.closing(stage, last);
     return replies;
+  }
+
+  /** A read that failed has closed the connection; a timeout that was the overall deadline's says so. */
+  private readFailed(error: unknown, bounded: boolean): unknown {
+    this.state = 'closed';
+    if (error instanceof SmtpError && error.code === 'ETIMEOUT' && bounded) {
+      error.message += ' (the overall maxsecs deadline)';
+    }
+    return error;
+  }
+
+  /** RFC 5321 §3.8: a 421 is the server closing the channel; the session closes too. */
+  private closing(stage: Stage, reply: Reply): SmtpError {
+    this.close();
+    return this.refusal(stage, reply, 'server is closing the connection');
   }
 
   /** A typed error for a reply the step cannot go on with. */
