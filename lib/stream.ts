@@ -9,10 +9,8 @@
  */
 import { isAscii } from 'node:buffer';
 import { Transform, TransformCallback } from 'node:stream';
+import { CR, DOT, LF } from './bytes';
 
-const CR = 0x0d;
-const LF = 0x0a;
-const DOT = 0x2e;
 const CRLF_BYTES = Buffer.from('\r\n');
 const DOT_BYTE = Buffer.from('.');
 /** What ends the data after the last line's CRLF. */

@@ -244,13 +244,18 @@ export function* runSync(plan: Plan): Generator<Buffer> {
       reply = scanSync(step.source, step.text, step.early);
     } else if (step.op === 'body') {
       stack.push(encoderFor(step.transfer));
-      for (const chunk of chunksSync(step.source)) {
-        const out = stack.write(chunk);
-        if (out.length) yield out;
-      }
+      yield* encodeSync(stack, step.source);
       const out = stack.pop();
       if (out.length) yield out;
     }
+  }
+}
+
+/** A body read synchronously through the encoders on the stack: the output of each chunk. */
+function* encodeSync(stack: EncoderStack, source: BodyRef): Generator<Buffer> {
+  for (const chunk of chunksSync(source)) {
+    const out = stack.write(chunk);
+    if (out.length) yield out;
   }
 }
 
@@ -278,10 +283,7 @@ async function* runAsync(plan: Plan): AsyncGenerator<Buffer> {
       stack.push(encoderFor(step.transfer));
       if (step.source.kind === 'buffer') {
         // In memory: no promise per chunk.
-        for (const chunk of chunksSync(step.source)) {
-          const out = stack.write(chunk);
-          if (out.length) yield out;
-        }
+        yield* encodeSync(stack, step.source);
       } else {
         for await (const chunk of chunks(step.source, copies(step.transfer))) {
           const out = stack.write(chunk);

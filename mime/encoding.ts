@@ -8,13 +8,8 @@
  */
 import { isAscii } from 'node:buffer';
 import { vouchCrlfLines } from '../lib/stream';
+import { CR, DEL, EQUALS, LF, SP, TAB } from '../lib/bytes';
 
-const CR = 0x0d;
-const LF = 0x0a;
-const SP = 0x20;
-const TAB = 0x09;
-const EQUALS = 0x3d;
-const DEL = 0x7f;
 
 /** The transfer encodings of RFC 2045, as `-encoding` accepts them. */
 export const ENCODINGS = ['7bit', '8bit', 'binary', 'quoted-printable', 'base64'] as const;

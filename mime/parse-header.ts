@@ -10,12 +10,8 @@
  * line is missing, where Tcllib throws `improper line in header`.
  */
 import { bytesToText } from './charsets';
+import { COLON, CR, LF, SP, TAB } from '../lib/bytes';
 
-const LF = 0x0a;
-const CR = 0x0d;
-const SP = 0x20;
-const TAB = 0x09;
-const COLON = 0x3a;
 
 /** One field as read: views into the block, plus the unfolded value. */
 export interface RawField {

@@ -10,23 +10,18 @@
  */
 import { parseOptions } from '../lib/options';
 import { bytesToText, utf8Bytes } from './charsets';
+import { CR, EQUALS, LF, SP, TAB, UNDERSCORE } from '../lib/bytes';
 
 export { bytesToText };
 
 const HEX = '0123456789ABCDEF';
 const MAX_LINE = 73; // Tcllib's width: 73 characters, plus "=" on a soft-broken line
-const TAB = 0x09;
-const LF = 0x0a;
-const CR = 0x0d;
-const SPACE = 0x20;
-const EQUALS = 0x3d;
-const UNDERSCORE = 0x5f;
 
 /** Bytes written as themselves in a body: printable ASCII but for the EBCDIC-unsafe ones and `=`. */
 const BODY_LITERAL = new Uint8Array(256);
 for (let b = 0x25; b <= 0x7a; b++) BODY_LITERAL[b] = 1;
 for (const b of '=@[\\]^`') BODY_LITERAL[b.charCodeAt(0)] = 0;
-BODY_LITERAL[SPACE] = 1;
+BODY_LITERAL[SP] = 1;
 BODY_LITERAL[TAB] = 1;
 
 /**
@@ -116,7 +111,7 @@ function breakLine(units: string[], out: string[], noSoftbreak: boolean): void {
 export function qpEncodeBytes(bytes: Uint8Array, encodedWord = false, noSoftbreak = false): string {
   if (encodedWord) {
     let word = '';
-    for (const b of bytes) word += b === SPACE ? '_' : WORD_LITERAL[b] ? String.fromCharCode(b) : escape(b);
+    for (const b of bytes) word += b === SP ? '_' : WORD_LITERAL[b] ? String.fromCharCode(b) : escape(b);
     return word;
   }
   const out: string[] = [];
@@ -173,7 +168,7 @@ export function qpDecodeBytes(input: string | Uint8Array, encodedWord = false): 
     let end = lf;
     const crlf = hasBreak && end > start && bytes[end - 1] === CR;
     if (crlf) end--;
-    while (end > start && (bytes[end - 1] === SPACE || bytes[end - 1] === TAB)) end--;
+    while (end > start && (bytes[end - 1] === SP || bytes[end - 1] === TAB)) end--;
     const soft = hasBreak && end > start && bytes[end - 1] === EQUALS;
     if (soft) end--;
     for (let i = start; i < end; i++) {
@@ -188,7 +183,7 @@ export function qpDecodeBytes(input: string | Uint8Array, encodedWord = false): 
           continue;
         }
       }
-      out[n++] = encodedWord && b === UNDERSCORE ? SPACE : b;
+      out[n++] = encodedWord && b === UNDERSCORE ? SP : b;
     }
     if (!hasBreak) break;
     if (!soft) {

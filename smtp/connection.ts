@@ -11,8 +11,8 @@ import { Command, commandBytes } from './command';
 import { Transcript } from './debug';
 import { MAX_LINE_LENGTH, MAX_REPLY_BYTES, ReplyAssembler } from './reply';
 import type { Reply } from './types';
+import { LF } from '../lib/bytes';
 
-const LF = 0x0a;
 
 /** The overall deadline of a connection (`maxsecs`); each wait is the smaller of its own limit and the time left. */
 export class Deadline {

@@ -9,11 +9,8 @@
  */
 import { createHash, Hash } from 'node:crypto';
 import { InvalidInputError } from '../lib/errors';
+import { CR, LF, SP, TAB } from '../lib/bytes';
 
-const CR = 0x0d;
-const LF = 0x0a;
-const SP = 0x20;
-const HTAB = 0x09;
 const CRLF = Buffer.from('\r\n');
 
 /** The largest header block the signer reads before the body (the header is held whole, the body never). */
@@ -56,7 +53,7 @@ export class RelaxedBodyHash {
         this.pendingSpace = false;
         this.pendingLines++;
         this.afterCR = byte === CR;
-      } else if (byte === SP || byte === HTAB) {
+      } else if (byte === SP || byte === TAB) {
         this.pendingSpace = true;
       } else {
         if (this.pendingLines > 0) {
@@ -112,7 +109,7 @@ export function relaxedName(name: string): string {
 
 /**
  * A field value unfolded, white space runs made one SP, and white space at both
- * ends removed. Only SP and HTAB count: `trim` would also take octet 0xA0.
+ * ends removed. Only SP and TAB count: `trim` would also take octet 0xA0.
  */
 export function relaxedValue(value: string): string {
   return value.replace(/[\r\n]+/g, '').replace(/[ \t]+/g, ' ').replace(/^ /, '').replace(/ $/, '');

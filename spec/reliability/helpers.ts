@@ -48,6 +48,18 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+/** A proxy's connection to the real server for one client: both sockets tracked until they close, errors quiet. */
+function connectUpstream(client: net.Socket, upstreamPort: number, sockets: Set<net.Socket>): net.Socket {
+  const upstream = net.connect(upstreamPort, '127.0.0.1');
+  for (const s of [client, upstream]) {
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+  }
+  client.setNoDelay(true);
+  return upstream;
+}
+
 /**
  * A TCP proxy on 127.0.0.1 in front of `upstreamPort`. It forwards both ways,
  * notices the server's 354 (the body starts), counts the client's body bytes,
@@ -58,13 +70,7 @@ export async function faultProxy(upstreamPort: number, afterBytes: number, fault
   const sockets = new Set<net.Socket>();
   const firedAt: number[] = [];
   const server = net.createServer((client) => {
-    const upstream = net.connect(upstreamPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.setNoDelay(true);
+    const upstream = connectUpstream(client, upstreamPort, sockets);
     let seenReplies = '';
     let inBody = false;
     let bodyBytes = 0;
@@ -123,13 +129,7 @@ export async function splitProxy(upstreamPort: number, prefix: string): Promise<
   let connections = 0;
   const server = net.createServer((client) => {
     const at = ++connections;
-    const upstream = net.connect(upstreamPort, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.setNoDelay(true);
+    const upstream = connectUpstream(client, upstreamPort, sockets);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
     client.on('data', (bytes: Buffer) => upstream.write(bytes));

@@ -11,12 +11,12 @@
  *   const [msg] = await srv.waitForMessages(1);
  *   await srv.stop();
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { testCertificate } from './certs';
-import { forgetOnExit, killOnExit } from './fixtures';
+import { killOnExit, stopByPid } from './fixtures';
 
 /** The interpreter that has Debian's aiosmtpd module. */
 export const DEBIAN_PYTHON = '/usr/bin/python3';
@@ -127,17 +127,6 @@ interface WireAuth {
   tls: boolean;
 }
 
-function exited(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
 async function waitFor<T>(list: T[], count: number, timeoutMs: number, what: string, stderr: () => string): Promise<T[]> {
   const until = Date.now() + timeoutMs;
   while (list.length < count) {
@@ -244,21 +233,8 @@ export async function startAiosmtpd(options: AiosmtpdOptions = {}): Promise<Aios
     stderr: () => errors,
     stop() {
       stopped ??= (async () => {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-        if (!(await exited(child, 5000))) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-          await exited(child, 5000);
-        }
+        await stopByPid(child, pid, 5000);
         child.stdin?.destroy();
-        forgetOnExit(pid);
         if (folder) await fs.rm(folder, { recursive: true, force: true });
       })();
       return stopped;

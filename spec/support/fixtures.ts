@@ -6,6 +6,7 @@
 import * as net from 'node:net';
 import { SmtpError } from '../../lib/errors';
 import * as mime from '../../mime';
+import type { ChildProcess } from 'node:child_process';
 
 /** The error `promise` rejects with; throws when it resolves instead. */
 export async function thrown(promise: Promise<unknown>): Promise<SmtpError> {
@@ -102,4 +103,37 @@ export function killOnExit(pid: number): void {
 /** The process was stopped: nothing left to do at exit. */
 export function forgetOnExit(pid: number): void {
   running.delete(pid);
+}
+
+/** True once the child has exited; false if it is still running after `ms`. */
+export function exited(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/**
+ * Stops a server process by its PID: SIGTERM, then SIGKILL if it has not exited
+ * within `graceMs` (to its whole process group with `group`, for a server whose
+ * daemons share its group), and forgets it for the exit hook.
+ */
+export async function stopByPid(child: ChildProcess, pid: number, graceMs: number, group = false): Promise<void> {
+  const signal = (target: number, name: NodeJS.Signals): void => {
+    try {
+      process.kill(target, name);
+    } catch {
+      // already gone
+    }
+  };
+  signal(pid, 'SIGTERM');
+  if (!(await exited(child, graceMs))) {
+    signal(group ? -pid : pid, 'SIGKILL');
+    await exited(child, 5000);
+  }
+  forgetOnExit(pid);
 }

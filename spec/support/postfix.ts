@@ -21,7 +21,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { testCertificate } from './certs';
-import { forgetOnExit, killOnExit } from './fixtures';
+import { exited, killOnExit, stopByPid } from './fixtures';
 
 /** The mail domain Postfix delivers to Maildirs. */
 export const POSTFIX_DOMAIN = 'tclmail.test';
@@ -297,17 +297,6 @@ async function tail(file: string, lines = 30): Promise<string> {
   return text.split('\n').slice(-lines - 1).join('\n');
 }
 
-function exited(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
 /**
  * Starts a throw-away Postfix on 127.0.0.1 at a free port. Call `stop()` in
  * `afterAll`. Rejects when Postfix cannot run here (check {@link hasPostfix} first).
@@ -437,20 +426,7 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
       log: () => fs.readFile(path.join(root, 'maillog'), 'utf8').catch(() => ''),
       stop() {
         stopped ??= (async () => {
-          try {
-            process.kill(pid, 'SIGTERM');
-          } catch {
-            // gone already
-          }
-          if (!(await exited(child, 10000))) {
-            try {
-              process.kill(-pid, 'SIGKILL');
-            } catch {
-              // gone already
-            }
-            await exited(child, 5000);
-          }
-          forgetOnExit(pid);
+          await stopByPid(child, pid, 10000, true);
           // The daemons inherited the pipes; do not wait for the last of them to exit.
           child.stdout?.destroy();
           child.stderr?.destroy();

@@ -318,25 +318,32 @@ export async function scriptedServer(script: Script = {}): Promise<ScriptedServe
       else conn.batches.push([line]);
     };
 
+    /** TLS over the raw socket, server side: the name the client asked for is recorded; the data goes to onData. */
+    const serverTls = (): tls.TLSSocket => {
+      const context = (): tls.SecureContext => tls.createSecureContext({ key: certificate!.key, cert: certificate!.cert });
+      const secure = new tls.TLSSocket(raw, {
+        isServer: true,
+        secureContext: context(),
+        SNICallback: (name, cb) => {
+          conn.servername = name;
+          cb(null, context());
+        },
+      });
+      secure.on('error', () => raw.destroy());
+      secure.on('data', onData);
+      socket = secure;
+      return secure;
+    };
+
     const upgrade = (): void => {
       // The server forgets whatever arrived before the handshake (RFC 3207 §4.2).
       raw.removeListener('data', onData);
       chunks.length = 0;
       buf = Buffer.alloc(0);
-      const secureSocket = new tls.TLSSocket(raw, {
-        isServer: true,
-        secureContext: tls.createSecureContext({ key: certificate!.key, cert: certificate!.cert }),
-        SNICallback: (name, cb) => {
-          conn.servername = name;
-          cb(null, tls.createSecureContext({ key: certificate!.key, cert: certificate!.cert }));
-        },
-      });
-      secureSocket.on('error', () => raw.destroy());
+      const secureSocket = serverTls();
       secureSocket.on('secure', () => {
         conn.secure = true;
       });
-      secureSocket.on('data', onData);
-      socket = secureSocket;
       resetEnvelope();
     };
 
@@ -480,17 +487,7 @@ export async function scriptedServer(script: Script = {}): Promise<ScriptedServe
 
     const start = async (): Promise<void> => {
       if (own.secure) {
-        const secureSocket = new tls.TLSSocket(raw, {
-          isServer: true,
-          secureContext: tls.createSecureContext({ key: certificate!.key, cert: certificate!.cert }),
-          SNICallback: (name, cb) => {
-            conn.servername = name;
-            cb(null, tls.createSecureContext({ key: certificate!.key, cert: certificate!.cert }));
-          },
-        });
-        secureSocket.on('error', () => raw.destroy());
-        secureSocket.on('data', onData);
-        socket = secureSocket;
+        const secureSocket = serverTls();
         await new Promise<void>((resolve) => {
           secureSocket.once('secure', () => resolve());
           secureSocket.once('close', () => resolve());
