@@ -13,8 +13,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseaddress } from '../lib/address';
-import { parseBuffer } from '../mime/parse';
-import { ReplyAssembler } from '../smtp/reply';
+import { parseBuffer } from '../mime/parse/message';
+import { ReplyAssembler } from '../smtp/protocol/reply';
 
 interface Case {
   name: string;

@@ -6,7 +6,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { libmime } from '../mime/deps';
+import { libmime } from '../mime/codec/libraries';
 import * as mime from '../mime';
 import { UsageError } from './args';
 import { contentTypeOf } from './content-types';

@@ -13,7 +13,7 @@
  * the group name, a line break or control character is an error rather than
  * part of an address, and a `;` outside a group costs only its own entry.
  */
-import { field_decode } from '../mime/words';
+import { field_decode } from '../mime/codec/words';
 
 /** One address as Tcllib's `mime::parseaddress` describes it. */
 export interface AddressInfo {

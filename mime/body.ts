@@ -4,12 +4,12 @@
  */
 import { MimeError, OptionError } from '../lib/errors';
 import { parseOptions, type OptionSpecs } from '../lib/options';
-import { readAllSync } from './build';
-import { decodeCharset } from './charsets';
-import { decodeBase64 } from './parse-transfer';
+import { readAllSync } from './build/writer';
+import { decodeCharset } from './codec/charsets';
+import { decodeBase64 } from './parse/transfer';
 import { hasParts, type Part } from './part';
-import { canonicalSource, isEncodedBody, memoryBytes } from './plan';
-import { qpDecodeBytes } from './qp';
+import { canonicalSource, isEncodedBody, memoryBytes } from './build/plan';
+import { qpDecodeBytes } from './codec/qp';
 import { partOf, type Token } from './tokens';
 
 const GETBODY: OptionSpecs = {

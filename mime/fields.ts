@@ -5,11 +5,11 @@
  */
 import { MimeError } from '../lib/errors';
 import { parseOptions, type OptionSpecs } from '../lib/options';
-import { scanSync } from './build';
-import type { BodyStats } from './encoding';
-import { contentTypeValue, formatField, READ_ONLY } from './headers';
+import { scanSync } from './build/writer';
+import type { BodyStats } from './codec/encoding';
+import { contentTypeValue, formatField, READ_ONLY } from './build/headers';
 import { hasParts, type HeaderField, type Part } from './part';
-import { effectiveParams, leafPlan } from './plan';
+import { effectiveParams, leafPlan } from './build/plan';
 import { partOf, type Token } from './tokens';
 
 /**

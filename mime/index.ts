@@ -27,13 +27,13 @@ export { getbody } from './body';
 export type { GetbodyOptions, BodyCallback } from './body';
 export { buildmessage, copymessage } from './message';
 
-export { qp_encode, qp_decode } from './qp';
-export { word_encode, word_decode, field_decode } from './words';
-export { mapencoding, reversemapencoding } from './charsets';
-export { parsedatetime } from './datetime';
-export { uniqueID } from './uniqueid';
+export { qp_encode, qp_decode } from './codec/qp';
+export { word_encode, word_decode, field_decode } from './codec/words';
+export { mapencoding, reversemapencoding } from './codec/charsets';
+export { parsedatetime } from './codec/datetime';
+export { uniqueID } from './build/uniqueid';
 export { parseaddress } from '../lib/address';
 
 /** @internal For the smtp layer: see internal.ts. */
-export { isToken, createMessageStream, messageChunks, checkMessageOptions, messageSize, hasEightBit, getHeaderFields } from './internal';
-export type { MessageStreamOptions } from './internal';
+export { isToken, createMessageStream, messageChunks, checkMessageOptions, messageSize, hasEightBit, getHeaderFields } from './transmit';
+export type { MessageStreamOptions } from './transmit';

@@ -7,14 +7,14 @@ import { resolve } from 'node:path';
 import { InvalidInputError, MimeError, OptionError } from '../lib/errors';
 import { parseOptions, type OptionSpecs } from '../lib/options';
 import { refuseLineBreaks } from '../lib/text';
-import { decodeCharset } from './charsets';
-import { ENCODINGS } from './encoding';
-import { formatField, isMimeToken } from './headers';
-import { parseBuffer, parseFile } from './parse';
+import { decodeCharset } from './codec/charsets';
+import { ENCODINGS } from './codec/encoding';
+import { formatField, isMimeToken } from './build/headers';
+import { parseBuffer, parseFile } from './parse/message';
 import { newPart, hasParts, type BodySource, type Part } from './part';
-import { asciiTextIn, memoryBytes, newBoundary } from './plan';
+import { asciiTextIn, memoryBytes, newBoundary } from './build/plan';
 import { issueToken, partsOf, release, type Subordinates, type Token } from './tokens';
-import { uniqueID } from './uniqueid';
+import { uniqueID } from './build/uniqueid';
 
 const INITIALIZE: OptionSpecs = {
   canonical: { kind: 'string' },

@@ -3,7 +3,7 @@
  * the bytes of a message.
  */
 import type { Writable } from 'node:stream';
-import { buildBytes, copyTo } from './build';
+import { buildBytes, copyTo } from './build/writer';
 import { partOf, type Token } from './tokens';
 
 /**

@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { MimeError } from '../lib/errors';
 import { hasParts, type Part } from './part';
-import { isEncodedBody } from './plan';
+import { isEncodedBody } from './build/plan';
 import { partOf, tokenForChild, type Token } from './tokens';
 
 /** Every property of a part, as `getproperty(tok)` returns them. */

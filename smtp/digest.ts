@@ -7,8 +7,8 @@
  * well-formed boundary and no empty `Bcc:` field.
  */
 import { Readable } from 'node:stream';
-import { formatDate } from '../mime/datetime';
-import { uniqueID } from '../mime/uniqueid';
+import { formatDate } from '../mime/codec/datetime';
+import { uniqueID } from '../mime/build/uniqueid';
 import * as mime from '../mime';
 import type { Token } from '../mime';
 import type { Envelope } from './envelope';

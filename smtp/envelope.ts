@@ -14,7 +14,7 @@
 import { parseaddress, AddressInfo } from '../lib/address';
 import { InvalidInputError, OptionError } from '../lib/errors';
 import { refuseControls } from '../lib/text';
-import { checkMailbox } from './command';
+import { checkMailbox } from './protocol/command';
 
 /** One header field as a name and an unfolded value. */
 export interface Field {

@@ -12,19 +12,19 @@ import type { ConnectionOptions } from 'node:tls';
 import { Attempt, InvalidInputError, OptionError, Rejected, SmtpError } from '../lib/errors';
 import { OptionSpecs, ParsedOptions, parseOptions } from '../lib/options';
 import { refuseControls } from '../lib/text';
-import { formatDate } from '../mime/datetime';
-import { uniqueID } from '../mime/uniqueid';
+import { formatDate } from '../mime/codec/datetime';
+import { uniqueID } from '../mime/build/uniqueid';
 import { deriveEnvelope, Envelope } from './envelope';
 import { buildDigest } from './digest';
-import { checkClientName } from './command';
-import { MODERN_OPTIONS, readModernOptions, StartTlsMode } from './extension-options';
-import type { DkimOptions, DkimSigner } from './dkim';
-import type { NotifyValue } from './dsn';
-import { isSocketPath } from './connection';
-import { refusedEntry } from './refused';
-import { connect } from './session';
-import { prepareAhead, type PreparedAhead } from './source';
-import type { MessageChanges, Session } from './types';
+import { checkClientName } from './protocol/command';
+import { MODERN_OPTIONS, readModernOptions, StartTlsMode } from './modern-options';
+import type { DkimOptions, DkimSigner } from './dkim/sign';
+import type { NotifyValue } from './protocol/dsn';
+import { isSocketPath } from './protocol/connection';
+import { refusedEntry } from './protocol/refused';
+import { connect } from './protocol/session';
+import { prepareAhead, type PreparedAhead } from './protocol/message-source';
+import type { MessageChanges, Session } from './protocol/types';
 import { checkMessageOptions, getHeaderFields, isToken, Token } from '../mime';
 
 /** What a `tlspolicy` decides: go on in plaintext (`insecure`) or give up on this server (anything else). */
@@ -169,7 +169,7 @@ export interface Plan {
   /** STARTTLS policy; `usetls` is false exactly when this is `never`. */
   starttls: StartTlsMode;
   requiretls: boolean;
-  dsn?: import('./dsn').DsnOptions;
+  dsn?: import('./protocol/dsn').DsnOptions;
   chunking: boolean;
   binarymime: boolean;
   dkim?: DkimSigner;

@@ -3,7 +3,7 @@
  * parse mode sees it: each part's content type and parameters, its transfer
  * encoding and size, and its header fields with encoded words decoded.
  */
-import { libmime } from '../../mime/deps';
+import { libmime } from '../../mime/codec/libraries';
 import * as mime from '../../mime';
 import { EXIT, line, parseFlags, printable } from '../args';
 import type { Command, Io } from '../args';

@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net';
 import { startSink } from '../../bench/sink';
-import { connect } from '../../smtp/session';
+import { connect } from '../../smtp/protocol/session';
 import { sendmessage } from '../../smtp/sendmessage';
 import * as mime from '../../mime';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as mime from '../../mime';
-import { trackedInit } from './build-support';
+import { trackedInit } from './build/support';
 
 const init = trackedInit({ strict: true });
 const dir = mkdtempSync(join(tmpdir(), 'tclmail-getbody-'));

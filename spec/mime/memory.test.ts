@@ -19,7 +19,7 @@ function distIsStale(): boolean {
   if (!existsSync(DIST)) return true;
   const built = statSync(DIST).mtimeMs;
   const sources = ['mime', 'lib'].flatMap((folder) =>
-    readdirSync(join(ROOT, folder)).filter((name) => name.endsWith('.ts')).map((name) => join(ROOT, folder, name)),
+    readdirSync(join(ROOT, folder), { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.ts')).map((name) => join(ROOT, folder, name)),
   );
   return sources.some((source) => statSync(source).mtimeMs > built);
 }

@@ -18,8 +18,8 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import * as mime from '../../mime';
 import { sendmessage } from '../../smtp/sendmessage';
-import { connect } from '../../smtp/session';
-import type { Session } from '../../smtp/types';
+import { connect } from '../../smtp/protocol/session';
+import type { Session } from '../../smtp/protocol/types';
 import { ReceivedMessage, scriptedServer, ScriptedServer } from '../support/scripted-server';
 
 /** What a transport must make of a body: every CR, LF and CRLF becomes CRLF, and the last line is ended. */

@@ -15,8 +15,8 @@ import { simpleParser } from 'mailparser';
 import { InvalidInputError, MimeError, OptionError } from '../../lib/errors';
 import * as mime from '../../mime';
 import { sendmessage, SendMessageOptions } from '../../smtp/sendmessage';
-import { connect } from '../../smtp/session';
-import type { Session } from '../../smtp/types';
+import { connect } from '../../smtp/protocol/session';
+import type { Session } from '../../smtp/protocol/types';
 import { scriptedServer, ScriptedServer } from '../support/scripted-server';
 import { testResolver } from './helpers';
 

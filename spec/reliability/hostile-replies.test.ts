@@ -9,8 +9,8 @@
  */
 import { Readable } from 'node:stream';
 import { SmtpError, UncertainDeliveryError } from '../../lib/errors';
-import { connect } from '../../smtp/session';
-import type { Session } from '../../smtp/types';
+import { connect } from '../../smtp/protocol/session';
+import type { Session } from '../../smtp/protocol/types';
 import { scriptedServer, Script, ScriptedServer } from '../support/scripted-server';
 import { faultProxy, FaultProxy, thrown } from './helpers';
 

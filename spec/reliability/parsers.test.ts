@@ -11,10 +11,10 @@ import fc from 'fast-check';
 import { InvalidInputError, MimeError, OptionError, SmtpError } from '../../lib/errors';
 import { parseaddress } from '../../lib/address';
 import * as mime from '../../mime';
-import { parseBuffer } from '../../mime/parse';
+import { parseBuffer } from '../../mime/parse/message';
 import type { Part } from '../../mime/part';
-import { MAX_REPLY_LINES, parseReply, ReplyAssembler, splitReplyLine } from '../../smtp/reply';
-import { connect } from '../../smtp/session';
+import { MAX_REPLY_LINES, parseReply, ReplyAssembler, splitReplyLine } from '../../smtp/protocol/reply';
+import { connect } from '../../smtp/protocol/session';
 import { scriptedServer, ScriptedServer } from '../support/scripted-server';
 
 const RUNS = 300;

@@ -15,7 +15,7 @@ import { generate } from 'selfsigned';
 import { SmtpError } from '../../lib/errors';
 import * as mime from '../../mime';
 import { sendmessage, SendMessageOptions } from '../../smtp/sendmessage';
-import { connect } from '../../smtp/session';
+import { connect } from '../../smtp/protocol/session';
 import { testCertificate } from '../support/certs';
 import { Script, scriptedServer, ScriptedServer } from '../support/scripted-server';
 import { testResolver, thrown } from './helpers';

@@ -3,12 +3,12 @@
  * a describe block: scripted, BDAT and smtp-server servers and client
  * sessions after each test; a throw-away Postfix after the whole block.
  */
-import { connect } from '../../smtp/session';
+import { connect } from '../../smtp/protocol/session';
 import { tracked } from '../support/fixtures';
 import { PostfixOptions, PostfixServer, startPostfix } from '../support/postfix';
 import { realServer } from '../support/real-server';
 import { scriptedServer } from '../support/scripted-server';
-import { bdatServer } from './bdat-server';
+import { bdatServer } from './protocol/bdat-server';
 
 /**
  * Openers whose servers and sessions are closed after each test of the

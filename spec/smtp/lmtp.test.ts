@@ -9,9 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { finalize, initialize } from '../../mime';
-import { enhancedOf } from '../../smtp/refused';
+import { enhancedOf } from '../../smtp/protocol/refused';
 import { planSend, sendmessage } from '../../smtp/sendmessage';
-import { connect } from '../../smtp/session';
+import { connect } from '../../smtp/protocol/session';
 import { thrown } from '../support/fixtures';
 import { scriptedServer } from '../support/scripted-server';
 

@@ -9,7 +9,7 @@
 import { OptionError } from '../../lib/errors';
 import { finalize, initialize } from '../../mime';
 import { planSend, sendmessage } from '../../smtp/sendmessage';
-import { connect } from '../../smtp/session';
+import { connect } from '../../smtp/protocol/session';
 import { testCertificate } from '../support/certs';
 import { thrown } from '../support/fixtures';
 import type { RealServer } from '../support/real-server';

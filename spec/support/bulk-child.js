@@ -20,7 +20,7 @@ require.extensions['.ts'] = function load(module, filename) {
 };
 
 const mime = require('../../mime');
-const { sendmany } = require('../../smtp/sendmany');
+const { sendmany } = require('../../smtp/bulk/sendmany');
 
 const settings = JSON.parse(process.argv[2]);
 

@@ -1,0 +1,92 @@
+/**
+ * The options of `smtp.sendmessage` that go beyond Tcllib (docs/smtp.md,
+ * "Beyond Tcllib"): LMTP, implicit TLS by name, TLS required on the hop or all
+ * the way (REQUIRETLS), DSN, CHUNKING and BINARYMIME, DKIM. They are read and
+ * checked here, before any connection, and handed to the session per message.
+ */
+import type { ConnectionOptions } from 'node:tls';
+import { OptionError } from '../lib/errors';
+import type { OptionSpecs, ParsedOptions } from '../lib/options';
+import { DkimSigner } from './dkim/sign';
+import { DsnOptions, planDsn } from './protocol/dsn';
+
+/** When STARTTLS is used: `opportunistic` when offered (Tcllib's `-usetls 1`), `required` or `never`. */
+export type StartTlsMode = 'opportunistic' | 'required' | 'never';
+
+/** The option table entries, merged into sendmessage's. */
+export const MODERN_OPTIONS: OptionSpecs = {
+  protocol: { kind: 'string', values: ['smtp', 'lmtp'] },
+  starttls: { kind: 'string', values: ['opportunistic', 'required', 'never'] },
+  requiretls: { kind: 'boolean' },
+  notify: { kind: 'any' },
+  ret: { kind: 'string', values: ['full', 'hdrs'] },
+  envid: { kind: 'string' },
+  orcpt: { kind: 'any' },
+  dsnrequired: { kind: 'boolean' },
+  chunking: { kind: 'boolean' },
+  binarymime: { kind: 'boolean' },
+  dkim: { kind: 'any' },
+};
+
+/** The checked extension options. */
+export interface ModernPlan {
+  protocol: 'smtp' | 'lmtp';
+  /** Implicit TLS (`tls: 'implicit'` or `tlsimport`). */
+  tlsimport: boolean;
+  /** Node TLS options, when `tls` was an object. */
+  tls?: ConnectionOptions;
+  starttls: StartTlsMode;
+  requiretls: boolean;
+  /** DSN requests, undefined when none was made. */
+  dsn?: DsnOptions;
+  chunking: boolean;
+  binarymime: boolean;
+  dkim?: DkimSigner;
+}
+
+/**
+ * Reads the extension options of one sendmessage call. `usetls` and
+ * `tlsimport` are Tcllib's; `starttls`, when given, overrides `usetls`, and
+ * `requiretls` implies `starttls: 'required'`.
+ */
+export function readModernOptions(o: ParsedOptions, command: string): ModernPlan {
+  let tlsimport = (o.tlsimport as boolean | undefined) ?? false;
+  let tls: ConnectionOptions | undefined;
+  if (o.tls !== undefined) {
+    if (typeof o.tls === 'string' && o.tls.toLowerCase() === 'implicit') tlsimport = true;
+    else if (o.tls !== null && typeof o.tls === 'object' && !Array.isArray(o.tls)) tls = o.tls as ConnectionOptions;
+    else throw new OptionError(command, 'tls', `-tls expects Node TLS options or implicit, not ${JSON.stringify(o.tls)}`);
+  }
+  const requiretls = (o.requiretls as boolean | undefined) ?? false;
+  const usetls = (o.usetls as boolean | undefined) ?? true;
+  let starttls = o.starttls as StartTlsMode | undefined;
+  if (starttls === undefined) starttls = requiretls ? 'required' : usetls ? 'opportunistic' : 'never';
+  if (requiretls && starttls !== 'required') {
+    throw new OptionError(command, 'requiretls', `-requiretls needs TLS on the way, so it cannot go with -starttls ${starttls}`);
+  }
+
+  const dsnGiven = ['notify', 'ret', 'envid', 'orcpt', 'dsnrequired'].some((name) => o[name] !== undefined);
+  const dsn: DsnOptions | undefined = dsnGiven
+    ? {
+        notify: o.notify as DsnOptions['notify'],
+        ret: o.ret as string | undefined,
+        envid: o.envid as string | undefined,
+        orcpt: o.orcpt as DsnOptions['orcpt'],
+        required: (o.dsnrequired as boolean | undefined) ?? false,
+      }
+    : undefined;
+  // Checked now, so a bad value fails before any connection.
+  planDsn(dsn, command);
+
+  return {
+    protocol: ((o.protocol as string | undefined) ?? 'smtp') as 'smtp' | 'lmtp',
+    tlsimport,
+    tls,
+    starttls,
+    requiretls,
+    dsn,
+    chunking: (o.chunking as boolean | undefined) ?? true,
+    binarymime: (o.binarymime as boolean | undefined) ?? false,
+    dkim: o.dkim === undefined ? undefined : new DkimSigner(o.dkim, command),
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * SMTP commands as values (RFC 5321 §4.1.1). Each one knows its exact line and
+ * how long the server may take to answer it; {@link commandBytes} is the one
+ * place where lines become bytes, and it refuses CR, LF and NUL, so no value the
+ * caller passes can end a command early and start another (SECURITY.md A1).
+ */
+import { InvalidInputError, Stage } from '../../lib/errors';
+import { refuseControls, refuseLineBreaks } from '../../lib/text';
+
+/** One command line, ready to write. */
+export interface Command {
+  /** The verb as sent (`MAIL`, `RCPT`, ...); '' for an AUTH response line. */
+  readonly verb: string;
+  /** The line without CRLF. */
+  readonly line: string;
+  /** The stage an error on this command is reported under. */
+  readonly stage: Stage;
+  /** RFC 5321 §4.5.3.2 minimum wait for the reply, in seconds. */
+  readonly timeoutSecs: number;
+  /** The line carries a credential: the debug transcript shows it masked. */
+  readonly secret: boolean;
+}
+
+// RFC 5321 §4.5.3.2: the least time a client should wait for each reply.
+export const TIMEOUTS = {
+  greeting: 300,
+  mail: 300,
+  rcpt: 300,
+  data: 120,
+  /** Between two writes of message data. */
+  block: 180,
+  /** The reply to the final dot. */
+  dot: 600,
+  /** Anything else (EHLO, RSET, AUTH...): the RFC names none, MAIL's is the usual choice. */
+  other: 300,
+} as const;
+
+// RFC 5321 §4.1.2: esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"); esmtp-value = 1*(%d33-60 / %d62-126).
+const ESMTP_PARAM = /^[A-Za-z0-9][A-Za-z0-9-]*(=[\x21-\x3c\x3e-\x7e]+)?$/;
+// Domain or address literal, as EHLO/HELO take it; IDN names arrive here already as A-labels.
+// Underscores are not in the RFC's grammar but are common in host names; they cannot end a line.
+const CLIENT_NAME = /^(\[[^\[\]\\\s]+\]|[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?)$/;
+
+function make(verb: string, line: string, stage: Stage, timeoutSecs: number, secret = false): Command {
+  return { verb, line, stage, timeoutSecs, secret };
+}
+
+/** Checks an ESMTP parameter (`SIZE=123`, `BODY=8BITMIME`, `NOTIFY=FAILURE`) as RFC 5321 §4.1.2 spells it. */
+export function checkParam(field: string, param: string): string {
+  refuseLineBreaks(field, param);
+  if (!ESMTP_PARAM.test(param)) throw new InvalidInputError(field, `not an ESMTP parameter (keyword[=value], no spaces): ${JSON.stringify(param)}`);
+  return param;
+}
+
+/**
+ * Checks a mailbox for a reverse-path or forward-path: no controls, no angle
+ * brackets, no white space outside a quoted local part. `''` is the null path.
+ */
+export function checkMailbox(field: string, address: string): string {
+  refuseLineBreaks(field, address);
+  refuseControls(field, address);
+  // '<' or '>' inside the brackets would let a naive server read what follows as parameters (SECURITY.md A3).
+  if (/[<>]/.test(address)) throw new InvalidInputError(field, `angle brackets are not allowed in an address: ${JSON.stringify(address)}`);
+  let rest = address;
+  if (address.startsWith('"')) {
+    const close = /^"(?:[^"\\]|\\.)*"/.exec(address);
+    if (!close) throw new InvalidInputError(field, `unterminated quoted local part: ${JSON.stringify(address)}`);
+    rest = address.slice(close[0].length);
+  }
+  if (/\s/.test(rest)) throw new InvalidInputError(field, `white space outside a quoted local part: ${JSON.stringify(address)}`);
+  return address;
+}
+
+/** Checks the name given in EHLO/HELO: a domain or an address literal, nothing that could end the line. */
+export function checkClientName(name: string): string {
+  refuseLineBreaks('client', name);
+  refuseControls('client', name);
+  if (name.length > 255 || !CLIENT_NAME.test(name)) throw new InvalidInputError('client', `not a domain name or address literal: ${JSON.stringify(name)}`);
+  return name;
+}
+
+function params(field: string, list: readonly string[] | undefined): string {
+  if (!list || list.length === 0) return '';
+  return ' ' + list.map((p) => checkParam(field, p)).join(' ');
+}
+
+export function ehlo(name: string): Command {
+  return make('EHLO', `EHLO ${checkClientName(name)}`, 'ehlo', TIMEOUTS.other);
+}
+
+/** LMTP's greeting command (RFC 2033 §4.1), answered like EHLO. */
+export function lhlo(name: string): Command {
+  return make('LHLO', `LHLO ${checkClientName(name)}`, 'ehlo', TIMEOUTS.other);
+}
+
+export function helo(name: string): Command {
+  return make('HELO', `HELO ${checkClientName(name)}`, 'helo', TIMEOUTS.other);
+}
+
+export function starttls(): Command {
+  return make('STARTTLS', 'STARTTLS', 'starttls', TIMEOUTS.other);
+}
+
+/** `MAIL FROM:<from> params`; '' is the null reverse-path `<>`. */
+export function mail(from: string, mailParams?: readonly string[]): Command {
+  return make('MAIL', `MAIL FROM:<${checkMailbox('sender', from)}>${params('mail parameter', mailParams)}`, 'mail', TIMEOUTS.mail);
+}
+
+export function rcpt(to: string, rcptParams?: readonly string[]): Command {
+  if (to === '') throw new InvalidInputError('recipient', 'an empty recipient address');
+  return make('RCPT', `RCPT TO:<${checkMailbox('recipient', to)}>${params('rcpt parameter', rcptParams)}`, 'rcpt', TIMEOUTS.rcpt);
+}
+
+export function data(): Command {
+  return make('DATA', 'DATA', 'data', TIMEOUTS.data);
+}
+
+/**
+ * `BDAT size [LAST]` (RFC 3030 §2): the next `size` octets are message data.
+ * The last chunk's reply is the message's final reply, so it gets the final dot's wait.
+ */
+export function bdat(size: number, last: boolean): Command {
+  if (!Number.isSafeInteger(size) || size < 0) throw new InvalidInputError('BDAT', `not a chunk size: ${size}`);
+  return last
+    ? make('BDAT', `BDAT ${size} LAST`, 'dot', TIMEOUTS.dot)
+    : make('BDAT', `BDAT ${size}`, 'data', TIMEOUTS.block);
+}
+
+export function rset(): Command {
+  return make('RSET', 'RSET', 'rset', TIMEOUTS.other);
+}
+
+export function noop(): Command {
+  return make('NOOP', 'NOOP', 'noop', TIMEOUTS.other);
+}
+
+export function quit(): Command {
+  return make('QUIT', 'QUIT', 'quit', TIMEOUTS.other);
+}
+
+export function vrfy(what: string): Command {
+  refuseControls('vrfy', what);
+  if (what.trim() === '') throw new InvalidInputError('vrfy', 'nothing to verify');
+  return make('VRFY', `VRFY ${what}`, 'vrfy', TIMEOUTS.other);
+}
+
+export function expn(list: string): Command {
+  refuseControls('expn', list);
+  if (list.trim() === '') throw new InvalidInputError('expn', 'no list to expand');
+  return make('EXPN', `EXPN ${list}`, 'expn', TIMEOUTS.other);
+}
+
+/** `AUTH mechanism [initial-response]` (RFC 4954 §4); an initial response is a credential. */
+export function auth(mechanism: string, initialResponse?: string): Command {
+  if (!/^[A-Z0-9_-]{1,20}$/.test(mechanism)) throw new InvalidInputError('mechanism', `not a SASL mechanism name: ${JSON.stringify(mechanism)}`);
+  if (initialResponse === undefined) return make('AUTH', `AUTH ${mechanism}`, 'auth', TIMEOUTS.other);
+  // RFC 4954: an empty initial response is sent as '='.
+  return make('AUTH', `AUTH ${mechanism} ${initialResponse === '' ? '=' : initialResponse}`, 'auth', TIMEOUTS.other, true);
+}
+
+/** A line answering a 334 challenge (base64, '' or '*' to cancel); always treated as a credential. */
+export function authResponse(response: string): Command {
+  return make('', response, 'auth', TIMEOUTS.other, response !== '*' && response !== '');
+}
+
+/**
+ * The one writer of command lines: each line plus CRLF, as UTF-8 (SMTPUTF8
+ * addresses), all in one buffer so pipelined commands leave in one write.
+ * Throws an {@link InvalidInputError} before anything is produced if any line
+ * holds CR, LF or NUL.
+ */
+export function commandBytes(commands: readonly Command[]): Buffer {
+  for (const command of commands) refuseLineBreaks(command.verb === '' ? 'auth response' : `${command.verb} command`, command.line);
+  return Buffer.from(commands.map((c) => `${c.line}\r\n`).join(''), 'utf8');
+}
