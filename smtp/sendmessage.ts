@@ -10,7 +10,7 @@
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Attempt, InvalidInputError, OptionError, Rejected, SmtpError } from '../lib/errors';
-import { OptionSpecs, ParsedOptions, parseOptions } from '../lib/options';
+import { OptionSpecs, ParsedOptions, parseOptions, readBoolean } from '../lib/options';
 import { refuseControls } from '../lib/text';
 import { formatDate } from '../mime/codec/datetime';
 import { uniqueID } from '../mime/build/uniqueid';
@@ -23,6 +23,7 @@ import type { NotifyValue } from './protocol/dsn';
 import { isSocketPath } from './protocol/connection';
 import { refusedEntry } from './protocol/refused';
 import { connect } from './protocol/session';
+import { debugSink } from './protocol/debug';
 import { prepareAhead, type PreparedAhead } from './protocol/message-source';
 import type { MessageChanges, Session } from './protocol/types';
 import { checkMessageOptions, getHeaderFields, isToken, Token } from '../mime';
@@ -191,10 +192,6 @@ function dateNow(): string {
   return stampText;
 }
 
-function isTclTrue(value: unknown, name: string): boolean {
-  return parseOptions(COMMAND, { [name]: { kind: 'boolean' } }, [{ [name]: value }])[name] as boolean;
-}
-
 /**
  * Reads the options and derives the envelope: every check that can fail
  * without a server fails here, so nothing is sent on bad input.
@@ -247,7 +244,7 @@ export function planParsed(tok: Token, o: ParsedOptions): Plan {
 
   let debug: boolean | ((line: string) => void) = false;
   if (typeof o.debug === 'function') debug = o.debug as (line: string) => void;
-  else if (o.debug !== undefined) debug = isTclTrue(o.debug, 'debug');
+  else if (o.debug !== undefined) debug = readBoolean(COMMAND, 'debug', o.debug);
 
   const header = ((o.header as Array<[string, unknown]> | undefined) ?? []).map(([key, value]): [string, string] => {
     if (typeof value !== 'string') throw new OptionError(COMMAND, 'header', `-header ${key}: the value must be a string`);
@@ -337,11 +334,6 @@ export function movesOn(error: SmtpError): boolean {
       // MAIL, DATA, the dot: a lost or garbled channel, a local size limit, or a temporary refusal moves on; 5xx stops.
       return error.replyCode === null || error.replyCode < 500;
   }
-}
-
-function debugSink(debug: Plan['debug']): ((line: string) => void) | undefined {
-  if (typeof debug === 'function') return debug;
-  return debug ? (line) => process.stderr.write(line + '\n') : undefined;
 }
 
 /** Refused recipients of a follow-up transaction that failed as a whole: each gets the transaction's failure. */

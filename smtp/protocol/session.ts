@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import { InvalidInputError, OptionError, Rejected, SmtpError, Stage, UncertainDeliveryError } from '../../lib/errors';
 import { toASCIIDomain } from '../../lib/idn';
-import { OptionSpecs, parseOptions } from '../../lib/options';
+import { OptionSpecs, parseOptions, tclBoolean } from '../../lib/options';
 import { DataCodec, firstEightBitOffset } from '../../lib/stream';
 import { refuseLineBreaks } from '../../lib/text';
 import { chooseMechanisms, Credentials, credentialsMayTravel, Exchange, startExchange } from './auth';
@@ -793,8 +793,6 @@ const SPECS: OptionSpecs = {
   protocol: { kind: 'string', values: ['smtp', 'lmtp'] },
 };
 
-const TCL_BOOLEAN: Record<string, boolean> = { '1': true, true: true, yes: true, on: true, '0': false, false: false, no: false, off: false };
-
 function seconds(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   const number = typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
@@ -814,14 +812,13 @@ function readSettings(args: readonly unknown[]): SessionSettings {
   let tls: ConnectionOptions | null = null;
   if (o.tls !== undefined) {
     const value = o.tls;
-    if (typeof value === 'boolean') tls = value ? {} : null;
-    else if (typeof value === 'string' && value.toLowerCase() in TCL_BOOLEAN) tls = TCL_BOOLEAN[value.toLowerCase()] ? {} : null;
+    if (typeof value === 'boolean' || typeof value === 'string' && tclBoolean(value) !== undefined) tls = tclBoolean(value) ? {} : null;
     else if (typeof value === 'string' && value.toLowerCase() === 'implicit') tls = {};
     else if (typeof value === 'object' && value !== null && !Array.isArray(value)) tls = value as ConnectionOptions;
     else throw new OptionError('smtp.connect', 'tls', `-tls expects a boolean or TLS options, not ${JSON.stringify(value)}`);
   }
   let debug: unknown = o.debug;
-  if (typeof debug === 'string' && debug.toLowerCase() in TCL_BOOLEAN) debug = TCL_BOOLEAN[debug.toLowerCase()];
+  if (typeof debug === 'string' && tclBoolean(debug) !== undefined) debug = tclBoolean(debug);
   if (debug !== undefined && typeof debug !== 'boolean' && typeof debug !== 'function') {
     throw new OptionError('smtp.connect', 'debug', `-debug expects a boolean or a function, not ${JSON.stringify(debug)}`);
   }
