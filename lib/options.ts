@@ -176,11 +176,11 @@ function coerce(command: string, name: string, spec: OptionSpec, value: unknown)
     }
     case 'number': {
       const number = typeof value === 'number' ? value : typeof value === 'string' && NUMBER.test(value) ? Number(value) : NaN;
-      const unit = spec.unit ? ` of ${spec.unit}` : '';
       const whole = spec.integer === true;
-      const what = whole ? `a whole number${unit}` : `a number${unit}`;
+      const noun = `${whole ? 'integer' : 'number'}${spec.unit ? ` of ${spec.unit}` : ''}`;
+      const what = `${whole ? 'an' : 'a'} ${noun}`;
       if (!Number.isFinite(number) || (whole && !Number.isSafeInteger(number))) fail(what);
-      if (spec.above !== undefined && !(number > spec.above)) fail(spec.above === 0 ? `a positive ${what.replace(/^an? /, '')}` : `${what} greater than ${spec.above}`);
+      if (spec.above !== undefined && !(number > spec.above)) fail(spec.above === 0 ? `a positive ${noun}` : `${what} greater than ${spec.above}`);
       if (spec.min !== undefined && number < spec.min) fail(`${what} of at least ${spec.min}`);
       if (spec.max !== undefined && number > spec.max) fail(`${what} of at most ${spec.max}`);
       return number;

@@ -87,9 +87,9 @@ describe('the number kind', () => {
     [{ maxsecs: NaN }, /-maxsecs expects a number of seconds/],
     [{ maxsecs: '5x' }, /-maxsecs expects a number of seconds, not "5x"/],
     [{ maxsecs: '' }, /-maxsecs expects a number of seconds/],
-    [{ count: 2.5 }, /-count expects a whole number, not 2.5/],
-    [{ count: 0 }, /-count expects a whole number of at least 1/],
-    [{ count: 11 }, /-count expects a whole number of at most 10/],
+    [{ count: 2.5 }, /-count expects an integer, not 2.5/],
+    [{ count: 0 }, /-count expects an integer of at least 1/],
+    [{ count: 11 }, /-count expects an integer of at most 10/],
   ])('refuses %j naming the option', (options, message) => {
     expect(() => parseOptions('t', SECONDS, [options])).toThrow(message);
   });
