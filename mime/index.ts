@@ -29,6 +29,7 @@ export { buildmessage, copymessage } from './message';
 
 export { qp_encode, qp_decode } from './codec/qp';
 export { word_encode, word_decode, field_decode } from './codec/words';
+export type { WordEncodeOptions } from './codec/words';
 export { mapencoding, reversemapencoding } from './codec/charsets';
 export { parsedatetime } from './codec/datetime';
 export { uniqueID } from './build/uniqueid';

@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidInputError, MimeError, OptionError } from '../lib/errors';
-import { parseOptions, type OptionSpecs, type OptionsOf } from '../lib/options';
+import { parseOptions, type OptionSpecs, type OptionsOf, type TclWords } from '../lib/options';
 import { refuseLineBreaks } from '../lib/text';
 import { decodeCharset } from './codec/charsets';
 import { ENCODINGS } from './codec/encoding';
@@ -227,7 +227,7 @@ function parsedPart(options: Initialize): Part {
  *   header or parameter that could not be written safely.
  */
 export function initialize(options?: InitializeOptions): Token;
-export function initialize(...args: unknown[]): Token;
+export function initialize(...flat: TclWords): Token;
 export function initialize(...args: unknown[]): Token {
   const options = parseOptions(COMMAND, INITIALIZE, args);
   if (options.canonical !== undefined) {
@@ -254,7 +254,7 @@ export interface FinalizeOptions {
  * TypeScript: `mime.finalize(tok, { subordinates: 'all' })`
  */
 export function finalize(token: Token, options?: FinalizeOptions): void;
-export function finalize(token: Token, ...args: unknown[]): void;
+export function finalize(token: Token, ...flat: TclWords): void;
 export function finalize(token: Token, ...args: unknown[]): void {
   const options = parseOptions('mime.finalize', FINALIZE, args);
   release(token, options.subordinates ?? 'dynamic', 'mime.finalize');

@@ -10,7 +10,7 @@
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Attempt, InvalidInputError, OptionError, Rejected, SmtpError } from '../lib/errors';
-import { OptionSpecs, ParsedOptions, parseOptions, readBoolean } from '../lib/options';
+import { OptionSpecs, ParsedOptions, parseOptions, readBoolean, type TclWords } from '../lib/options';
 import { refuseControls } from '../lib/text';
 import { formatDate } from '../mime/codec/datetime';
 import { uniqueID } from '../mime/build/uniqueid';
@@ -635,7 +635,7 @@ export function allFailed(attempts: Attempt[]): SmtpError {
  * ```
  */
 export function sendmessage(tok: Token, options?: SendMessageOptions): Promise<Rejected[]>;
-export function sendmessage(tok: Token, ...flat: unknown[]): Promise<Rejected[]>;
+export function sendmessage(tok: Token, ...flat: TclWords): Promise<Rejected[]>;
 export async function sendmessage(tok: Token, ...args: unknown[]): Promise<Rejected[]> {
   const plan = planSend(tok, args);
   const attempts: Attempt[] = [];

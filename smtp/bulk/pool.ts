@@ -10,7 +10,7 @@
  * once; a message that finds none free waits its turn.
  */
 import { Attempt, Rejected, SmtpError } from '../../lib/errors';
-import { OptionSpecs, parseOptions, ParsedOptions } from '../../lib/options';
+import { OptionSpecs, parseOptions, ParsedOptions, type TclWords } from '../../lib/options';
 import type { Token } from '../../mime';
 import {
   allFailed,
@@ -47,7 +47,7 @@ export interface Pool {
    * added to the pool's; every other option given replaces the pool's).
    */
   sendmessage(tok: Token, options?: SendMessageOptions): Promise<Rejected[]>;
-  sendmessage(tok: Token, ...flat: unknown[]): Promise<Rejected[]>;
+  sendmessage(tok: Token, ...flat: TclWords): Promise<Rejected[]>;
   /** Waits for every message already handed to the pool, then QUITs every session. Later sends are refused. */
   close(): Promise<void>;
   /** Sessions open now (busy, idle or being opened). */
@@ -520,7 +520,7 @@ export class SessionPool implements Pool {
  * @throws OptionError for a bad option, before any connection.
  */
 export function pool(options?: PoolOptions): Pool;
-export function pool(...flat: unknown[]): Pool;
+export function pool(...flat: TclWords): Pool;
 export function pool(...args: unknown[]): Pool {
   const { limits, messageDefaults } = readPoolOptions(parseOptions(COMMAND, POOL_OPTIONS, args));
   return new SessionPool(messageDefaults, limits);

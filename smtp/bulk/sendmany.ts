@@ -9,7 +9,7 @@
  * messages can go out, and outcomes are yielded as messages finish.
  */
 import { InvalidInputError, OptionError, Rejected } from '../../lib/errors';
-import { OptionSpecs, parseOptions, ParsedOptions } from '../../lib/options';
+import { OptionSpecs, parseOptions, ParsedOptions, type TclWords } from '../../lib/options';
 import { getHeaderFields, isToken, Token } from '../../mime';
 import { Journal } from './journal';
 import { mergeOptions, POOL_LIMITS, PoolOptions, readPoolOptions, SessionPool } from './pool';
@@ -489,7 +489,7 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
  *   opened, written or locked makes the iteration throw a JournalError.
  */
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, options?: SendManyOptions): BulkRun;
-export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...flat: unknown[]): BulkRun;
+export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...flat: TclWords): BulkRun;
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...args: unknown[]): BulkRun {
   const o = parseOptions(COMMAND, SENDMANY_OPTIONS, args);
   const concurrency = (o.concurrency as number | undefined) ?? 5;

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import { InvalidInputError, OptionError, Rejected, SmtpError, Stage, UncertainDeliveryError } from '../../lib/errors';
 import { toASCIIDomain } from '../../lib/idn';
-import { OptionSpecs, parseOptions, tclBoolean } from '../../lib/options';
+import { OptionSpecs, parseOptions, tclBoolean, type TclWords } from '../../lib/options';
 import { DataCodec, firstEightBitOffset } from '../../lib/stream';
 import { refuseLineBreaks } from '../../lib/text';
 import { chooseMechanisms, Credentials, credentialsMayTravel, Exchange, startExchange } from './auth';
@@ -875,7 +875,7 @@ function defaultClient(conn: Connection, server: string, localAddress: string | 
  *   `ESMTP` stage `greeting` when the greeting is not 220 (the connection is closed).
  */
 export async function connect(options?: ConnectOptions): Promise<Session>;
-export async function connect(...flat: unknown[]): Promise<Session>;
+export async function connect(...flat: TclWords): Promise<Session>;
 export async function connect(...args: unknown[]): Promise<Session> {
   const settings = readSettings(args);
   const deadline = new Deadline(settings.maxsecs);
