@@ -33,7 +33,8 @@ export type { WordEncodeOptions } from './codec/words';
 export { mapencoding, reversemapencoding } from './codec/charsets';
 export { parsedatetime } from './codec/datetime';
 export { uniqueID } from './build/uniqueid';
-export { parseaddress } from '../lib/address';
+export { parseaddress } from './address';
+export type { AddressInfo } from './address';
 
 /** @internal For the smtp layer: see internal.ts. */
 export { isToken, createMessageStream, messageChunks, checkMessageOptions, messageSize, hasEightBit, getHeaderFields } from './transmit';

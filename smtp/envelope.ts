@@ -11,7 +11,7 @@
  * - a message always has a From, and no domain is ever invented;
  * - groups give their members, and an empty group gives nobody (no `RCPT TO:<>`).
  */
-import { parseaddress, AddressInfo } from '../lib/address';
+import { parseAddressList, type AddressInfo } from '../lib/address';
 import { InvalidInputError, OptionError } from '../lib/errors';
 import { refuseControls } from '../lib/text';
 import { checkMailbox } from './protocol/command';
@@ -103,7 +103,7 @@ export function mailboxes(text: string, who: string, origin: Origin): string[] {
   refuseControls(who, text);
   if (text.trim() === '') return [];
   const out: string[] = [];
-  for (const info of parseaddress(text)) {
+  for (const info of parseAddressList(text)) {
     const address = checkedAddress(info, who, origin);
     if (address !== null) out.push(address);
   }

@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { InvalidInputError, MimeError, OptionError, SmtpError } from '../../lib/errors';
-import { parseaddress } from '../../lib/address';
+import { parseaddress } from '../../mime/address';
 import * as mime from '../../mime';
 import { parseBuffer } from '../../mime/parse/message';
 import type { Part } from '../../mime/part';
