@@ -1,5 +1,9 @@
-/** The smtp module: Tcllib smtp 1.5 and a step-by-step session (being written). */
-export {};
+/**
+ * The smtp module: Tcllib's `smtp::sendmessage` (smtp 1.5) as `sendmessage`,
+ * a step-by-step session (`connect`) in the manner of Python's smtplib, a
+ * pool of sessions (`pool`), bulk sending (`sendmany`) and DKIM signing.
+ * See docs/smtp.md.
+ */
 export { connect } from './protocol/session';
 export type { ConnectOptions, Extensions, LoginOptions, MessageChanges, MessageSource, Reply, SendmailOptions, Session, SessionState } from './protocol/types';
 export { sendmessage } from './sendmessage';
