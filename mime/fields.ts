@@ -7,7 +7,7 @@ import { MimeError } from '../lib/errors';
 import { parseOptions, type OptionSpecs, type TclWords } from '../lib/options';
 import { scanSync } from './build/writer';
 import type { BodyStats } from './codec/encoding';
-import { contentTypeValue, formatField, READ_ONLY } from './build/headers';
+import { contentTypeValue, formatField, isReservedField } from './build/headers';
 import { hasParts, type HeaderField, type Part } from './part';
 import { effectiveParams, leafPlan } from './build/plan';
 import { partOf, type Token } from './tokens';
@@ -146,7 +146,7 @@ export function setheader(token: Token, key: string, value: string, ...args: unk
   } else {
     formatField(key, value);
   }
-  if (READ_ONLY.has(lower)) throw new MimeError(`key ${key} may not be set`, 'EHEADER');
+  if (isReservedField(lower)) throw new MimeError(`key ${key} may not be set`, 'EHEADER');
 
   const indexes: number[] = [];
   part.headers.forEach((field, index) => {

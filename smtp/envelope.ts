@@ -15,6 +15,7 @@ import { parseAddressList, type AddressInfo } from '../lib/address';
 import { InvalidInputError, OptionError } from '../lib/errors';
 import { refuseControls } from '../lib/text';
 import { checkMailbox } from './protocol/command';
+import { checkFieldName, isReservedField } from '../mime/build/headers';
 
 /** One header field as a name and an unfolded value. */
 export interface Field {
@@ -65,12 +66,6 @@ const COMMAND = 'smtp.sendmessage';
 /** Never transmitted, whatever the mode: blind recipients must stay blind. */
 export const BLIND_FIELDS: readonly string[] = ['bcc', 'dcc', 'resent-bcc', 'resent-dcc'];
 
-/** Set by the MIME layer from the part's type and encoding, so a caller may not set them by hand (Tcllib's rule). */
-const RESERVED_FIELDS = new Set(['content-type', 'content-transfer-encoding', 'content-md5', 'mime-version']);
-
-// RFC 5322 §3.6.8: a field name is printable US-ASCII other than the colon.
-const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
-
 function fail(origin: Origin, who: string, message: string): never {
   if (origin === 'part') throw new InvalidInputError(who, message);
   throw new OptionError(COMMAND, origin, message);
@@ -82,11 +77,10 @@ function fail(origin: Origin, who: string, message: string): never {
  * MIME layer owns.
  */
 export function checkHeaderPair(name: string, value: string): void {
-  if (!FIELD_NAME.test(name)) {
-    throw new InvalidInputError(`header ${JSON.stringify(name)}`, 'a header field name is printable US-ASCII without spaces or colons');
-  }
+  checkFieldName(name);
   refuseControls(`header ${name}`, value);
-  if (RESERVED_FIELDS.has(name.toLowerCase())) {
+  // The MIME layer writes these from the part's type and encoding (Tcllib's rule, in sendmessage's words).
+  if (isReservedField(name)) {
     throw new OptionError(COMMAND, 'header', 'Content-Type, Content-Transfer-Encoding, Content-MD5, and MIME-Version cannot be user-specified.');
   }
 }
