@@ -107,6 +107,7 @@ export function mailboxes(text: string, who: string, origin: Origin): string[] {
 
 // Lists that passed every check, by their text: a bulk run repeats its From (and often its To) for each message,
 // and the result depends on the text alone (a failure is never stored, so its error still names the field).
+// Listed in docs/fast-paths.md with the test that guards it.
 const checkedLists = new Map<string, readonly string[]>();
 const CHECKED_LISTS = 256;
 const CHECKED_TEXT = 2048;

@@ -353,6 +353,7 @@ export function formatField(name: string, value: string): string {
 
 // The text of fields that passed every check, by name, then value: only successes are kept. Keyed in two
 // levels, not by one joined string, so that a lookup builds no string and reuses each string's own hash.
+// Listed in docs/fast-paths.md with the test that guards it.
 type FieldTexts = Map<string, Map<string, string>>;
 let recent: FieldTexts = new Map();
 let older: FieldTexts = new Map();

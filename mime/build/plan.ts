@@ -204,6 +204,7 @@ function fieldText(field: HeaderField, eol: string): Buffer | string {
 
 // Content-Type fields as written, by type and parameters: the parts of a bulk run share a few. Only fields
 // that were written are kept (a failure is thrown again), and a run of fresh boundaries empties it.
+// Listed in docs/fast-paths.md with the test that guards it.
 const contentTypes = new Map<string, string>();
 const CACHED_CONTENT_TYPES = 256;
 
