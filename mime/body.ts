@@ -2,7 +2,7 @@
  * mime::getbody: the body of a leaf, transfer-decoded, and with `decode` also
  * charset-decoded to a JavaScript string.
  */
-import { MimeError, OptionError } from '../lib/errors';
+import { MimeError } from '../lib/errors';
 import { parseOptions, typed, type OptionSpecs, type TclWords } from '../lib/options';
 import { readAllSync } from './build/writer';
 import { decodeCharset } from './codec/charsets';

@@ -9,15 +9,15 @@
  */
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { Attempt, InvalidInputError, OptionError, Rejected, SmtpError } from '../lib/errors';
-import { OptionSpecs, ParsedOptions, parseOptions, readBoolean, type TclWords } from '../lib/options';
+import { type Attempt, InvalidInputError, OptionError, type Rejected, SmtpError } from '../lib/errors';
+import { type OptionSpecs, type ParsedOptions, parseOptions, readBoolean, type TclWords } from '../lib/options';
 import { refuseControls } from '../lib/text';
 import { formatDate } from '../mime/codec/datetime';
 import { uniqueID } from '../mime/build/uniqueid';
-import { deriveEnvelope, Envelope } from './envelope';
+import { deriveEnvelope, type Envelope } from './envelope';
 import { buildDigest } from './digest';
 import { checkClientName } from './protocol/command';
-import { MODERN_OPTIONS, readModernOptions, StartTlsMode } from './modern-options';
+import { MODERN_OPTIONS, readModernOptions, type StartTlsMode } from './modern-options';
 import type { DkimOptions, DkimSigner } from './dkim/sign';
 import type { NotifyValue } from './protocol/dsn';
 import { isSocketPath } from './protocol/connection';
@@ -26,7 +26,7 @@ import { connect } from './protocol/session';
 import { debugSink } from './protocol/debug';
 import { prepareAhead, type PreparedAhead } from './protocol/message-source';
 import type { MessageChanges, Session } from './protocol/types';
-import { checkMessageOptions, getHeaderFields, isToken, Token } from '../mime';
+import { checkMessageOptions, getHeaderFields, isToken, type Token } from '../mime';
 
 /** What a `tlspolicy` decides: go on in plaintext (`insecure`) or give up on this server (anything else). */
 export type TlsVerdict = 'secure' | 'insecure';

@@ -100,7 +100,7 @@ export const serve: Command = {
       const stop = (): void => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        running.close().then(() => done(EXIT.OK));
+        void running.close().then(() => done(EXIT.OK));
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

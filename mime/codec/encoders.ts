@@ -184,7 +184,7 @@ export class Base64Encoder implements ChunkEncoder {
     let n = at;
     if (input !== chunk) n += out.write(input.toString('base64'), n, 'latin1');
     const restEnd = from + (whole - (input !== chunk ? B64_GROUP : 0));
-    n += out.write(chunk.toString('base64', from, restEnd), n, 'latin1');
+    out.write(chunk.toString('base64', from, restEnd), n, 'latin1');
     const left = chunk.length - restEnd;
     chunk.copy(this.held, 0, restEnd);
     this.heldLength = left;

@@ -9,8 +9,8 @@
  * `idleSecs`. At most `maxConnections` sessions are open, opening or busy at
  * once; a message that finds none free waits its turn.
  */
-import { Attempt, Rejected, SmtpError } from '../../lib/errors';
-import { OptionSpecs, parseOptions, ParsedOptions, type TclWords } from '../../lib/options';
+import { type Attempt, type Rejected, SmtpError } from '../../lib/errors';
+import { type OptionSpecs, parseOptions, type ParsedOptions, type TclWords } from '../../lib/options';
 import type { Token } from '../../mime';
 import {
   allFailed,
@@ -18,14 +18,14 @@ import {
   finalError,
   movesOn,
   openSession,
-  Plan,
+  type Plan,
   planParsed,
   refusedAll,
   SENDMESSAGE_OPTIONS,
-  SendMessageOptions,
-  Target,
+  type SendMessageOptions,
+  type Target,
   transact,
-  TransactOptions,
+  type TransactOptions,
 } from '../sendmessage';
 import type { Session } from '../protocol/types';
 

@@ -8,12 +8,12 @@
  * the first outcome is asked for, the source is read only as fast as
  * messages can go out, and outcomes are yielded as messages finish.
  */
-import { InvalidInputError, OptionError, Rejected } from '../../lib/errors';
-import { OptionSpecs, parseOptions, ParsedOptions, type TclWords } from '../../lib/options';
-import { getHeaderFields, isToken, Token } from '../../mime';
+import { InvalidInputError, OptionError, type Rejected } from '../../lib/errors';
+import { type OptionSpecs, parseOptions, type ParsedOptions, type TclWords } from '../../lib/options';
+import { getHeaderFields, isToken, type Token } from '../../mime';
 import { Journal } from './journal';
-import { mergeOptions, POOL_LIMITS, PoolOptions, readPoolOptions, SessionPool } from './pool';
-import { backoffDelay, Backoff, classify, Pacer } from './retry';
+import { mergeOptions, POOL_LIMITS, type PoolOptions, readPoolOptions, SessionPool } from './pool';
+import { backoffDelay, type Backoff, classify, Pacer } from './retry';
 import type { Plan, SendMessageOptions } from '../sendmessage';
 import { SENDMESSAGE_OPTIONS } from '../sendmessage';
 

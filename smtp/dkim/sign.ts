@@ -11,7 +11,7 @@ import { createHash, createPrivateKey, createPublicKey, KeyObject, sign as crypt
 import { InvalidInputError, OptionError } from '../../lib/errors';
 import { toASCIIDomain } from '../../lib/idn';
 import { isFieldName } from '../../mime/build/headers';
-import { HeaderSplitter, RawField, relaxedHeader, relaxedName, relaxedValue, RelaxedBodyHash } from './canon';
+import { HeaderSplitter, type RawField, relaxedHeader, relaxedName, relaxedValue, RelaxedBodyHash } from './canon';
 
 /** The signing algorithms: RSA with SHA-256 (RFC 6376), Ed25519 over SHA-256 (RFC 8463). rsa-sha1 is not offered (RFC 8301). */
 export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';

@@ -9,14 +9,14 @@
 import type { LookupFunction } from 'node:net';
 import * as os from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
-import { InvalidInputError, OptionError, Rejected, SmtpError, Stage, UncertainDeliveryError } from '../../lib/errors';
+import { InvalidInputError, OptionError, type Rejected, SmtpError, type Stage, UncertainDeliveryError } from '../../lib/errors';
 import { toASCIIDomain } from '../../lib/idn';
-import { OptionSpecs, parseOptions, tclBoolean, type TclWords } from '../../lib/options';
+import { type OptionSpecs, parseOptions, tclBoolean, type TclWords } from '../../lib/options';
 import { DataCodec, firstEightBitOffset } from '../../lib/stream';
 import { refuseLineBreaks } from '../../lib/text';
-import { chooseMechanisms, Credentials, credentialsMayTravel, Exchange, startExchange } from './auth';
+import { chooseMechanisms, type Credentials, credentialsMayTravel, type Exchange, startExchange } from './auth';
 import * as cmd from './command';
-import { Command, TIMEOUTS } from './command';
+import { type Command, TIMEOUTS } from './command';
 import { Connection, Deadline, isLoopbackAddress, isSocketPath } from './connection';
 import { debugSink, Transcript } from './debug';
 import { parseEhlo } from './extensions';
@@ -24,7 +24,7 @@ import { describeReply, isPositive } from './reply';
 import { DkimSigner } from '../dkim/sign';
 import { planDsn } from './dsn';
 import { refusedEntry } from './refused';
-import { headerHasEightBit, isReadable, prepareMessage, PreparedMessage, signedMessage } from './message-source';
+import { headerHasEightBit, isReadable, prepareMessage, type PreparedMessage, signedMessage } from './message-source';
 import { isToken } from '../../mime';
 import type { ConnectOptions, Extensions, LoginOptions, MessageSource, Reply, SendmailOptions, Session, SessionState } from './types';
 
@@ -814,7 +814,7 @@ function readSettings(args: readonly unknown[]): SessionSettings {
     const value = o.tls;
     if (typeof value === 'boolean' || typeof value === 'string' && tclBoolean(value) !== undefined) tls = tclBoolean(value) ? {} : null;
     else if (typeof value === 'string' && value.toLowerCase() === 'implicit') tls = {};
-    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) tls = value as ConnectionOptions;
+    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) tls = value;
     else throw new OptionError('smtp.connect', 'tls', `-tls expects a boolean or TLS options, not ${JSON.stringify(value)}`);
   }
   let debug: unknown = o.debug;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { AddressInfo, parseAddressList, parseAddressList as parseaddress } from '../../lib/address';
+import { type AddressInfo, parseAddressList, parseAddressList as parseaddress } from '../../lib/address';
 
 const KEYS = ['address', 'comment', 'domain', 'error', 'friendly', 'group', 'local', 'memberP', 'phrase', 'proper', 'route'];
 

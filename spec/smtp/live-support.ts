@@ -6,7 +6,7 @@
 import { connect } from '../../smtp/protocol/session';
 import type { TclWords } from '../../lib/options';
 import { tracked } from '../support/fixtures';
-import { PostfixOptions, PostfixServer, startPostfix } from '../support/postfix';
+import { type PostfixOptions, type PostfixServer, startPostfix } from '../support/postfix';
 import { realServer } from '../support/real-server';
 import { scriptedServer } from '../support/scripted-server';
 import { bdatServer } from './protocol/bdat-server';

@@ -4,7 +4,7 @@
  * differs on purpose (docs/mime-utilities.md), the last block shows both sides.
  */
 import { describeWithTcllib, runTcl, tclQuote } from '../../support/tcl';
-import { AddressInfo, parseaddress } from '../../../mime/address';
+import { type AddressInfo, parseaddress } from '../../../mime/address';
 import { qp_decode, qp_encode, qpDecodeBytes } from '../../../mime/codec/qp';
 import { field_decode, word_decode, word_encode } from '../../../mime/codec/words';
 import { mapencoding, reversemapencoding } from '../../../mime/codec/charsets';

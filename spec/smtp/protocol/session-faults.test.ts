@@ -4,7 +4,7 @@
  * what is thrown and what the server saw (SECURITY.md A12-A15).
  */
 import { Readable } from 'node:stream';
-import { SmtpError, UncertainDeliveryError } from '../../../lib/errors';
+import { type SmtpError, UncertainDeliveryError } from '../../../lib/errors';
 import { connect } from '../../../smtp/protocol/session';
 import type { Session } from '../../../smtp/protocol/types';
 import { closedPort, failure } from '../../support/fixtures';
