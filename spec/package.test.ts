@@ -47,10 +47,11 @@ describe('the built package', () => {
       '-e',
       `import { mime, smtp } from 'tclmail';
        import * as alone from 'tclmail/smtp';
-       console.log(JSON.stringify([typeof mime.initialize, typeof smtp.sendmessage, typeof alone.sendmessage]));`,
+       import { SmtpError } from 'tclmail';
+       console.log(JSON.stringify([typeof mime.initialize, typeof smtp.sendmessage, typeof alone.sendmessage, alone.SmtpError === SmtpError]));`,
     ]);
     expect(run.stderr).toBe('');
-    expect(JSON.parse(run.stdout)).toEqual(['function', 'function', 'function']);
+    expect(JSON.parse(run.stdout)).toEqual(['function', 'function', 'function', true]);
   });
 
   it('ships type declarations for the root and both subpaths', () => {

@@ -171,6 +171,9 @@ describe('tclmail send: the message', () => {
 describe('tclmail send: usage errors exit 64 and send nothing', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['an unknown flag', ['--colour', 'red'], /Unknown option '--colour'/],
+    ['--server for --servers', ['--server', '127.0.0.1'], /Unknown option '--server': did you mean --servers\?/],
+    ['--port for --ports', ['--port', '25'], /Unknown option '--port': did you mean --ports\?/],
+    ['--subjet for --subject', ['--subjet', 'x'], /Unknown option '--subjet': did you mean --subject\?/],
     ['a flag without its value', ['--to'], /--to/],
     ['--password on the command line', ['--password', 'hunter2'], /--password is not accepted.*--password-file FILE or TCLMAIL_PASSWORD/],
     ['a missing attachment', ['--attach', '/nonexistent/x.pdf'], /--attach \/nonexistent\/x\.pdf: no such file/],
