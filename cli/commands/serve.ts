@@ -4,9 +4,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EXIT, integerFlag, line, listFlag, parseFlags, printable, stringFlag } from '../args';
+import { EXIT, integerFlag, line, listFlag, parseFlags, printable, stringFlag, UsageError } from '../args';
 import type { Command, Io } from '../args';
 import { startCaptureServer } from '../serve';
+import { boundedLine, DEFAULT_LIMITS, recipientsShown } from '../serve-limits';
 import type { CapturedMessage } from '../serve';
 
 const HELP = `Usage: tclmail serve [options]
@@ -24,7 +25,14 @@ Options:
                     its PEM is written to DIR/capture-cert.pem for clients
   --auth            offer AUTH (PLAIN, LOGIN, CRAM-MD5), accepting any user
   --refuse ADDR     refuse this recipient with 550 5.1.1 (repeatable)
-  --size BYTES      refuse messages larger than this (advertised with SIZE)
+  --size BYTES      refuse messages larger than this (advertised with SIZE);
+                    no byte past the limit reaches the disk
+  --max-clients N   connections at once (default ${DEFAULT_LIMITS.maxClients})
+  --max-recipients N  recipients per message, then 452 (default ${DEFAULT_LIMITS.maxRecipients})
+  --command-secs N  seconds a command line may take to arrive, however
+                    slowly it dribbles in (default ${DEFAULT_LIMITS.commandSecs})
+  --idle-secs N     seconds of silence before a connection is closed
+                    (default ${DEFAULT_LIMITS.idleSecs})
   -h, --help        show this help
 
 Output:
@@ -37,10 +45,10 @@ Example:
 
 /** One line per message: time, envelope, size, then the file (last, as it may hold spaces). The client's words are made printable. */
 export function describeMessage(message: CapturedMessage, when = new Date()): string {
-  const to = message.to.map((address) => `<${address}>`).join(', ');
+  const to = recipientsShown(message.to);
   const extras = [message.secure ? 'TLS' : '', message.user !== undefined ? `user ${message.user}` : ''].filter(Boolean);
   const detail = [`${message.size} bytes`, ...extras].join(', ');
-  return printable(`${when.toISOString()} <${message.from}> -> ${to} (${detail}) ${message.path}`);
+  return boundedLine(printable(`${when.toISOString()} <${message.from}> -> ${to} (${detail}) ${message.path}`));
 }
 
 export const serve: Command = {
@@ -58,6 +66,10 @@ export const serve: Command = {
         auth: { type: 'boolean' },
         refuse: { type: 'string', multiple: true },
         size: { type: 'string' },
+        'max-clients': { type: 'string' },
+        'max-recipients': { type: 'string' },
+        'command-secs': { type: 'string' },
+        'idle-secs': { type: 'string' },
       },
       { min: 0, max: 0 },
     );
@@ -65,6 +77,14 @@ export const serve: Command = {
     const refused = new Set(listFlag(flags, 'refuse', true).map((address) => address.toLowerCase()));
     const port = integerFlag(flags, 'port', 0, 65535) ?? 2525;
     const size = integerFlag(flags, 'size', 1);
+    const host = stringFlag(flags, 'host') ?? '127.0.0.1';
+    if (host.trim() === '') throw new UsageError('--host "" would listen on every interface: name one, e.g. --host 127.0.0.1');
+    const limits = {
+      maxClients: integerFlag(flags, 'max-clients', 1, 100000),
+      maxRecipients: integerFlag(flags, 'max-recipients', 1, 1000000),
+      commandSecs: integerFlag(flags, 'command-secs', 1, 86400),
+      idleSecs: integerFlag(flags, 'idle-secs', 1, 86400),
+    };
     const starttls = flags.starttls === true;
     const auth = flags.auth === true;
 
@@ -72,8 +92,9 @@ export const serve: Command = {
     try {
       server = await startCaptureServer({
         dir,
-        host: stringFlag(flags, 'host') ?? '127.0.0.1',
+        host,
         port,
+        ...Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)),
         starttls,
         auth,
         ...(size !== undefined ? { size } : {}),
