@@ -195,6 +195,23 @@ describe('tclmail send: usage errors exit 64 and send nothing', () => {
   });
 });
 
+describe('tclmail send: errors in the program\'s own words', () => {
+  it('names --to, --cc, --bcc or --recipients when there is no recipient, not the library\'s -header "To ..."', async () => {
+    const result = await run([...at(), '--from', 'a@example.com', '--body', 'x']);
+    expect(result.status).toBe(64);
+    expect(result.stderr).toMatch(/no recipients: give --to, --cc, --bcc or --recipients/);
+    expect(result.stderr).not.toMatch(/-header|(^|\s)-recipients/m);
+    expect(stored()).toEqual([]);
+  });
+
+  it('names --from when the message has no author', async () => {
+    const result = await run([...at(), '--to', 'b@example.com', '--body', 'x']);
+    expect(result.status).toBe(64);
+    expect(result.stderr).toMatch(/--from/);
+    expect(result.stderr).not.toMatch(/-header "From/);
+  });
+});
+
 describe('tclmail send: the password', () => {
   let auth: { server: SMTPServer; port: number; ca: string; logins: Array<[string, string, boolean]> };
 
