@@ -1,0 +1,34 @@
+/**
+ * Finding RFC 3463 enhanced status codes and RFC 5321 reply codes in free
+ * text. Both regular expressions are anchored on fixed characters with
+ * bounded repeats, so a scan is linear in the text.
+ */
+
+// A status code stands alone: not inside a dotted address or version number.
+const STATUS = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)/g;
+// A reply code begins a line, follows a space, colon, bracket or quote, and is followed by a space, '-' or the end.
+const REPLY = /(?<![^\s:(<"'[=])([245][0-5]\d)(?=[ \-]|$)/gm;
+
+/** The first RFC 3463 code in text, '' when there is none. */
+export function findStatus(text: string): string {
+  STATUS.lastIndex = 0;
+  for (let match = STATUS.exec(text); match !== null; match = STATUS.exec(text)) {
+    const subject = Number(match[2]);
+    const detail = Number(match[3]);
+    if (subject <= 7 && detail <= 99) return `${match[1]}.${subject}.${detail}`;
+  }
+  return '';
+}
+
+/** The first SMTP reply code in text, or null. */
+export function findReply(text: string): number | null {
+  REPLY.lastIndex = 0;
+  const match = REPLY.exec(text);
+  return match === null ? null : Number(match[1]);
+}
+
+/** The status written as RFC 3463 requires, or '' when it is not one. */
+export function normaliseStatus(value: string): string {
+  const match = /^\s*([245])\.(\d{1,3})\.(\d{1,3})/.exec(value);
+  return match === null ? '' : `${match[1]}.${Number(match[2])}.${Number(match[3])}`;
+}

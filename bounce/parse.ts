@@ -1,0 +1,204 @@
+/**
+ * bounce.parse: which kind of report a message is, and what it says about
+ * each recipient. The standard parts are read first (RFC 5965 feedback,
+ * RFC 3464 delivery status), then the JSON of Amazon SES notifications, then
+ * the prose of MTAs that write no status part, and last RFC 3834 auto-replies.
+ */
+import * as mime from '../mime';
+import { OptionError } from '../lib/errors';
+import { addressIn, findAddresses, isRobot } from './addresses';
+import { readStatusReports } from './dsn';
+import { findReply } from './codes';
+import { feedbackEntry, readFeedback } from './feedback';
+import { AUTOREPLY_SUBJECTS, BOUNCE_SUBJECTS } from './layouts';
+import { first, flatten, MAX_MESSAGE, type Fields, type Flat } from './message';
+import { readSes } from './ses';
+import { readText, splitOriginal } from './text';
+import type { BounceRecipient, BounceReport, ParseOptions } from './types';
+import { verpItem } from './verp';
+
+/** Recipient entries reported at most for one message. */
+export const MAX_RECIPIENTS = 1000;
+
+function lower(value: string): string {
+  return value.toLowerCase();
+}
+
+/** Whether the header says the message is a delivery report written by a mail system. */
+function fromMailSystem(header: Fields): boolean {
+  const from = lower(first(header, 'from'));
+  const subject = lower(first(header, 'subject'));
+  const sender = addressIn(from);
+  if (sender !== '' && isRobot(sender)) return true;
+  if (from.includes('mailer-daemon') || from.includes('mail delivery') || from.includes('postmaster') || from.includes('mail administrator')) return true;
+  if (lower(first(header, 'return-path')).replace(/\s/g, '') === '<>' && !isAutoReplyHeader(header)) return true;
+  return BOUNCE_SUBJECTS.some((s) => subject.includes(s));
+}
+
+function isAutoReplyHeader(header: Fields): boolean {
+  const submitted = lower(first(header, 'auto-submitted'));
+  if (submitted.startsWith('auto-replied')) return true;
+  if (header.has('x-autoreply') || header.has('x-autorespond') || header.has('x-autoresponder')) return true;
+  const precedence = lower(first(header, 'precedence'));
+  return precedence === 'auto_reply';
+}
+
+function isAutoReply(header: Fields): boolean {
+  if (isAutoReplyHeader(header)) return true;
+  const subject = lower(first(header, 'subject')).trim();
+  return AUTOREPLY_SUBJECTS.some((s) => subject.startsWith(s) || (s.length > 6 && subject.includes(s)));
+}
+
+/** Addresses that belong to the sender of the original message or to the report's writer. */
+function senders(flat: Flat, original: Fields | null): Set<string> {
+  const out = new Set<string>();
+  for (const fields of [flat.header, original]) {
+    if (fields === null) continue;
+    for (const name of ['from', 'return-path', 'sender', 'reply-to', ...(fields === flat.header ? ['to'] : [])]) {
+      for (const value of fields.get(name) ?? []) for (const hit of findAddresses(value, 8)) out.add(hit.address.toLowerCase());
+    }
+  }
+  return out;
+}
+
+function messageIdOf(fields: Fields | null): string {
+  const value = first(fields, 'message-id');
+  const open = value.indexOf('<');
+  const close = value.indexOf('>', open);
+  return (open >= 0 && close > open ? value.slice(open + 1, close) : value).trim();
+}
+
+function toToken(message: unknown): { token: mime.Token; owned: boolean } {
+  if (mime.isToken(message)) return { token: message, owned: false };
+  let bytes: Buffer;
+  if (Buffer.isBuffer(message)) bytes = message;
+  else if (message instanceof Uint8Array) bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  else if (typeof message === 'string') bytes = Buffer.from(message.length > MAX_MESSAGE ? message.slice(0, MAX_MESSAGE) : message, 'utf8');
+  else throw new OptionError('bounce.parse', 'message', `expects a Buffer, a string or a mime token, not ${message === null ? 'null' : typeof message}`);
+  if (bytes.length > MAX_MESSAGE) bytes = bytes.subarray(0, MAX_MESSAGE);
+  return { token: mime.initialize({ string: bytes }), owned: true };
+}
+
+function checkOptions(options: ParseOptions | undefined): string {
+  if (options === undefined) return '';
+  if (options === null || typeof options !== 'object') throw new OptionError('bounce.parse', undefined, 'options must be an object such as { verp: "bounces+{id}@example.org" }');
+  for (const key of Object.keys(options)) {
+    if (key !== 'verp') throw new OptionError('bounce.parse', key, `unknown option ${key}: the only option is verp`);
+  }
+  if (options.verp !== undefined && typeof options.verp !== 'string') throw new OptionError('bounce.parse', 'verp', 'verp expects a template string such as bounces+{id}@example.org');
+  return options.verp ?? '';
+}
+
+/** RFC 3464 fields written into the text itself (a multipart/report without delimiters, a broken part). */
+function embeddedReport(prose: string): string[] {
+  const low = prose.toLowerCase();
+  const at = low.search(/^final-recipient:/m);
+  if (at < 0) return [];
+  const mta = low.lastIndexOf('reporting-mta:', at);
+  return [prose.slice(mta >= 0 ? mta : at)];
+}
+
+/** Whether the text quotes an SMTP server refusing a recipient: `RCPT TO:` or a 5xx reply with an address. */
+function quotesServer(prose: string): boolean {
+  const low = prose.slice(0, 16 * 1024).toLowerCase();
+  if (!low.includes('@')) return false;
+  return low.includes('rcpt to:') || low.includes('remote host said') || (findReply(low) !== null && (low.includes('error') || low.includes('not delivered') || low.includes('undeliver')));
+}
+
+/**
+ * A complaint forwarded without a feedback-report part (Hotmail's JMRP): the
+ * subject says complaint and the complained-of message is attached.
+ */
+function readComplaint(flat: Flat, original: Fields | null): BounceRecipient | null {
+  if (original === null || !lower(first(flat.header, 'subject')).includes('complaint')) return null;
+  const address = addressIn(first(original, 'x-hmxmroriginalrecipient')) || addressIn(first(original, 'to'));
+  return address === '' ? null : feedbackEntry(address, 'abuse');
+}
+
+function read(flat: Flat): BounceReport | null {
+  const texts = flat.texts.join('\n');
+  const { report: prose, original: inline } = splitOriginal(texts);
+  const original = flat.original ?? inline;
+  const base = { messageId: messageIdOf(original), envid: '', item: '' };
+  if (flat.feedback.length > 0) {
+    const feedback = readFeedback(flat.feedback, original, MAX_RECIPIENTS);
+    return { kind: 'feedback', reportingMta: feedback.reportingMta, original: base, recipients: feedback.recipients };
+  }
+  const reports = flat.reports.length > 0 ? flat.reports : embeddedReport(prose);
+  if (reports.length > 0) {
+    const status = readStatusReports(reports, prose, MAX_RECIPIENTS);
+    if (status.recipients.length > 0) {
+      return { kind: 'dsn', reportingMta: status.reportingMta, original: { ...base, envid: status.envid }, recipients: status.recipients };
+    }
+  }
+  const ses = readSes(texts, MAX_RECIPIENTS);
+  if (ses !== null) return ses;
+  const complaint = readComplaint(flat, original);
+  if (complaint !== null) return { kind: 'feedback', reportingMta: '', original: base, recipients: [complaint] };
+  const bounceLike = flat.reports.length > 0 || flat.content === 'multipart/report' || fromMailSystem(flat.header);
+  if (bounceLike || quotesServer(prose)) {
+    // Exim and Google name the failed recipients in a header field; else the returned message's To.
+    const failed = (flat.header.get('x-failed-recipients') ?? []).flatMap((v) => findAddresses(v, MAX_RECIPIENTS).map((f) => f.address));
+    const fallback = failed.length > 0 ? failed : [addressIn(first(original, 'to'))].filter((a) => a !== '');
+    const recipients = readText(prose, senders(flat, original), MAX_RECIPIENTS, fallback);
+    for (const r of recipients) {
+      // Google Groups refuse a post to a group that is gone or closed to the sender.
+      if (r.address.toLowerCase().endsWith('@googlegroups.com') && (r.reason === 'onhold' || r.reason === 'undefined')) r.reason = 'rejected';
+    }
+    if (recipients.length > 0) return { kind: 'dsn', reportingMta: '', original: base, recipients };
+  }
+  if (!bounceLike && isAutoReply(flat.header)) {
+    const entry: BounceRecipient = {
+      address: addressIn(first(flat.header, 'from')),
+      action: 'delivered',
+      status: '',
+      replyCode: null,
+      diagnostic: first(flat.header, 'subject'),
+      reason: 'vacation',
+      hard: false,
+      remoteMta: '',
+      feedbackType: '',
+    };
+    return { kind: 'autoreply', reportingMta: '', original: { ...base, messageId: messageIdOf(new Map([['message-id', [first(flat.header, 'in-reply-to')]]])) }, recipients: [entry] };
+  }
+  return null;
+}
+
+/** Addresses a bounce may have been delivered to, for VERP. */
+function deliveredTo(flat: Flat, report: BounceReport): string[] {
+  const out: string[] = [];
+  for (const name of ['x-original-to', 'delivered-to', 'envelope-to', 'to', 'return-path']) {
+    for (const value of flat.header.get(name) ?? []) for (const hit of findAddresses(value, 8)) out.push(hit.address);
+  }
+  for (const r of report.recipients) out.push(r.address);
+  return out;
+}
+
+/**
+ * Reads a delivery status notification (RFC 3464, RFC 6533), a feedback
+ * report (RFC 5965), an auto-reply (RFC 3834) or an MTA's prose bounce.
+ * Returns null for ordinary mail. Never throws on the message's content: a
+ * hostile or broken message gives null or a partial report, in time linear in
+ * its size (only the first 4 MiB are read); it throws an OptionError only for
+ * an argument that is not a message and a bad `verp` template.
+ *
+ * TypeScript: `bounce.parse(fs.readFileSync('bounce.eml'), { verp: 'bounces+{id}@example.org' })`
+ */
+export function parse(message: Buffer | Uint8Array | string | mime.Token, options?: ParseOptions): BounceReport | null {
+  const verp = checkOptions(options);
+  const { token, owned } = toToken(message);
+  try {
+    let report: BounceReport | null;
+    let flat: Flat;
+    try {
+      flat = flatten(token);
+      report = read(flat);
+    } catch {
+      return null;
+    }
+    if (report !== null && verp !== '') report.original.item = verpItem(verp, deliveredTo(flat, report));
+    return report;
+  } finally {
+    if (owned) mime.finalize(token, { subordinates: 'all' });
+  }
+}
