@@ -86,6 +86,8 @@ function checkOptions(options: ParseOptions | undefined): string {
     if (key !== 'verp') throw new OptionError('bounce.parse', key, `unknown option ${key}: the only option is verp`);
   }
   if (options.verp !== undefined && typeof options.verp !== 'string') throw new OptionError('bounce.parse', 'verp', 'verp expects a template string such as bounces+{id}@example.org');
+  // A bad template is the caller's mistake: say so before reading anything.
+  if (options.verp !== undefined) verpItem(options.verp, []);
   return options.verp ?? '';
 }
 
