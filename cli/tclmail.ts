@@ -8,12 +8,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EXIT, line, processIo, UsageError } from './args';
 import type { Command, Io } from './args';
+import { bounces } from './commands/bounces';
 import { bulk } from './commands/bulk';
 import { inspect } from './commands/inspect';
 import { send } from './commands/send';
 import { serve } from './commands/serve';
 
-export const COMMANDS: readonly Command[] = [send, bulk, serve, inspect];
+export const COMMANDS: readonly Command[] = [send, bulk, serve, inspect, bounces];
 
 function version(): string {
   // The same code runs from cli/ (tests) and dist/cli/ (installed): look upwards.
