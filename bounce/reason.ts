@@ -41,6 +41,8 @@ const WEAK = new Set<string>(['recipient address rejected', 'recipient rejected'
 
 /** Words saying the server refused only after the message's content (DATA), not at RCPT. */
 const AFTER_DATA = ['after end of data', 'end of data command', 'after data:', 'our final data', 'in reply to data'];
+/** Words saying the server refused the recipient at RCPT TO. */
+const AT_RCPT = ['rcpt to', 'rcpt_to', 'in reply to rcpt', '>>> rcpt', 'recipient address rejected', 'after rcpt'];
 /** Words saying the server refused the envelope sender (MAIL FROM). */
 const AFTER_MAIL_FROM = ['after mail from', 'in reply to mail from', '>>> mail from'];
 
@@ -68,8 +70,13 @@ export function classify(evidence: Evidence): Reason {
   if (byStatus !== null && match !== null && WEAK.has(match.phrase)) return byStatus;
   let byText = match?.reason ?? null;
   const stage = normaliseText(evidence.stage ?? evidence.diagnostic);
-  // A recipient refused only after DATA was accepted at RCPT: a filter refused it, the mailbox exists.
-  if (byText === 'userunknown' && AFTER_DATA.some((w) => stage.includes(w))) byText = 'filtered';
+  // "Unknown user" said after DATA, or beside X.2.0 ("the mailbox exists", RFC 3463), is a filter's
+  // refusal of this message, not a missing mailbox: the address stays deliverable.
+  if (byText === 'userunknown' && !status.slice(2).startsWith('1.') && !AT_RCPT.some((w) => stage.includes(w))) {
+    if (status.slice(2) === '2.0' || AFTER_DATA.some((w) => stage.includes(w))) byText = 'filtered';
+  }
+  // A local program's "no such user" speaks of its own configuration, not of the address.
+  if (evidence.mailer && (byText === 'userunknown' || byText === 'filtered')) return 'mailererror';
   if (byText !== null) return byText;
   if (AFTER_MAIL_FROM.some((w) => stage.includes(w))) return 'rejected';
   if (byStatus !== null) return byStatus;
