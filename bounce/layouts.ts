@@ -16,7 +16,7 @@ export const ORIGINAL_MARKERS: readonly string[] = [
   'original message header',
   'original message headers',
   'returned message',
-  'unsent message below',
+  'unsent message',
   'undelivered message',
   'message header follows',
   'headers of your message',

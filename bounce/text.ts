@@ -66,7 +66,7 @@ function announces(lead: string): boolean {
   if (low === 'to:' || low === 'to: <' || low === 'recipient:' || low === 'recipient address:' || low === 'original-recipient:' || low === 'final-recipient:') return true;
   if (low.endsWith('rfc822;') || low.endsWith('rfc822; <')) return true;
   // "550 5.1.1 <a@b>..." and "<<< 550 <a@b>": a reply quoted at the line start.
-  return /^(?:[<>]{3}\s)?[245]\d\d[\s-](?:[245]\.\d{1,3}\.\d{1,3}\s)?<?$/.test(low);
+  return /^(?:[<>]{3}\s)?[245]\d\d(?:[\s-][245]\.\d{1,3}\.\d{1,3})?$/.test(low);
 }
 
 function mentions(lines: string[], excluded: ReadonlySet<string>): Mention[] {
