@@ -31,8 +31,9 @@ function fromMailSystem(header: Fields): boolean {
   const sender = addressIn(from);
   if (sender !== '' && isRobot(sender)) return true;
   if (from.includes('mailer-daemon') || from.includes('mail delivery') || from.includes('postmaster') || from.includes('mail administrator')) return true;
-  if (lower(first(header, 'return-path')).replace(/\s/g, '') === '<>' && !isAutoReplyHeader(header)) return true;
-  return BOUNCE_SUBJECTS.some((s) => subject.includes(s));
+  if (BOUNCE_SUBJECTS.some((s) => subject.includes(s))) return true;
+  // RFC 3834 section 3.3 sends auto-replies with a null return path too: the subject tells them apart.
+  return lower(first(header, 'return-path')).replace(/\s/g, '') === '<>' && !isAutoReply(header);
 }
 
 function isAutoReplyHeader(header: Fields): boolean {
