@@ -101,11 +101,15 @@ function embeddedReport(prose: string): string[] {
   return [prose.slice(mta >= 0 ? mta : at)];
 }
 
-/** Whether the text quotes an SMTP server refusing a recipient: `RCPT TO:` or a 5xx reply with an address. */
+/**
+ * Whether the text quotes an SMTP server refusing a recipient, for reports
+ * whose header does not say they are one: a reply code together with
+ * `RCPT TO:`, "remote host said" or words of failed delivery.
+ */
 function quotesServer(prose: string): boolean {
   const low = prose.slice(0, 16 * 1024).toLowerCase();
-  if (!low.includes('@')) return false;
-  return low.includes('rcpt to:') || low.includes('remote host said') || (findReply(low) !== null && (low.includes('error') || low.includes('not delivered') || low.includes('undeliver')));
+  if (!low.includes('@') || findReply(low) === null) return false;
+  return ['rcpt to:', 'remote host said', 'could not be delivered', 'undeliverable', 'delivery failed', 'delivery has failed', 'was not delivered'].some((w) => low.includes(w));
 }
 
 /**

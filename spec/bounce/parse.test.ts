@@ -94,6 +94,8 @@ test('a Buffer, a string and a mime token read the same; the caller keeps its to
 test('ordinary mail is null', () => {
   expect(bounce.parse('From: ann@example.net\r\nTo: bob@example.net\r\nSubject: lunch\r\n\r\nAt noon? Reply to 550 Main St.\r\n')).toBeNull();
   expect(bounce.parse('')).toBeNull();
+  // A signature address on its own line and an error code in prose do not make a bounce.
+  expect(bounce.parse('From: carl@example.net\r\nSubject: the site\r\n\r\nThe site says Error 500 again.\r\n\r\n--\r\ncarl@example.net\r\n')).toBeNull();
 });
 
 test('an auto-reply answers with one vacation entry, the original found through In-Reply-To', () => {

@@ -23,14 +23,16 @@ if (dir === null) {
 
     test('every sample is read, entry by entry, above the floors', () => {
       expect(result.samples.length).toBeGreaterThanOrEqual(200);
-      expect(result.entries).toBeGreaterThanOrEqual(0.97);
-      expect(result.status).toBeGreaterThanOrEqual(0.9);
-      expect(result.hard).toBeGreaterThanOrEqual(0.83);
-      expect(result.reason).toBeGreaterThanOrEqual(0.74);
+      // Floors just under what docs/bounces.md reports (98.7, 92.8, 91.0, 83.4 %); the targets are 97, 90, 90, 80 %.
+      expect(result.entries).toBeGreaterThanOrEqual(0.98);
+      expect(result.status).toBeGreaterThanOrEqual(0.92);
+      expect(result.hard).toBeGreaterThanOrEqual(0.9);
+      expect(result.reason).toBeGreaterThanOrEqual(0.83);
     });
 
     test('ordinary mail is no report, and auto-replies are never bounces', () => {
       expect(result.nonBounces.recognised).toBe(result.nonBounces.total);
+      expect(result.autoReplies.recognised).toBe(result.autoReplies.total);
       for (const s of result.samples) {
         if (s.report?.kind === 'autoreply') expect(s.report.recipients.every((r) => r.reason === 'vacation' && !r.hard)).toBe(true);
       }
