@@ -14,9 +14,9 @@ if (dir === null) {
   process.exit(2);
 }
 const verbose = process.argv.includes('--verbose');
-// One warm-up pass, so that the rate measures the parser and not the JIT.
+// One warm-up pass, so that the rate measures the parser and not the JIT; then each sample's best of five.
 measure(dir);
-const result = measure(dir);
+const result = measure(dir, 5);
 const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
 const rows: Array<[string, string, string]> = [
   ['entries (Σ min / Σ max of expected and read)', pct(result.entries), '≥ 97 %'],
@@ -30,7 +30,7 @@ const out = process.stdout;
 out.write(`${result.samples.length} samples, ${result.expectedEntries} expected entries\n\n`);
 out.write('| measure | agreement | target |\n|---|---|---|\n');
 for (const [name, value, target] of rows) out.write(`| ${name} | ${value} | ${target} |\n`);
-out.write(`\n${(result.samples.length / (result.totalMs / 1000)).toFixed(0)} messages/s; slowest ${result.slowest.file} ${result.slowest.ms.toFixed(2)} ms (target < 50 ms)\n`);
+out.write(`\n${(result.samples.length / (result.totalMs / 1000)).toFixed(0)} messages/s (each sample's best of 5); slowest ${result.slowest.file} ${result.slowest.ms.toFixed(2)} ms (target < 50 ms)\n`);
 if (verbose) {
   out.write('\n');
   for (const sample of result.samples) for (const note of sample.notes) out.write(`${sample.file}: ${note}\n`);

@@ -154,6 +154,15 @@ export function readText(report: string, excluded: ReadonlySet<string>, limit: n
     if (order.length >= limit) break;
   }
   const whole = normaliseText(report);
+  const temporary = hasAny(whole, DELAY_WORDS) && !hasAny(whole, PERMANENT_WORDS);
+  // Later mentions of each address, for the transcript lookup below (one pass, not one per recipient).
+  const later = new Map<string, Mention[]>();
+  for (const m of all) {
+    const key = m.address.toLowerCase();
+    const list = later.get(key);
+    if (list) list.push(m);
+    else later.set(key, [m]);
+  }
   const recipients: BounceRecipient[] = [];
   for (let n = 0; n < order.length; n += 1) {
     const mention = order[n];
@@ -161,9 +170,9 @@ export function readText(report: string, excluded: ReadonlySet<string>, limit: n
     let diagnostic = paragraph(lines, mention, stop);
     // Later mentions of the same address (a transcript) may quote the server where the first did not.
     if (findReply(diagnostic) === null && findStatus(diagnostic) === '') {
-      for (const later of all) {
-        if (later.line <= mention.line || later.address.toLowerCase() !== mention.address.toLowerCase()) continue;
-        const quote = paragraph(lines, later, lines.length);
+      for (const again of later.get(mention.address.toLowerCase()) ?? []) {
+        if (again.line <= mention.line) continue;
+        const quote = paragraph(lines, again, lines.length);
         if (findReply(quote) !== null || findStatus(quote) !== '') {
           diagnostic = `${diagnostic} ${quote}`.trim().slice(0, MAX_DIAGNOSTIC);
           break;
@@ -173,7 +182,6 @@ export function readText(report: string, excluded: ReadonlySet<string>, limit: n
     const region = lines.slice(mention.line, stop).join('\n');
     const reply = findReply(diagnostic) ?? findReply(region);
     let status = findStatus(diagnostic) || findStatus(region);
-    const temporary = hasAny(whole, DELAY_WORDS) && !hasAny(whole, PERMANENT_WORDS);
     const klass = status !== '' ? status[0] : reply !== null ? String(reply)[0] : temporary ? '4' : '5';
     const action: Action = klass === '4' ? 'delayed' : klass === '2' ? 'delivered' : 'failed';
     const reason = classify({ status: status || `${klass}.0.0`, action, diagnostic, context: region });

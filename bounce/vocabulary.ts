@@ -98,7 +98,7 @@ export const STATUS_REASONS: ReadonlyMap<string, Reason> = new Map<string, Reaso
   ['2.2', 'mailboxfull'],
   ['2.3', 'mesgtoobig'],
   ['2.4', 'systemerror'],
-  ['3.0', 'mailererror'],
+  ['3.0', 'systemerror'],
   ['3.1', 'mailboxfull'],
   ['3.2', 'notaccept'],
   ['3.3', 'contenterror'],
