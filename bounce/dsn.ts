@@ -17,6 +17,8 @@ export interface StatusReport {
   reportingMta: string;
   envid: string;
   recipients: BounceRecipient[];
+  /** Addresses that may carry a VERP item id: Original-Recipient and X-Postfix-Sender. */
+  candidates: string[];
 }
 
 function get(group: Fields, name: string): string {
@@ -24,7 +26,7 @@ function get(group: Fields, name: string): string {
 }
 
 /** An address field (`type; address`): RFC 6533 utf-8 escapes or xtext undone, '' when none. */
-export function recipientAddress(raw: string): string {
+function recipientAddress(raw: string): string {
   if (raw === '') return '';
   const { type, value } = typedValue(raw);
   if (type === 'utf-8') return addressIn(decodeUtf8Address(value)) || decodeUtf8Address(value);
@@ -33,7 +35,7 @@ export function recipientAddress(raw: string): string {
 }
 
 /** The action as RFC 3464 spells it; anything else is read from the status class. */
-export function readAction(raw: string, status: string): Action {
+function readAction(raw: string, status: string): Action {
   const word = raw.trim().toLowerCase().split(/[\s(]/)[0] as Action;
   if (ACTIONS.has(word)) return word;
   if (status.startsWith('2.')) return 'delivered';
@@ -45,7 +47,7 @@ export function readAction(raw: string, status: string): Action {
  * The status of a recipient: the Status field, unless it says only X.0.0 (or
  * nothing) and the diagnostic carries a more precise code of the same class.
  */
-export function bestStatus(field: string, diagnostic: string, reply: number | null): string {
+function bestStatus(field: string, diagnostic: string, reply: number | null): string {
   const given = normaliseStatus(field);
   const quoted = findStatus(diagnostic);
   if (given === '') return quoted !== '' ? quoted : reply !== null ? `${String(reply)[0]}.0.0` : '';
@@ -55,7 +57,7 @@ export function bestStatus(field: string, diagnostic: string, reply: number | nu
 
 /** Reads every recipient group of the delivery-status parts, in order. */
 export function readStatusReports(texts: string[], context: string, limit: number): StatusReport {
-  const report: StatusReport = { reportingMta: '', envid: '', recipients: [] };
+  const report: StatusReport = { reportingMta: '', envid: '', recipients: [], candidates: [] };
   for (const text of texts) {
     for (const group of readGroups(text)) {
       if (report.recipients.length >= limit) return report;
@@ -64,6 +66,7 @@ export function readStatusReports(texts: string[], context: string, limit: numbe
       if (final === '' && original === '') {
         if (report.reportingMta === '') report.reportingMta = typedValue(get(group, 'reporting-mta')).value;
         if (report.envid === '') report.envid = decodeXtext(get(group, 'original-envelope-id'));
+        report.candidates.push(recipientAddress(get(group, 'x-postfix-sender')));
         continue;
       }
       const diagnosticField = typedValue(get(group, 'diagnostic-code'));
@@ -72,6 +75,7 @@ export function readStatusReports(texts: string[], context: string, limit: numbe
       const status = bestStatus(get(group, 'status'), diagnostic, reply);
       const action = readAction(get(group, 'action'), status);
       const reason = classify({ status, action, diagnostic, context, stage: `${diagnostic} ${context}`, mailer: diagnosticField.type === 'x-unix' });
+      report.candidates.push(recipientAddress(original));
       report.recipients.push({
         address: recipientAddress(final) || recipientAddress(original),
         action,

@@ -7,7 +7,7 @@
 import type { Fields } from './message';
 
 /** Groups read at most (the per-message group and up to this many recipients, less one). */
-export const MAX_GROUPS = 1000;
+const MAX_GROUPS = 1000;
 /** Characters kept of one unfolded value. */
 const MAX_VALUE = 4096;
 

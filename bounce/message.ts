@@ -28,7 +28,7 @@ export interface Flat {
 /** Parts visited at most; a bounce has a handful. */
 const MAX_PARTS = 64;
 /** Characters kept of one text part. */
-export const MAX_TEXT = 64 * 1024;
+const MAX_TEXT = 64 * 1024;
 /** Characters kept of all text parts together. */
 const MAX_TEXTS = 256 * 1024;
 /** Bytes of a message that are parsed at all: reports sit at the front. */

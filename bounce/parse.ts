@@ -122,10 +122,12 @@ function readComplaint(flat: Flat, original: Fields | null): BounceRecipient | n
   return address === '' ? null : feedbackEntry(address, 'abuse');
 }
 
-function read(flat: Flat): BounceReport | null {
+function read(flat: Flat, candidates: string[]): BounceReport | null {
   const texts = flat.texts.join('\n');
   const { report: prose, original: inline } = splitOriginal(texts);
   const original = flat.original ?? inline;
+  // The returned message's Return-Path is the envelope sender it was sent with: the VERP address.
+  for (const value of original?.get('return-path') ?? []) candidates.push(addressIn(value));
   const base = { messageId: messageIdOf(original), envid: '', item: '' };
   if (flat.feedback.length > 0) {
     const feedback = readFeedback(flat.feedback, original, MAX_RECIPIENTS);
@@ -135,6 +137,7 @@ function read(flat: Flat): BounceReport | null {
   if (reports.length > 0) {
     const status = readStatusReports(reports, prose, MAX_RECIPIENTS);
     if (status.recipients.length > 0) {
+      candidates.push(...status.candidates);
       return { kind: 'dsn', reportingMta: status.reportingMta, original: { ...base, envid: status.envid }, recipients: status.recipients };
     }
   }
@@ -172,13 +175,13 @@ function read(flat: Flat): BounceReport | null {
 }
 
 /** Addresses a bounce may have been delivered to, for VERP. */
-function deliveredTo(flat: Flat, report: BounceReport): string[] {
+function deliveredTo(flat: Flat, report: BounceReport, candidates: string[]): string[] {
   const out: string[] = [];
   for (const name of ['x-original-to', 'delivered-to', 'envelope-to', 'to', 'return-path']) {
     for (const value of flat.header.get(name) ?? []) for (const hit of findAddresses(value, 8)) out.push(hit.address);
   }
   for (const r of report.recipients) out.push(r.address);
-  return out;
+  return [...out, ...candidates];
 }
 
 /**
@@ -197,13 +200,14 @@ export function parse(message: Buffer | Uint8Array | string | mime.Token, option
   try {
     let report: BounceReport | null;
     let flat: Flat;
+    const candidates: string[] = [];
     try {
       flat = flatten(token);
-      report = read(flat);
+      report = read(flat, candidates);
     } catch {
       return null;
     }
-    if (report !== null && verp !== '') report.original.item = verpItem(verp, deliveredTo(flat, report));
+    if (report !== null && verp !== '') report.original.item = verpItem(verp, deliveredTo(flat, report, candidates));
     return report;
   } finally {
     if (owned) mime.finalize(token, { subordinates: 'all' });

@@ -14,7 +14,7 @@ export function normaliseText(text: string): string {
 }
 
 /** The first reason whose phrase occurs in the (normalised) text, or null. */
-export function reasonFromText(text: string): Reason | null {
+function reasonFromText(text: string): Reason | null {
   return matchText(text)?.reason ?? null;
 }
 
@@ -27,7 +27,7 @@ function matchText(text: string): { reason: Reason; phrase: string } | null {
 }
 
 /** What RFC 3463 says the status detail means, or null for X.0.0 and codes that say nothing specific. */
-export function reasonFromStatus(status: string): Reason | null {
+function reasonFromStatus(status: string): Reason | null {
   if (status === '') return null;
   const detail = status.slice(status.indexOf('.') + 1);
   return STATUS_REASONS.get(detail) ?? null;

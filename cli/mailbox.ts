@@ -16,7 +16,7 @@ export interface Mail {
 }
 
 /** Bytes kept of one message; what follows is dropped (reports sit at the front). */
-export const MAX_MAIL = 4 * 1024 * 1024;
+const MAX_MAIL = 4 * 1024 * 1024;
 
 const FROM_ = Buffer.from('From ');
 

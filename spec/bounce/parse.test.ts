@@ -65,6 +65,15 @@ test('VERP: the item id is read back from the address the bounce was sent to', (
   expect(bounce.parse(message)?.original.item).toBe('');
 });
 
+test('VERP: the Return-Path of the returned message and Original-Recipient are read too', () => {
+  const message = dsn('Final-Recipient: rfc822; ann@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n')
+    .replace('To: bounces+a1b2@example.org', 'To: ops@example.org')
+    .replace('Message-ID: <m1@example.org>', 'Return-Path: <bounces+c3d4@example.org>\r\nMessage-ID: <m1@example.org>');
+  expect(bounce.parse(message, { verp: 'bounces+{id}@example.org' })?.original.item).toBe('c3d4');
+  const forwarded = dsn('Final-Recipient: rfc822; ann@example.net\r\nOriginal-Recipient: rfc822; list+e5f6@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n').replace('To: bounces+a1b2@example.org', 'To: ops@example.org');
+  expect(bounce.parse(forwarded, { verp: 'list+{id}@example.org' })?.original.item).toBe('e5f6');
+});
+
 test('verpAddress writes a safe address and refuses what RFC 5321 would not carry', () => {
   expect(bounce.verpAddress('bounces+{id}@example.org', 'a1B2_-')).toBe('bounces+a1B2_-@example.org');
   expect(bounce.verpItem('bounces+{id}@example.org', ['x@y.z', '<BOUNCES+abc@Example.ORG>'])).toBe('abc');
