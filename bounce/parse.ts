@@ -150,7 +150,13 @@ function read(flat: Flat, candidates: string[]): BounceReport | null {
     // Exim and Google name the failed recipients in a header field; else the returned message's To.
     const failed = (flat.header.get('x-failed-recipients') ?? []).flatMap((v) => findAddresses(v, MAX_RECIPIENTS).map((f) => f.address));
     const fallback = failed.length > 0 ? failed : [addressIn(first(original, 'to'))].filter((a) => a !== '');
-    const recipients = readText(prose, senders(flat, original), MAX_RECIPIENTS, fallback);
+    let recipients = readText(prose, senders(flat, original), MAX_RECIPIENTS, fallback);
+    if (failed.length > 0) {
+      // The header's list is the MTA's own: text mentions outside it are contacts or quotes.
+      const listed = new Set(failed.map((a) => a.toLowerCase()));
+      const kept = recipients.filter((r) => listed.has(r.address.toLowerCase()));
+      recipients = kept.length > 0 ? kept : readText(prose, new Set([...senders(flat, original), ...recipients.map((r) => r.address.toLowerCase())]), MAX_RECIPIENTS, failed);
+    }
     for (const r of recipients) {
       // Google Groups refuse a post to a group that is gone or closed to the sender.
       if (r.address.toLowerCase().endsWith('@googlegroups.com') && (r.reason === 'onhold' || r.reason === 'undefined')) r.reason = 'rejected';
