@@ -102,14 +102,16 @@ function embeddedReport(prose: string): string[] {
 }
 
 /**
- * Whether the text quotes an SMTP server refusing a recipient, for reports
- * whose header does not say they are one: a reply code together with
- * `RCPT TO:`, "remote host said" or words of failed delivery.
+ * Whether the text reports a failed delivery, for reports whose header does
+ * not say they are one: words of failed delivery with a quoted reply code
+ * (or `RCPT TO:`, "remote host said"), or with the returned message attached.
  */
-function quotesServer(prose: string): boolean {
+function reportsFailure(prose: string, returned: boolean): boolean {
   const low = prose.slice(0, 16 * 1024).toLowerCase();
-  if (!low.includes('@') || findReply(low) === null) return false;
-  return ['rcpt to:', 'remote host said', 'could not be delivered', 'undeliverable', 'delivery failed', 'delivery has failed', 'was not delivered'].some((w) => low.includes(w));
+  if (!low.includes('@')) return false;
+  const words = ['could not be delivered', 'undeliverable', 'delivery failed', 'delivery has failed', 'was not delivered', 'unable to deliver'];
+  if (findReply(low) !== null && (low.includes('rcpt to:') || low.includes('remote host said') || words.some((w) => low.includes(w)))) return true;
+  return returned && words.some((w) => low.includes(w));
 }
 
 /**
@@ -146,7 +148,7 @@ function read(flat: Flat, candidates: string[]): BounceReport | null {
   const complaint = readComplaint(flat, original);
   if (complaint !== null) return { kind: 'feedback', reportingMta: '', original: base, recipients: [complaint] };
   const bounceLike = flat.reports.length > 0 || flat.content === 'multipart/report' || fromMailSystem(flat.header);
-  if (bounceLike || quotesServer(prose)) {
+  if (bounceLike || reportsFailure(prose, flat.original !== null)) {
     // Exim and Google name the failed recipients in a header field; else the returned message's To.
     const failed = (flat.header.get('x-failed-recipients') ?? []).flatMap((v) => findAddresses(v, MAX_RECIPIENTS).map((f) => f.address));
     const fallback = failed.length > 0 ? failed : [addressIn(first(original, 'to'))].filter((a) => a !== '');

@@ -107,6 +107,33 @@ test('ordinary mail is null', () => {
   expect(bounce.parse('From: carl@example.net\r\nSubject: the site\r\n\r\nThe site says Error 500 again.\r\n\r\n--\r\ncarl@example.net\r\n')).toBeNull();
 });
 
+test('a forwarded message and a reply quoting addresses are ordinary mail', () => {
+  const forwarded = [
+    'From: dan@example.net',
+    'To: team@example.org',
+    'Subject: Fwd: minutes',
+    'Content-Type: multipart/mixed; boundary="x"',
+    '',
+    '--x',
+    'Content-Type: text/plain',
+    '',
+    'See below; send comments to:',
+    'ann@example.net',
+    '--x',
+    'Content-Type: message/rfc822',
+    '',
+    'From: ann@example.net',
+    'To: dan@example.net',
+    'Message-ID: <n1@example.net>',
+    '',
+    'Minutes attached.',
+    '--x--',
+    '',
+  ].join('\r\n');
+  expect(bounce.parse(forwarded)).toBeNull();
+  expect(bounce.parse('From: eve@example.net\r\nSubject: Re: order 550\r\n\r\n> bob@example.net wrote:\r\n> 550 widgets, please.\r\nShipped.\r\n')).toBeNull();
+});
+
 test('an auto-reply answers with one vacation entry, the original found through In-Reply-To', () => {
   const report = bounce.parse('From: Ann <ann@example.net>\r\nTo: bounces+x@example.org\r\nAuto-Submitted: auto-replied\r\nIn-Reply-To: <m9@example.org>\r\nSubject: Out of office\r\n\r\nBack on Monday.\r\n');
   expect(report).toEqual({
