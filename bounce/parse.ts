@@ -124,6 +124,16 @@ function readComplaint(flat: Flat, original: Fields | null): BounceRecipient | n
   return address === '' ? null : feedbackEntry(address, 'abuse');
 }
 
+/** The decoded Subject (Sendmail writes the cause there: "Returned mail: User unknown"). */
+function subjectOf(flat: Flat): string {
+  const subject = first(flat.header, 'subject').slice(0, 998);
+  try {
+    return mime.field_decode(subject);
+  } catch {
+    return subject;
+  }
+}
+
 function read(flat: Flat, candidates: string[]): BounceReport | null {
   const texts = flat.texts.join('\n');
   const { report: prose, original: inline } = splitOriginal(texts);
@@ -137,7 +147,7 @@ function read(flat: Flat, candidates: string[]): BounceReport | null {
   }
   const reports = flat.reports.length > 0 ? flat.reports : embeddedReport(prose);
   if (reports.length > 0) {
-    const status = readStatusReports(reports, prose, MAX_RECIPIENTS);
+    const status = readStatusReports(reports, `${prose}\n${subjectOf(flat)}`, MAX_RECIPIENTS);
     if (status.recipients.length > 0) {
       candidates.push(...status.candidates);
       return { kind: 'dsn', reportingMta: status.reportingMta, original: { ...base, envid: status.envid }, recipients: status.recipients };
@@ -152,12 +162,12 @@ function read(flat: Flat, candidates: string[]): BounceReport | null {
     // Exim and Google name the failed recipients in a header field; else the returned message's To.
     const failed = (flat.header.get('x-failed-recipients') ?? []).flatMap((v) => findAddresses(v, MAX_RECIPIENTS).map((f) => f.address));
     const fallback = failed.length > 0 ? failed : [addressIn(first(original, 'to'))].filter((a) => a !== '');
-    let recipients = readText(prose, senders(flat, original), MAX_RECIPIENTS, fallback);
+    let recipients = readText(prose, senders(flat, original), MAX_RECIPIENTS, fallback, subjectOf(flat));
     if (failed.length > 0) {
       // The header's list is the MTA's own: text mentions outside it are contacts or quotes.
       const listed = new Set(failed.map((a) => a.toLowerCase()));
       const kept = recipients.filter((r) => listed.has(r.address.toLowerCase()));
-      recipients = kept.length > 0 ? kept : readText(prose, new Set([...senders(flat, original), ...recipients.map((r) => r.address.toLowerCase())]), MAX_RECIPIENTS, failed);
+      recipients = kept.length > 0 ? kept : readText(prose, new Set([...senders(flat, original), ...recipients.map((r) => r.address.toLowerCase())]), MAX_RECIPIENTS, failed, subjectOf(flat));
     }
     for (const r of recipients) {
       // Google Groups refuse a post to a group that is gone or closed to the sender.

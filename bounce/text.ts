@@ -28,7 +28,8 @@ export function splitOriginal(text: string): { report: string; original: Fields 
     const line = text.slice(start, Math.min(end, start + 200));
     const bare = line.replace(/^[\s\-=_*#>|]+/, '').toLowerCase();
     // A marker is set off by dashes or the like, or is a short line ending in a colon.
-    const decorated = line.trimStart().length > bare.length || (bare.length < 60 && bare.trimEnd().endsWith(':'));
+    const short = bare.trimEnd();
+    const decorated = line.trimStart().length > bare.length || (short.length < 60 && (short.endsWith(':') || short.endsWith('.') || ORIGINAL_MARKERS.includes(short)));
     const marker = bare !== '' && decorated && ORIGINAL_MARKERS.some((m) => bare.startsWith(m));
     const field = blank && ORIGINAL_FIELDS.some((f) => bare.startsWith(f)) && !line.startsWith(' ');
     if (marker || (field && lines > 0) || (bare.startsWith('content-type: message/rfc822'))) {
@@ -134,7 +135,7 @@ const TYPICAL_DETAIL: Record<string, string> = {
 };
 
 /** The recipients of a prose bounce, in the order the text names them. */
-export function readText(report: string, excluded: ReadonlySet<string>, limit: number, fallback: readonly string[] = []): BounceRecipient[] {
+export function readText(report: string, excluded: ReadonlySet<string>, limit: number, fallback: readonly string[] = [], subject = ''): BounceRecipient[] {
   const lines = report.split('\n', MAX_LINES).map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   const all = mentions(lines, excluded);
   if (all.length === 0 && fallback.length > 0) {
@@ -184,7 +185,7 @@ export function readText(report: string, excluded: ReadonlySet<string>, limit: n
     let status = findStatus(diagnostic) || findStatus(region);
     const klass = status !== '' ? status[0] : reply !== null ? String(reply)[0] : temporary ? '4' : '5';
     const action: Action = klass === '4' ? 'delayed' : klass === '2' ? 'delivered' : 'failed';
-    const reason = classify({ status: status || `${klass}.0.0`, action, diagnostic, context: region });
+    const reason = classify({ status: status || `${klass}.0.0`, action, diagnostic, context: `${region}\n${subject}` });
     if (status === '') status = `${klass}.${TYPICAL_DETAIL[reason] ?? '0.0'}`;
     recipients.push({
       address: mention.address,
