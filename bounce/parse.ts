@@ -134,6 +134,28 @@ function subjectOf(flat: Flat): string {
   }
 }
 
+/** The recipients of a prose bounce, bounded by X-Failed-Recipients when the MTA wrote one. */
+function readProse(flat: Flat, prose: string, original: Fields | null): BounceRecipient[] {
+  const subject = subjectOf(flat);
+  const excluded = senders(flat, original);
+  // Exim and Google name the failed recipients in a header field; else the returned message's To.
+  const failed = (flat.header.get('x-failed-recipients') ?? []).flatMap((v) => findAddresses(v, MAX_RECIPIENTS).map((f) => f.address));
+  const fallback = failed.length > 0 ? failed : [addressIn(first(original, 'to'))].filter((a) => a !== '');
+  let recipients = readText(prose, excluded, MAX_RECIPIENTS, fallback, subject);
+  if (failed.length > 0) {
+    // The header's list is the MTA's own: text mentions outside it are contacts or quotes.
+    const listed = new Set(failed.map((a) => a.toLowerCase()));
+    const kept = recipients.filter((r) => listed.has(r.address.toLowerCase()));
+    if (kept.length > 0) recipients = kept;
+    else recipients = readText(prose, new Set([...excluded, ...recipients.map((r) => r.address.toLowerCase())]), MAX_RECIPIENTS, failed, subject);
+  }
+  for (const r of recipients) {
+    // Google Groups refuse a post to a group that is gone or closed to the sender.
+    if (r.address.toLowerCase().endsWith('@googlegroups.com') && (r.reason === 'onhold' || r.reason === 'undefined')) r.reason = 'rejected';
+  }
+  return recipients;
+}
+
 function read(flat: Flat, candidates: string[]): BounceReport | null {
   const texts = flat.texts.join('\n');
   const { report: prose, original: inline } = splitOriginal(texts);
@@ -159,20 +181,7 @@ function read(flat: Flat, candidates: string[]): BounceReport | null {
   if (complaint !== null) return { kind: 'feedback', reportingMta: '', original: base, recipients: [complaint] };
   const bounceLike = flat.reports.length > 0 || flat.content === 'multipart/report' || fromMailSystem(flat.header);
   if (bounceLike || reportsFailure(prose, flat.original !== null)) {
-    // Exim and Google name the failed recipients in a header field; else the returned message's To.
-    const failed = (flat.header.get('x-failed-recipients') ?? []).flatMap((v) => findAddresses(v, MAX_RECIPIENTS).map((f) => f.address));
-    const fallback = failed.length > 0 ? failed : [addressIn(first(original, 'to'))].filter((a) => a !== '');
-    let recipients = readText(prose, senders(flat, original), MAX_RECIPIENTS, fallback, subjectOf(flat));
-    if (failed.length > 0) {
-      // The header's list is the MTA's own: text mentions outside it are contacts or quotes.
-      const listed = new Set(failed.map((a) => a.toLowerCase()));
-      const kept = recipients.filter((r) => listed.has(r.address.toLowerCase()));
-      recipients = kept.length > 0 ? kept : readText(prose, new Set([...senders(flat, original), ...recipients.map((r) => r.address.toLowerCase())]), MAX_RECIPIENTS, failed, subjectOf(flat));
-    }
-    for (const r of recipients) {
-      // Google Groups refuse a post to a group that is gone or closed to the sender.
-      if (r.address.toLowerCase().endsWith('@googlegroups.com') && (r.reason === 'onhold' || r.reason === 'undefined')) r.reason = 'rejected';
-    }
+    const recipients = readProse(flat, prose, original);
     if (recipients.length > 0) return { kind: 'dsn', reportingMta: '', original: base, recipients };
   }
   if (!bounceLike && isAutoReply(flat.header)) {
@@ -181,7 +190,7 @@ function read(flat: Flat, candidates: string[]): BounceReport | null {
       action: 'delivered',
       status: '',
       replyCode: null,
-      diagnostic: first(flat.header, 'subject'),
+      diagnostic: subjectOf(flat),
       reason: 'vacation',
       hard: false,
       remoteMta: '',
