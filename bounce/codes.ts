@@ -6,8 +6,8 @@
 
 // A status code stands alone: not inside a dotted address or version number.
 const STATUS = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)/g;
-// A reply code begins a line, follows a space, colon, bracket or quote, and is followed by a space, '-' or the end.
-const REPLY = /(?<![^\s:(<"'[=])([245][0-5]\d)(?=[ \-]|$)/gm;
+// A reply code begins a line, follows a space, colon, bracket, quote or '#' (Exchange), and is followed by a space, '-' or the end.
+const REPLY = /(?<![^\s:(<"'[=#])([245][0-5]\d)(?=[ \-]|$)/gm;
 
 /**
  * The first RFC 3463 failure code (class 4 or 5) in text, else the first

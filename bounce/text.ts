@@ -164,6 +164,12 @@ export function readText(report: string, excluded: ReadonlySet<string>, limit: n
     if (list) list.push(m);
     else later.set(key, [m]);
   }
+  // An explanation written before the list of recipients (MailMarshal, some gateways) applies to each of them.
+  const first = order.length > 0 ? order[0].line : 0;
+  let preamble = '';
+  for (let i = 0; i < first && preamble === ''; i += 1) {
+    if (findReply(lines[i]) !== null || findStatus(lines[i]) !== '') preamble = paragraph(lines, { address: '', line: i, after: lines[i] }, first);
+  }
   const recipients: BounceRecipient[] = [];
   for (let n = 0; n < order.length; n += 1) {
     const mention = order[n];
@@ -180,6 +186,7 @@ export function readText(report: string, excluded: ReadonlySet<string>, limit: n
         }
       }
     }
+    if (preamble !== '' && findReply(diagnostic) === null && findStatus(diagnostic) === '') diagnostic = `${diagnostic} ${preamble}`.trim().slice(0, MAX_DIAGNOSTIC);
     const region = lines.slice(mention.line, stop).join('\n');
     const reply = findReply(diagnostic) ?? findReply(region);
     let status = findStatus(diagnostic) || findStatus(region);

@@ -55,7 +55,7 @@ export const PHRASES: ReadonlyArray<readonly [Reason, readonly string[]]> = [
   ['networkerror', ['name service error', 'network error']],
   ['requireptr', ['reverse dns', 'ptr record', 'no ptr', 'reverse hostname', 'cannot find your hostname']],
   ['blocked', ['my name was rejected', 'client host rejected', 'blocked using']],
-  ['userunknown', ['recipient address rejected: access denied']],
+  ['userunknown', ['recipient address rejected: access denied', 'recipnotfound', 'recipientnotfound', "couldn't be found", 'could not be found']],
   ['rejected', ['domain of sender address', 'sender address rejected', 'sender rejected', 'sender denied', 'sender verify failed', 'sender verification', 'invalid sender', 'sender domain', 'unknown sender', 'sender unknown', 'bad sender', 'permission to post']],
     ['virusdetected', ['virus', 'malware', 'infected', 'the message contains a harmful']],
   ['norelaying', ['relay access denied', 'relaying denied', 'not permitted to relay', 'relay not permitted', 'we do not relay', 'unable to relay', 'relaying not allowed', 'not allowed to relay', 'relay denied', 'no relaying']],

@@ -100,6 +100,22 @@ test('a Buffer, a string and a mime token read the same; the caller keeps its to
   expect(bounce.parse(text)).toEqual(fromToken);
 });
 
+test('prose bounces: the explanation may follow the address, precede the list, or sit in a later transcript', () => {
+  const head = 'From: MAILER-DAEMON@gw.example.org\r\nTo: news@example.org\r\nSubject: Undeliverable: hello\r\n\r\n';
+  const exchange = bounce.parse(
+    head + 'Delivery has failed to these recipients or groups:\r\n\r\nann@example.net\r\nThe email address you entered couldn\'t be found.\r\n\r\nDiagnostic information for administrators:\r\n\r\nann@example.net\r\n#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##\r\n',
+  );
+  expect(exchange?.recipients.map((r) => [r.address, r.status, r.replyCode, r.reason, r.hard])).toEqual([['ann@example.net', '5.1.1', 550, 'userunknown', true]]);
+  const before = bounce.parse(head + 'Your message could not be delivered because of\r\n\r\n552 5.2.2 Mailbox quota exceeded\r\n\r\nThe following recipients were affected:\r\n    bob@example.net\r\n    carl@example.net\r\n');
+  expect(before?.recipients.map((r) => [r.address, r.status, r.replyCode, r.reason, r.hard])).toEqual([
+    ['bob@example.net', '5.2.2', 552, 'mailboxfull', false],
+    ['carl@example.net', '5.2.2', 552, 'mailboxfull', false],
+  ]);
+  const delayed = bounce.parse(head + 'This is a warning only; delivery attempts will continue.\r\n\r\n<dave@example.net>: connection timed out\r\n');
+  expect(delayed?.recipients[0]).toMatchObject({ address: 'dave@example.net', action: 'delayed', reason: 'networkerror', hard: false });
+  expect(delayed?.recipients[0].status.startsWith('4.')).toBe(true);
+});
+
 test('ordinary mail is null', () => {
   expect(bounce.parse('From: ann@example.net\r\nTo: bob@example.net\r\nSubject: lunch\r\n\r\nAt noon? Reply to 550 Main St.\r\n')).toBeNull();
   expect(bounce.parse('')).toBeNull();
