@@ -31,6 +31,10 @@ const MAX_PARTS = 64;
 const MAX_TEXT = 64 * 1024;
 /** Characters kept of all text parts together. */
 const MAX_TEXTS = 256 * 1024;
+/** Characters kept of all report parts together (a thousand recipient groups fit). */
+const MAX_REPORTS = 1024 * 1024;
+/** Characters kept of one report part. */
+const MAX_REPORT = 512 * 1024;
 /** Bytes of a message that are parsed at all: reports sit at the front. */
 export const MAX_MESSAGE = 4 * 1024 * 1024;
 /** Nesting followed at most. */
@@ -106,7 +110,7 @@ function groupsText(token: mime.Token): string {
     const inner = mime.getproperty(token, 'parts')[0];
     if (inner === undefined) return '';
     const text = mime.buildmessage(inner);
-    return cut(Buffer.from(text, 'latin1').toString('utf8'));
+    return Buffer.from(text.slice(0, MAX_REPORT), 'latin1').toString('utf8');
   } catch {
     return leafText(token);
   }
@@ -132,11 +136,14 @@ function partsOf(token: mime.Token): mime.Token[] {
 export function flatten(top: mime.Token): Flat {
   const flat: Flat = { header: fieldsOf(top), texts: [], reports: [], feedback: [], original: null, content: contentOf(top) };
   let visited = 0;
-  let kept = 0;
+  // Prose and reports have budgets of their own, so that a long notice cannot crowd out the status fields.
+  const kept = new Map<string[], number>();
   const keep = (list: string[], text: string): void => {
-    if (kept >= MAX_TEXTS) return;
-    const piece = text.slice(0, MAX_TEXTS - kept);
-    kept += piece.length;
+    const budget = list === flat.texts ? MAX_TEXTS : MAX_REPORTS;
+    const used = kept.get(list) ?? 0;
+    if (used >= budget) return;
+    const piece = text.slice(0, budget - used);
+    kept.set(list, used + piece.length);
     list.push(piece);
   };
   const visit = (token: mime.Token, depth: number): void => {

@@ -61,7 +61,9 @@ const LEAD_ENDINGS = [':', ' to', 'address', 'recipient', 'recipients', 'recipie
 
 function announces(lead: string): boolean {
   if (lead === '' || /^[<(["'>*:-]{1,4}$/.test(lead)) return true;
-  const low = lead.toLowerCase().replace(/[\s<("'[]+$/, '');
+  let end = lead.length;
+  while (end > 0 && ' \t<("\'['.includes(lead[end - 1])) end -= 1;
+  const low = lead.slice(0, end).toLowerCase();
   if (LEAD_ENDINGS.some((e) => low.endsWith(e))) return true;
   if (low.endsWith('rcpt to:<') || low.endsWith('rcpt to: <') || low.endsWith('rcpt to:')) return true;
   if (low === 'to:' || low === 'to: <' || low === 'recipient:' || low === 'recipient address:' || low === 'original-recipient:' || low === 'final-recipient:') return true;
