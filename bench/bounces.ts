@@ -5,6 +5,7 @@
  * `--verbose`, every disagreement, one line each.
  */
 import { join } from 'node:path';
+import { parse } from '../bounce';
 import { measure, samplesDir } from './bounce-agreement';
 
 const ROOT = join(__dirname, '..', '..');
@@ -34,4 +35,29 @@ out.write(`\n${(result.samples.length / (result.totalMs / 1000)).toFixed(0)} mes
 if (verbose) {
   out.write('\n');
   for (const sample of result.samples) for (const note of sample.notes) out.write(`${sample.file}: ${note}\n`);
+}
+
+// Hostile inputs: each must end in time linear in its (capped) size, with bounded output.
+const HEAD = 'From: MAILER-DAEMON@mx.example\r\nSubject: Undelivered Mail Returned to Sender\r\n';
+const hostile: Array<[string, () => string]> = [
+  [
+    '1,000 status groups with 4 KB diagnostics, 200 KB of prose',
+    () => {
+      const groups = Array.from({ length: 1000 }, (_, i) => `Final-Recipient: rfc822; u${i}@b.example\r\nAction: failed\r\nDiagnostic-Code: smtp; ${'x'.repeat(3900)}\r\n\r\n`).join('');
+      const prose = `${'word '.repeat(20)}\r\n`.repeat(2000);
+      return `${HEAD}Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n${prose}--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n${groups}--b--\r\n`;
+    },
+  ],
+  ['a million prose recipient lines', () => `${HEAD}\r\n${Array.from({ length: 1_000_000 }, (_, i) => `<u${i}@example.net>: 550 5.1.1 user unknown`).join('\n')}\n`],
+  ['200,000 spaces before an address', () => `${HEAD}\r\n${' '.repeat(200_000)}x a@b.example\r\n`],
+  ['2,000,000 @ signs', () => `${HEAD}\r\n${'@'.repeat(2_000_000)}\r\n`],
+  ['a 3 MB header field', () => `${HEAD}X-Big: ${'a'.repeat(3_000_000)}\r\n\r\nbody\r\n`],
+];
+out.write('\n| hostile input | ms | entries |\n|---|---|---|\n');
+for (const [name, make] of hostile) {
+  const message = make();
+  const started = process.hrtime.bigint();
+  const report = parse(message);
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  out.write(`| ${name} | ${ms.toFixed(0)} | ${report?.recipients.length ?? 'null'} |\n`);
 }
