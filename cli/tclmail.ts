@@ -22,6 +22,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'bulk', summary: 'send a template to every row of a CSV or JSON Lines list (journal, dry run, report)', load: () => (require('./commands/bulk') as typeof import('./commands/bulk')).bulk },
   { name: 'serve', summary: 'run an SMTP capture server that stores messages as .eml files', load: () => (require('./commands/serve') as typeof import('./commands/serve')).serve },
   { name: 'inspect', summary: 'print the MIME tree of an .eml file', load: () => (require('./commands/inspect') as typeof import('./commands/inspect')).inspect },
+  { name: 'bounces', summary: 'read bounces and complaints; keep a suppression list', load: () => (require('./commands/bounces') as typeof import('./commands/bounces')).bounces },
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */
 
