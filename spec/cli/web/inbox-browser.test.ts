@@ -1,0 +1,152 @@
+/**
+ * The inbox in Debian's Chromium: messages sent with tclmail's sendmessage to
+ * `tclmail serve --web` show up in the list (one live, while the page is
+ * open), each opens, an HTML body's script never runs and its remote image is
+ * never fetched (a recording HTTP server proves it), hostile text in a subject
+ * stays text, the attachment downloads with its bytes, search narrows the
+ * list, and delete removes the message.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { describeWithChromium, openBrowser } from '../../support/chromium';
+import { ensureBuilt, stop } from '../helpers';
+import { attachmentMessage, htmlMessage, send, startRecorder, startServeWeb, textMessage } from './support';
+import type { ServeWeb } from './support';
+
+jest.setTimeout(90_000);
+
+let dir: string;
+let server: ServeWeb | undefined;
+let recorder: Awaited<ReturnType<typeof startRecorder>> | undefined;
+let browser: Awaited<ReturnType<typeof openBrowser>> | undefined;
+
+beforeAll(() => ensureBuilt(), 180_000);
+afterEach(async () => {
+  await browser?.close();
+  if (server) await stop(server.child);
+  await recorder?.close();
+  browser = undefined;
+  server = undefined;
+  recorder = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function rows(page: Page) {
+  return page.locator('#list li[data-id]');
+}
+
+async function open(page: Page, subject: string): Promise<void> {
+  await rows(page).filter({ hasText: subject }).first().click();
+  await page.locator('#detail h2').filter({ hasText: subject }).waitFor();
+}
+
+describeWithChromium('the inbox page in Chromium', () => {
+  it('lists, opens, sandboxes HTML, downloads attachments, searches, updates live and deletes', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tclmail-web-browser-'));
+    recorder = await startRecorder();
+    server = await startServeWeb(dir);
+    const pixel = `http://127.0.0.1:${recorder.port}`;
+    const hostile = `Plain <img src="${pixel}/subject" onerror="document.body.dataset.pwned=1"> & co`;
+    const payload = randomBytes(4096);
+
+    await send(server.smtpPort, textMessage(hostile, 'Just text.'), ['bob@example.net', 'blind@example.org']);
+    await send(server.smtpPort, htmlMessage('Newsletter', [
+      '<h1 id="greeting">Hello from HTML</h1>',
+      `<script>document.body.dataset.ran = "yes"; window.top.postMessage("ran", "*"); new Image().src = "${pixel}/script";</script>`,
+      `<img id="remote" src="${pixel}/pixel" alt="remote">`,
+      `<img src="x" onerror="this.dataset.ran='yes'; new Image().src='${pixel}/onerror'">`,
+    ].join('\n')));
+    await send(server.smtpPort, textMessage('Grüße aus Köln ✓ 日本', 'Unicode subject.'));
+    await send(server.smtpPort, attachmentMessage('With a file', 'résumé ✓.bin', payload));
+
+    browser = await openBrowser();
+    const page = await browser.context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.addInitScript(() => window.addEventListener('message', (event) => ((window as unknown as { got: unknown }).got = event.data)));
+    await page.goto(server.url);
+
+    await page.locator('#live.on').waitFor();
+    await rows(page).nth(3).waitFor();
+    expect(await page.locator('#count').textContent()).toBe('4 messages');
+    const subjects = await rows(page).locator('.subject').allTextContents();
+    expect(subjects).toEqual(['With a file', 'Grüße aus Köln ✓ 日本', 'Newsletter', hostile]);
+    expect(await rows(page).first().locator('.from').textContent()).toBe('Carl <carl@example.com>');
+    expect(await rows(page).first().locator('.to').textContent()).toBe('to dora@example.org');
+    expect(await rows(page).first().locator('.meta').textContent()).toContain('\u{1F4CE}1');
+
+    // Live: a message sent while the page is open appears at the top.
+    await send(server.smtpPort, textMessage('Arrived live', 'hi'));
+    await rows(page).filter({ hasText: 'Arrived live' }).waitFor();
+    expect(await rows(page).first().locator('.subject').textContent()).toBe('Arrived live');
+    expect(await page.locator('#count').textContent()).toBe('5 messages');
+
+    // The hostile subject is text: no element was made from it, nothing was fetched.
+    await open(page, 'Plain');
+    expect(await page.locator('#detail h2').textContent()).toBe(hostile);
+    expect(await page.locator('#detail h2 img').count()).toBe(0);
+    const envelope = await page.locator('.fields').textContent();
+    expect(envelope).toContain('<bob@example.net>, <blind@example.org>');
+    expect(envelope).toContain('<sender@example.com>');
+    expect(await page.locator('.pane pre').textContent()).toContain('Just text.');
+
+    // The HTML body: rendered in a sandboxed frame, its script dead, its remote image never requested.
+    await open(page, 'Newsletter');
+    const frameElement = page.locator('iframe[title="HTML body"]');
+    expect(await frameElement.getAttribute('sandbox')).toBe('');
+    const frame = page.frameLocator('iframe[title="HTML body"]');
+    await frame.locator('#greeting').waitFor();
+    expect(await frame.locator('#greeting').textContent()).toBe('Hello from HTML');
+    await page.waitForTimeout(700);
+    expect(await frame.locator('body').getAttribute('data-ran')).toBeNull();
+    expect(await frame.locator('img[src="x"]').getAttribute('data-ran')).toBeNull();
+    expect(await page.evaluate(() => (window as unknown as { got?: unknown }).got)).toBeUndefined();
+    expect(await page.evaluate(() => document.body.dataset.pwned)).toBeUndefined();
+    await page.getByRole('tab', { name: 'Text' }).click();
+    expect(await page.locator('.pane pre').textContent()).toContain('The text version.');
+    await page.getByRole('tab', { name: 'Parts' }).click();
+    expect(await page.locator('.tree .part').allTextContents()).toEqual([
+      expect.stringMatching(/^message {2}multipart\/alternative; boundary=/),
+      expect.stringMatching(/^1 {2}text\/plain; charset=utf-8/),
+      expect.stringMatching(/^2 {2}text\/html; charset=utf-8/),
+    ]);
+    await page.getByRole('tab', { name: 'Raw' }).click();
+    await page.locator('.pane pre').filter({ hasText: 'Subject: Newsletter' }).waitFor();
+
+    await open(page, 'Grüße');
+    expect(await page.locator('#detail h2').textContent()).toBe('Grüße aus Köln ✓ 日本');
+
+    // The attachment: a download with its name and its exact bytes.
+    await open(page, 'With a file');
+    const link = page.locator('.attachments a');
+    expect(await link.textContent()).toBe('résumé ✓.bin (4.0 KB)');
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    expect(download.suggestedFilename()).toBe('résumé ✓.bin');
+    expect(readFileSync((await download.path())!).equals(payload)).toBe(true);
+
+    // Search by address and by subject.
+    await page.fill('#q', 'blind@example');
+    await page.waitForFunction(() => document.querySelectorAll('#list li[data-id]').length === 1);
+    expect(await rows(page).locator('.subject').textContent()).toBe(hostile);
+    await page.fill('#q', 'köln');
+    await page.waitForFunction(() => document.querySelector('#list li[data-id] .subject')?.textContent?.startsWith('Grüße') === true);
+    expect(await rows(page).count()).toBe(1);
+    await page.fill('#q', '');
+    await page.waitForFunction(() => document.querySelectorAll('#list li[data-id]').length === 5);
+
+    // Delete: the row goes, the API agrees.
+    await open(page, 'Arrived live');
+    await page.locator('button.delete').click();
+    await page.waitForFunction(() => document.querySelectorAll('#list li[data-id]').length === 4);
+    expect(await page.locator('#count').textContent()).toBe('4 messages');
+    const remaining = (await (await fetch(`${server.origin}/api/messages`)).json()) as Array<{ subject: string }>;
+    expect(remaining.map((m) => m.subject)).not.toContain('Arrived live');
+
+    // Nothing any message asked for was ever fetched, and the page itself ran without errors.
+    expect(recorder.hits).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});
