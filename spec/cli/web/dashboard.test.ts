@@ -28,6 +28,9 @@ afterEach(async () => {
   recorder = undefined;
 });
 
+// The page's globals, for functions that run in the browser (the tests compile without the DOM types).
+type BrowserGlobals = { document: { documentElement: { scrollWidth: number }; body: { dataset: Record<string, string> } } };
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** 40 items over three domains. */
@@ -116,10 +119,10 @@ describeWithChromium('the campaign dashboard in Chromium', () => {
     // Readable on a phone: nothing wider than the screen.
     await page.setViewportSize({ width: 390, height: 800 });
     await sleep(200);
-    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
 
     expect(recorder.hits).toEqual([]);
-    expect(await page.evaluate('document.body.dataset.pwned')).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).document.body.dataset.pwned)).toBeUndefined();
     expect(errors).toEqual([]);
   });
 
