@@ -73,6 +73,7 @@ async function main(): Promise<void> {
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     const loads: number[] = [];
+    const marks: number[] = [];
     const searches: number[] = [];
     try {
       for (let i = 0; i < RUNS; i++) {
@@ -83,6 +84,8 @@ async function main(): Promise<void> {
         await page.locator('#count', { hasText: `${MESSAGES} messages` }).waitFor();
         await page.locator('#list li[data-id]').first().waitFor();
         loads.push(performance.now() - a);
+        // The page marks when its first list is on screen: milliseconds since navigation started, without the driver's polling.
+        marks.push(await page.evaluate(() => performance.getEntriesByName('inbox-listed')[0].startTime));
         const b = performance.now();
         await page.fill('#q', 'user9999@');
         await page.locator('#count', { hasText: /^1 message$/ }).waitFor();
@@ -102,7 +105,8 @@ async function main(): Promise<void> {
       `messages: ${MESSAGES}`,
       `index at start (read and summarize every file): ${ms(indexMs)}`,
       `GET /api/messages (all ${MESSAGES}): ${kb(apiBytes)}, median ${ms(median(apiTimes))}`,
-      `Chromium, navigation to list shown with its count: median ${ms(median(loads))} (runs: ${loads.map(ms).join(', ')})`,
+      `Chromium, navigation start to first list on screen (the page's own mark): median ${ms(median(marks))} (runs: ${marks.map(ms).join(', ')})`,
+      `Chromium, goto() to list and count seen by the driver (fresh context each run): median ${ms(median(loads))} (runs: ${loads.map(ms).join(', ')})`,
       `Chromium, search over ${MESSAGES} to one result (less the 120 ms typing pause): median ${ms(median(searches))}`,
       '',
     ].join('\n'));

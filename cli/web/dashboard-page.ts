@@ -83,10 +83,11 @@ main { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 12p
 .chart .axis { stroke: var(--line); }
 .chart .line { fill: none; stroke: var(--accent); stroke-width: 2; vector-effect: non-scaling-stroke; }
 .chart text { font-size: 11px; fill: var(--muted); }
-table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
-th { color: var(--muted); font-weight: 500; }
-td.n, th.n { text-align: right; }
+table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; }
+th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: break-word; }
+th { color: var(--muted); font-weight: 500; white-space: nowrap; }
+td.n, th.n { text-align: right; white-space: nowrap; }
+.card { overflow-x: auto; }
 .pill { display: inline-block; min-width: 20px; padding: 0 6px; border-radius: 10px; background: var(--line); font-size: 12px; text-align: center; }
 .hint { color: var(--muted); margin: 0 0 8px; }
 .actions { display: flex; gap: 8px; flex-wrap: wrap; margin-bottom: 8px; }
@@ -96,7 +97,7 @@ td.n, th.n { text-align: right; }
 @media (max-width: 700px) {
   main { grid-template-columns: 1fr; padding: 8px; gap: 8px; }
   .card { padding: 10px; }
-  th.wideonly, td.wideonly { display: none; }
+  th, td { padding: 3px 4px; }
 }
 `;
 
@@ -138,13 +139,14 @@ export const DASHBOARD_JS = String.raw`'use strict';
 
   function chart(samples) {
     var box = $('chart');
-    var W = 600, H = 120, L = 34;
+    // Drawn at the box's own width: a stretched viewBox would stretch the labels too.
+    var W = Math.max(240, box.clientWidth || 600), H = 120, L = 34;
     var rates = [];
     for (var i = 1; i < samples.length; i++) {
       var dt = (samples[i][0] - samples[i - 1][0]) / 1000;
       rates.push([samples[i][0], dt > 0 ? Math.max(0, (samples[i][1] - samples[i - 1][1]) / dt) : 0]);
     }
-    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + (H + 16), preserveAspectRatio: 'none', role: 'img', 'aria-label': 'messages per second over time' });
+    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + (H + 16), role: 'img', 'aria-label': 'messages per second over time' });
     root.append(svg('line', { x1: L, y1: H, x2: W, y2: H, class: 'axis' }), svg('line', { x1: L, y1: 0, x2: L, y2: H, class: 'axis' }));
     if (rates.length < 2) {
       var wait = svg('text', { x: L + 8, y: H / 2 });

@@ -54,6 +54,7 @@ main { display: grid; grid-template-columns: minmax(280px, 38%) 1fr; height: cal
 .from { font-weight: 600; }
 .date, .meta, .to { color: var(--muted); font-size: 12px; }
 .date, .meta { text-align: right; }
+.att { display: inline-block; padding: 0 5px; border-radius: 4px; background: var(--pick); color: var(--accent); font-size: 11px; }
 #more { display: block; margin: 10px auto; padding: 6px 14px; font: inherit; }
 #detail { overflow-y: auto; padding: 14px 18px; min-width: 0; }
 #detail h2 { margin: 0 0 8px; font-size: 18px; overflow-wrap: anywhere; }
@@ -95,7 +96,7 @@ main { display: grid; grid-template-columns: minmax(280px, 38%) 1fr; height: cal
 export const INBOX_JS = String.raw`'use strict';
 (function () {
   var token = new URLSearchParams(location.search).get('token');
-  var PAGE = 200;
+  var PAGE = 100;
   var state = { q: '', loaded: 0, total: 0, ids: new Set(), current: null };
   var list = document.getElementById('list');
   var more = document.getElementById('more');
@@ -125,11 +126,14 @@ export const INBOX_JS = String.raw`'use strict';
     if (n < 1048576) return (n / 1024).toFixed(1) + ' KB';
     return (n / 1048576).toFixed(1) + ' MB';
   }
+  // One formatter each: toLocale*String builds a new one per call, which costs more than the row.
+  var timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  var dateFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
   var sameDay = new Date().toDateString();
   function when(iso) {
     var d = new Date(iso);
     if (isNaN(d.getTime())) return '';
-    return d.toDateString() === sameDay ? d.toLocaleTimeString() : d.toLocaleDateString();
+    return d.toDateString() === sameDay ? timeFormat.format(d) : dateFormat.format(d);
   }
   function matches(m, q) {
     if (!q) return true;
@@ -138,6 +142,13 @@ export const INBOX_JS = String.raw`'use strict';
     return false;
   }
 
+  // The attachment marker is a styled word, not an emoji: a browser without an emoji font shows a box.
+  function meta(m) {
+    var span = el('span', 'meta');
+    if (m.attachments) span.append(el('span', 'att', m.attachments === 1 ? '1 file' : m.attachments + ' files'), document.createTextNode(' '));
+    span.append(document.createTextNode(size(m.size)));
+    return span;
+  }
   function row(m) {
     var li = el('li');
     li.dataset.id = m.id;
@@ -149,7 +160,7 @@ export const INBOX_JS = String.raw`'use strict';
       el('span', 'from', m.from || m.mailFrom || '(no sender)'),
       el('span', 'date', when(m.date)),
       el('span', 'subject', m.subject || '(no subject)'),
-      el('span', 'meta', (m.attachments ? '\u{1F4CE}' + m.attachments + ' ' : '') + size(m.size)),
+      meta(m),
       el('span', 'to', 'to ' + to)
     );
     a.lastChild.title = to;
@@ -179,6 +190,8 @@ export const INBOX_JS = String.raw`'use strict';
         list.append(fragment);
         state.loaded = offset + items.length;
         showCount();
+        // For bench/web.ts: when the first list was on screen, in the page's own clock.
+        if (!performance.getEntriesByName('inbox-listed').length) performance.mark('inbox-listed');
       });
     }).catch(function (error) { count.textContent = error.message; });
   }
@@ -259,7 +272,7 @@ export const INBOX_JS = String.raw`'use strict';
     var dl = el('dl', 'fields');
     field(dl, 'From', m.from);
     field(dl, 'To', m.to);
-    field(dl, 'Date', new Date(m.date).toString());
+    field(dl, 'Date', new Date(m.date).toLocaleString());
     field(dl, 'Size', size(m.size));
     if (m.envelope) {
       field(dl, 'MAIL FROM', '<' + m.envelope.from + '>');
