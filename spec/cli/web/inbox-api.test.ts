@@ -6,10 +6,13 @@
  * and a restart that lists what the folder already holds.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as mime from '../../../mime';
+import { sendmessage } from '../../../smtp';
+import { rsaKey } from '../../smtp/dkim-support';
 import { ensureBuilt, run, stop } from '../helpers';
 import { attachmentMessage, htmlMessage, send, startServeWeb, textMessage } from './support';
 import type { ServeWeb } from './support';
@@ -167,6 +170,26 @@ describe('tclmail serve --web: the JSON API', () => {
     expect(byHand.envelope).toBeNull();
   });
 
+  it('with --dkim-keys verifies a signature by a known key and reports one by an unknown key as not verified', async () => {
+    const known = rsaKey();
+    const other = rsaKey();
+    const keysFile = join(dir, 'keys.txt');
+    writeFileSync(keysFile, `sel._domainkey.example.com ${known.record}\n`);
+    server = await startServeWeb(dir, ['--dkim-keys', keysFile]);
+    for (const [subject, selector, key] of [['Known key', 'sel', known], ['Unknown key', 'other', other]] as const) {
+      const token = textMessage(subject, 'signed body');
+      try {
+        await sendmessage(token, { servers: ['127.0.0.1'], ports: [server.smtpPort], dkim: { domain: 'example.com', selector, privateKey: key.pem } });
+      } finally {
+        mime.finalize(token, { subordinates: 'all' });
+      }
+    }
+    const list = await waitForCount(server.origin, 2);
+    const dkimOf = async (subject: string) => json(await call(`${server!.origin}/api/messages/${list.find((m: any) => m.subject === subject).id}`)).dkim;
+    expect(await dkimOf('Known key')).toEqual([expect.objectContaining({ domain: 'example.com', selector: 'sel', algorithm: 'rsa-sha256', result: 'pass' })]);
+    expect(await dkimOf('Unknown key')).toEqual([expect.objectContaining({ selector: 'other', result: 'unverified', bodyHash: 'pass' })]);
+  });
+
   it('refuses a malformed --web and the inbox flags without --web', async () => {
     const bad = await run(['serve', '--dir', dir, '--web', 'localhost:99999']);
     expect(bad.status).toBe(64);
@@ -174,5 +197,8 @@ describe('tclmail serve --web: the JSON API', () => {
     const alone = await run(['serve', '--dir', dir, '--web-token']);
     expect(alone.status).toBe(64);
     expect(alone.stderr).toContain('add --web [HOST:]PORT');
+    const missing = await run(['serve', '--dir', dir, '--web', '0', '--dkim-keys', join(dir, 'absent.txt')]);
+    expect(missing.status).toBe(64);
+    expect(missing.stderr).toContain('--dkim-keys');
   });
 });
