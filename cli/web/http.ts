@@ -196,14 +196,16 @@ export async function startWebServer(
   };
 }
 
-/** The Host header may name the bound address, or loopback by name when bound to loopback, with this port. */
+/**
+ * Bound to loopback, the Host header must name loopback (an address or
+ * `localhost`) and this port: a page elsewhere that rebinds its own name to
+ * 127.0.0.1 is refused. Beyond loopback any name may reach the server (the
+ * machine's names are not known here); the token guards it there.
+ */
 function hostAllowed(header: string | undefined, bound: string, port: number): boolean {
   if (header === undefined) return false;
   const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(header);
   if (!match || (match[2] !== undefined && Number(match[2]) !== port)) return false;
   const name = match[1].replace(/^\[|\]$/g, '').toLowerCase();
-  if (name === bound.toLowerCase()) return true;
-  if (isLoopback(bound)) return isLoopback(name);
-  // Bound to every interface: any address literal of this machine, or a name; the token guards it.
-  return bound === '0.0.0.0' || bound === '::' || isIP(name) !== 0;
+  return !isLoopback(bound) || isLoopback(name);
 }

@@ -63,6 +63,11 @@ describeWithChromium('the inbox page in Chromium', () => {
 
     await send(server.smtpPort, textMessage(hostile, 'Just text.'), ['bob@example.net', 'blind@example.org']);
     await send(server.smtpPort, htmlMessage('Newsletter', [
+      // Every way an HTML body could reach out: each would be a request the recorder sees.
+      `<meta http-equiv="refresh" content="0; url=${pixel}/refresh">`,
+      `<link rel="stylesheet" href="${pixel}/style.css">`,
+      `<style>@import url("${pixel}/import.css"); h1 { background: url("${pixel}/background.gif"); }</style>`,
+      `<iframe src="${pixel}/frame"></iframe>`,
       '<h1 id="greeting">Hello from HTML</h1>',
       `<script>document.body.dataset.ran = "yes"; window.top.postMessage("ran", "*"); new Image().src = "${pixel}/script";</script>`,
       `<img id="remote" src="${pixel}/pixel" alt="remote">`,
