@@ -12,7 +12,7 @@ import { EventHub, PAGE_CSP, baseHeaders, isLoopback, newToken, sendBody, sendEr
 import type { Listen, WebServer } from './http';
 import { Inbox } from './inbox';
 import { INBOX_CSS, INBOX_HTML, INBOX_JS } from './inbox-page';
-import { SECTION_PATTERN, describe, partAt } from './message';
+import { SECTION_PATTERN, describe, htmlWithInlineImages, partAt } from './message';
 import type { DkimKeys } from './dkim';
 import { ID_PATTERN } from './summary';
 
@@ -95,7 +95,7 @@ export async function startInboxWeb(options: InboxWebOptions): Promise<InboxWeb>
       const detail = describe(bytes, keys);
       const part = detail.htmlSection !== undefined ? partAt(bytes, detail.htmlSection) : undefined;
       if (!part || part.text === undefined) return sendError(response, 404, 'the message has no HTML body');
-      return sendBody(response, 'text/html; charset=utf-8', part.text, {}, MESSAGE_CSP);
+      return sendBody(response, 'text/html; charset=utf-8', htmlWithInlineImages(bytes, part.text), {}, MESSAGE_CSP);
     }
     const part = partAt(bytes, section);
     if (!part) return sendError(response, 404, 'no such part');

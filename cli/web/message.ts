@@ -118,5 +118,37 @@ export function partAt(bytes: Buffer, section: string): { body: Buffer; contentT
   });
 }
 
+/** The largest embedded image turned into a data: URL (larger ones stay unresolved). */
+const INLINE_IMAGE_CAP = 2 * 1024 * 1024;
+
+/**
+ * The HTML body with its `cid:` references (images sent inside the message,
+ * RFC 2392) replaced by `data:` URLs, the one kind of image the body's
+ * policy lets load. Only image parts are inlined; other references stay as
+ * they are and show nothing.
+ */
+export function htmlWithInlineImages(bytes: Buffer, html: string): string {
+  if (!/cid:/i.test(html)) return html;
+  const images = withMessage(bytes, (token, tree) => {
+    const found = new Map<string, string>();
+    for (const leaf of leaves(token, tree)) {
+      const id = leaf.tree.headers.find(([name]) => name.toLowerCase() === 'content-id')?.[1];
+      if (id === undefined || !/^image\/[a-z0-9.+-]+$/i.test(leaf.tree.content)) continue;
+      const body = mime.getbody(leaf.token) as Buffer;
+      if (body.length <= INLINE_IMAGE_CAP) found.set(id.trim().replace(/^<|>$/g, '').toLowerCase(), `data:${leaf.tree.content};base64,${body.toString('base64')}`);
+    }
+    return found;
+  });
+  return html.replace(/cid:([^"'\s)>]+)/gi, (whole, id: string) => {
+    let key = id;
+    try {
+      key = decodeURIComponent(id);
+    } catch {
+      // kept as written
+    }
+    return images.get(key.toLowerCase()) ?? whole;
+  });
+}
+
 /** Section numbers as the API takes them: `1`, `2.1`, ... */
 export const SECTION_PATTERN = /^[1-9]\d{0,3}(?:\.[1-9]\d{0,3}){0,15}$/;

@@ -130,6 +130,24 @@ describe('tclmail serve --web: the JSON API', () => {
     expect((await call(`${origin}/api/messages`, { headers: { host: `evil.example:${new URL(origin).port}` } })).status).toBe(421);
   });
 
+  it('shows images sent inside the message (cid:) as data: URLs, the only images the HTML body may load', async () => {
+    server = await startServeWeb(dir);
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+    const related = mime.initialize({
+      canonical: 'multipart/related',
+      parts: [
+        mime.initialize({ canonical: 'text/html', param: [['charset', 'utf-8']], string: '<p><img src="cid:logo@example.com" alt="logo"> <img src="cid:missing@example.com"></p>' }),
+        mime.initialize({ canonical: 'image/png', encoding: 'base64', string: png, header: [['Content-ID', '<logo@example.com>']] }),
+      ],
+      header: [['From', 'ann@example.com'], ['To', 'bob@example.net'], ['Subject', 'Logo']],
+    });
+    await send(server.smtpPort, related);
+    const [message] = await waitForCount(server.origin, 1);
+    const html = (await call(`${server.origin}/api/messages/${message.id}/html`)).body.toString();
+    expect(html).toContain(`<img src="data:image/png;base64,${png.toString('base64')}" alt="logo">`);
+    expect(html).toContain('<img src="cid:missing@example.com">');
+  });
+
   it('with --web-token asks for the printed token (query or Bearer) on everything but the static files', async () => {
     server = await startServeWeb(dir, ['--web-token']);
     const { origin, url } = server;
