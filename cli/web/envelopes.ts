@@ -25,7 +25,7 @@ export interface Envelope {
   at: string;
 }
 
-export const ENVELOPE_LOG = 'envelopes.jsonl';
+const ENVELOPE_LOG = 'envelopes.jsonl';
 
 /** Appends the envelope of `message` to the log in `dir` and returns it. */
 export function recordEnvelope(dir: string, message: CapturedMessage, when = new Date()): Envelope {

@@ -17,7 +17,7 @@ import type { DkimKeys } from './dkim';
 import { ID_PATTERN } from './summary';
 
 /** The policy of a message's HTML body: inline styles and data: images only, no script (the sandbox makes its origin opaque). */
-export const MESSAGE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'; sandbox";
+const MESSAGE_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; base-uri 'none'; form-action 'none'; sandbox";
 
 export interface InboxWebOptions {
   listen: Listen;
@@ -119,7 +119,7 @@ export async function startInboxWeb(options: InboxWebOptions): Promise<InboxWeb>
 }
 
 /** `attachment` with an ASCII fallback name and the real one in RFC 6266 / RFC 8187 form. */
-export function contentDisposition(filename: string): string {
+function contentDisposition(filename: string): string {
   const plain = basename(filename.replace(/\\/g, '/')) || 'attachment';
   const fallback = plain.replace(/[^\x20-\x7e]|["\\%;]/g, '_');
   const encoded = encodeURIComponent(plain).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
