@@ -56,6 +56,7 @@ main { display: grid; grid-template-columns: minmax(280px, 38%) 1fr; height: cal
 .date, .meta { text-align: right; }
 .att { display: inline-block; padding: 0 5px; border-radius: 4px; background: var(--pick); color: var(--accent); font-size: 11px; }
 #more { display: block; margin: 10px auto; padding: 6px 14px; font: inherit; }
+#more[hidden] { display: none; }
 #detail { overflow-y: auto; padding: 14px 18px; min-width: 0; }
 #detail h2 { margin: 0 0 8px; font-size: 18px; overflow-wrap: anywhere; }
 .back { display: none; margin-bottom: 8px; }

@@ -7,7 +7,7 @@
  * list, and delete removes the message.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -87,6 +87,7 @@ describeWithChromium('the inbox page in Chromium', () => {
     await page.locator('#live.on').waitFor();
     await rows(page).nth(3).waitFor();
     expect(await page.locator('#count').textContent()).toBe('4 messages');
+    expect(await page.locator('#more').isHidden()).toBe(true);
     const subjects = await rows(page).locator('.subject').allTextContents();
     expect(subjects).toEqual(['With a file', 'Grüße aus Köln ✓ 日本', 'Newsletter', hostile]);
     expect(await rows(page).first().locator('.from').textContent()).toBe('Carl <carl@example.com>');
@@ -164,5 +165,25 @@ describeWithChromium('the inbox page in Chromium', () => {
     // Nothing any message asked for was ever fetched, and the page itself ran without errors.
     expect(recorder.hits).toEqual([]);
     expect(pageErrors).toEqual([]);
+  });
+
+  it('lists what the folder held at start, a page at a time', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tclmail-web-browser-'));
+    mkdirSync(join(dir, 'new'), { recursive: true });
+    for (let i = 0; i < 150; i++) {
+      const date = new Date(Date.UTC(2026, 0, 1, 0, i)).toUTCString();
+      writeFileSync(join(dir, 'new', `${1767225600 + i}.M0P1Q${i}.test.eml`), `From: a@example.com\r\nTo: b@example.net\r\nSubject: Stored ${i}\r\nDate: ${date}\r\n\r\nbody ${i}\r\n`);
+    }
+    server = await startServeWeb(dir);
+    browser = await openBrowser();
+    const page = await browser.context.newPage();
+    await page.goto(server.url);
+    await page.locator('#count', { hasText: '150 messages' }).waitFor();
+    await waitForRows(page, 100);
+    expect(await rows(page).first().locator('.subject').textContent()).toBe('Stored 149');
+    await page.locator('#more').click();
+    await waitForRows(page, 150);
+    expect(await rows(page).last().locator('.subject').textContent()).toBe('Stored 0');
+    expect(await page.locator('#more').isHidden()).toBe(true);
   });
 });
