@@ -206,8 +206,14 @@ export const INBOX_JS = String.raw`'use strict';
 
   function connect() {
     var events = new EventSource(withToken('/api/events'));
-    events.onopen = function () { live.textContent = 'live'; live.className = 'live on'; };
-    events.onerror = function () { live.textContent = 'reconnecting'; live.className = 'live'; };
+    var dropped = false;
+    events.onopen = function () {
+      live.textContent = 'live';
+      live.className = 'live on';
+      // Events sent while the stream was down are lost: read the list again.
+      if (dropped) { dropped = false; load(true); }
+    };
+    events.onerror = function () { dropped = true; live.textContent = 'reconnecting'; live.className = 'live'; };
     events.addEventListener('message', function (event) {
       var m = JSON.parse(event.data);
       if (!matches(m, state.q) || state.ids.has(m.id)) return;
