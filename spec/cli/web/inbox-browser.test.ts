@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describeWithChromium, openBrowser } from '../../support/chromium';
-import { ensureBuilt, stop } from '../helpers';
+import { ensureBuilt, lines, start, stop } from '../helpers';
 import { attachmentMessage, htmlMessage, send, startRecorder, startServeWeb, textMessage } from './support';
 import type { ServeWeb } from './support';
 
@@ -185,5 +185,27 @@ describeWithChromium('the inbox page in Chromium', () => {
     await waitForRows(page, 150);
     expect(await rows(page).last().locator('.subject').textContent()).toBe('Stored 0');
     expect(await page.locator('#more').isHidden()).toBe(true);
+  });
+
+  it('reads the list again when the event stream comes back after the server restarted', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tclmail-web-browser-'));
+    server = await startServeWeb(dir);
+    await send(server.smtpPort, textMessage('Before the restart', 'one'));
+    browser = await openBrowser();
+    const page = await browser.context.newPage();
+    await page.goto(server.url);
+    await rows(page).filter({ hasText: 'Before the restart' }).waitFor();
+
+    const webPort = new URL(server.origin).port;
+    await stop(server.child);
+    await page.locator('#live', { hasText: 'reconnecting' }).waitFor();
+    // Stored while no server ran: no event will ever announce it.
+    writeFileSync(join(dir, 'new', '1767225600.M0P1Q1.by-hand.eml'), 'From: c@example.com\r\nTo: d@example.net\r\nSubject: While it was down\r\n\r\nhi\r\n');
+    const child = start(['serve', '--dir', dir, '--port', '0', '--web', `127.0.0.1:${webPort}`]);
+    server = { ...server, child };
+    await lines(child).waitFor(/^web: /);
+    await page.locator('#live.on').waitFor({ timeout: 20_000 });
+    await rows(page).filter({ hasText: 'While it was down' }).waitFor();
+    expect(await page.locator('#count').textContent()).toBe('2 messages');
   });
 });
