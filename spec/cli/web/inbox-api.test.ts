@@ -7,7 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as mime from '../../../mime';
@@ -215,6 +216,16 @@ describe('tclmail serve --web: the JSON API', () => {
     const alone = await run(['serve', '--dir', dir, '--web-token']);
     expect(alone.status).toBe(64);
     expect(alone.stderr).toContain('add --web [HOST:]PORT');
+    // The web port is taken: the program says so and stops, SMTP server included.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const busy = await run(['serve', '--dir', dir, '--port', '0', '--web', `127.0.0.1:${(taken.address() as AddressInfo).port}`]);
+      expect(busy.status).toBe(2);
+      expect(busy.stderr).toMatch(/tclmail serve: cannot start: .*EADDRINUSE/);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
     const missing = await run(['serve', '--dir', dir, '--web', '0', '--dkim-keys', join(dir, 'absent.txt')]);
     expect(missing.status).toBe(64);
     expect(missing.stderr).toContain('--dkim-keys');
