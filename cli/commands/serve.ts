@@ -9,6 +9,13 @@ import type { Command, Io } from '../args';
 import { startCaptureServer } from '../serve';
 import { boundedLine, DEFAULT_LIMITS, recipientsShown } from '../serve-limits';
 import type { CapturedMessage } from '../serve';
+import { readDkimKeys } from '../web/dkim';
+import type { DkimKeys } from '../web/dkim';
+import { recordEnvelope } from '../web/envelopes';
+import { parseListen } from '../web/http';
+import type { Listen } from '../web/http';
+import { startInboxWeb } from '../web/inbox-server';
+import type { InboxWeb } from '../web/inbox-server';
 
 const HELP = `Usage: tclmail serve [options]
 
@@ -33,10 +40,19 @@ Options:
                     slowly it dribbles in (default ${DEFAULT_LIMITS.commandSecs})
   --idle-secs N     seconds of silence before a connection is closed
                     (default ${DEFAULT_LIMITS.idleSecs})
+  --web [HOST:]PORT also serve the inbox in a browser, with a JSON API
+                    (HOST defaults to 127.0.0.1; 0 picks a free port); the
+                    envelope of each message is logged in DIR/envelopes.jsonl
+  --web-token       ask for a token even on loopback (always asked for when
+                    --web names another interface); it is printed in the URL
+  --dkim-keys FILE  verify DKIM signatures with these keys, one per line:
+                    SELECTOR._domainkey.DOMAIN v=DKIM1; k=rsa; p=... (DNS is
+                    never queried; without a key only the body hash is checked)
   -h, --help        show this help
 
 Output:
   listening on HOST:PORT ...
+  web: http://HOST:PORT/                              with --web
   TIME <sender> -> <rcpt>, <rcpt> (N bytes) PATH      one line per message
 
 Example:
@@ -70,6 +86,9 @@ export const serve: Command = {
         'max-recipients': { type: 'string' },
         'command-secs': { type: 'string' },
         'idle-secs': { type: 'string' },
+        web: { type: 'string' },
+        'web-token': { type: 'boolean' },
+        'dkim-keys': { type: 'string' },
       },
       { min: 0, max: 0 },
     );
@@ -87,7 +106,21 @@ export const serve: Command = {
     };
     const starttls = flags.starttls === true;
     const auth = flags.auth === true;
+    const webText = stringFlag(flags, 'web');
+    let listen: Listen | undefined;
+    let dkimKeys: DkimKeys | undefined;
+    try {
+      listen = webText === undefined ? undefined : parseListen('serve', 'web', webText);
+      const keysFile = stringFlag(flags, 'dkim-keys');
+      if (keysFile !== undefined) dkimKeys = readDkimKeys(keysFile);
+    } catch (error) {
+      throw new UsageError((error as Error).message.replace(/^serve: /, ''));
+    }
+    if (listen === undefined && (flags['web-token'] === true || dkimKeys !== undefined)) {
+      throw new UsageError('--web-token and --dkim-keys apply to the inbox page: add --web [HOST:]PORT');
+    }
 
+    let web: InboxWeb | undefined;
     let server;
     try {
       server = await startCaptureServer({
@@ -99,10 +132,19 @@ export const serve: Command = {
         auth,
         ...(size !== undefined ? { size } : {}),
         refuse: (address) => refused.has(address.toLowerCase()),
-        onMessage: (message) => line(io.stdout, describeMessage(message)),
+        onMessage: (message) => {
+          // Logged before the client's 250: a message in new/ always has its envelope on record.
+          const envelope = listen !== undefined ? recordEnvelope(dir, message) : undefined;
+          line(io.stdout, describeMessage(message));
+          if (web !== undefined) void web.captured(message, envelope);
+        },
       });
+      if (listen !== undefined) {
+        web = await startInboxWeb({ listen, dir: server.dir, requireToken: flags['web-token'] === true, ...(dkimKeys ? { dkimKeys } : {}) });
+      }
     } catch (error) {
       line(io.stderr, `tclmail serve: cannot start: ${(error as Error).message}`);
+      await server?.close();
       return EXIT.FAILED;
     }
 
@@ -115,13 +157,15 @@ export const serve: Command = {
       line(io.stdout, `certificate: ${certPath}`);
     }
     if (refused.size > 0) line(io.stdout, `refusing: ${[...refused].join(', ')}`);
+    if (web !== undefined) line(io.stdout, `web: ${web.url}`);
 
     const running = server;
+    const page = web;
     return new Promise<number>((done) => {
       const stop = (): void => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        running.close().then(() => done(EXIT.OK));
+        Promise.all([running.close(), page?.close()]).then(() => done(EXIT.OK));
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
