@@ -14,4 +14,4 @@ export type { DkimAlgorithm, DkimOptions, DkimSignature } from './dkim/sign';
 export type { DsnOptions, NotifyValue } from './protocol/dsn';
 export { enhancedOf } from './protocol/refused';
 export type { RefusedRecipient } from './protocol/refused';
-export type { StartTlsMode } from './modern-options';
+export type { StartTlsMode } from './extension-options';

@@ -14,7 +14,7 @@ import { DsnOptions, planDsn } from './protocol/dsn';
 export type StartTlsMode = 'opportunistic' | 'required' | 'never';
 
 /** The option table entries, merged into sendmessage's. */
-export const MODERN_OPTIONS: OptionSpecs = {
+export const EXTENSION_OPTIONS: OptionSpecs = {
   protocol: { kind: 'string', values: ['smtp', 'lmtp'] },
   starttls: { kind: 'string', values: ['opportunistic', 'required', 'never'] },
   requiretls: { kind: 'boolean' },
@@ -28,8 +28,8 @@ export const MODERN_OPTIONS: OptionSpecs = {
   dkim: { kind: 'any' },
 };
 
-/** The checked extension options. */
-export interface ModernPlan {
+/** The options beyond Tcllib, checked: how to reach the server (LMTP, TLS) and what each message asks of it. */
+export interface ExtensionSettings {
   protocol: 'smtp' | 'lmtp';
   /** Implicit TLS (`tls: 'implicit'` or `tlsimport`). */
   tlsimport: boolean;
@@ -49,7 +49,7 @@ export interface ModernPlan {
  * `tlsimport` are Tcllib's; `starttls`, when given, overrides `usetls`, and
  * `requiretls` implies `starttls: 'required'`.
  */
-export function readModernOptions(o: ParsedOptions, command: string): ModernPlan {
+export function readExtensionOptions(o: ParsedOptions, command: string): ExtensionSettings {
   let tlsimport = (o.tlsimport as boolean | undefined) ?? false;
   let tls: ConnectionOptions | undefined;
   if (o.tls !== undefined) {
