@@ -94,9 +94,9 @@ export function headerFields(part: Part): Array<{ name: string; value: string }>
   return part.headers.map((field) => ({ name: field.name, value: field.value }));
 }
 
-const SETHEADER: OptionSpecs = {
+const SETHEADER = {
   mode: { kind: 'string', values: ['write', 'append', 'delete'] },
-};
+} as const satisfies OptionSpecs;
 
 /** Options of {@link setheader}. */
 export interface SetheaderOptions {
@@ -138,7 +138,7 @@ export function setheader(token: Token, key: string, value: string, options?: Se
 export function setheader(token: Token, key: string, value: string, ...args: unknown[]): string[];
 export function setheader(token: Token, key: string, value: string, ...args: unknown[]): string[] {
   const part = partOf(token, 'mime.setheader');
-  const mode = (parseOptions('mime.setheader', SETHEADER, args).mode as string | undefined) ?? 'write';
+  const mode = parseOptions('mime.setheader', SETHEADER, args).mode ?? 'write';
   const lower = typeof key === 'string' ? key.toLowerCase() : '';
   if (mode === 'delete') {
     // The value is not written, but a name that could never be a field is still refused.

@@ -7,7 +7,7 @@
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { InvalidInputError, OptionError, SmtpError } from '../lib/errors';
-import { OptionSpecs, ParsedOptions, parseOptions } from '../lib/options';
+import { OptionSpecs, OptionsOf, parseOptions, typed } from '../lib/options';
 import { refuseControls } from '../lib/text';
 import { checkMessageOptions, getHeaderFields, isToken, Token } from '../mime';
 import { uniqueID } from '../mime/build/uniqueid';
@@ -107,7 +107,7 @@ export interface SendMessageOptions {
 const COMMAND = 'smtp.sendmessage';
 
 /** The option table for {@link parseOptions}. */
-export const SENDMESSAGE_OPTIONS: OptionSpecs = {
+export const SENDMESSAGE_OPTIONS = {
   servers: { kind: 'list' },
   ports: { kind: 'integers', min: 1 },
   client: { kind: 'string' },
@@ -117,19 +117,23 @@ export const SENDMESSAGE_OPTIONS: OptionSpecs = {
   recipients: { kind: 'any' },
   header: { kind: 'pair', repeat: true },
   usetls: { kind: 'boolean' },
-  tlspolicy: { kind: 'function' },
+  tlspolicy: typed<TlsPolicy>()({ kind: 'function' }),
   tlsimport: { kind: 'boolean' },
   username: { kind: 'string' },
   password: { kind: 'string' },
-  debug: { kind: 'any' },
+  debug: { kind: 'boolean-or-function' },
   maxsecs: { kind: 'integer', min: 1 },
   tls: { kind: 'any' },
   bcc: { kind: 'string', values: ['same', 'digest'] },
   insecureauth: { kind: 'boolean' },
   oauth2: { kind: 'string' },
-  lookup: { kind: 'function' },
+  lookup: typed<LookupFunction>()({ kind: 'function' }),
   ...EXTENSION_OPTIONS,
-};
+} as const satisfies OptionSpecs;
+
+/** sendmessage's options as {@link parseOptions} returns them for {@link SENDMESSAGE_OPTIONS}. */
+export type SendOptions = OptionsOf<typeof SENDMESSAGE_OPTIONS>;
+
 
 /** One (server, port) pair of the walk. */
 export interface Target {
@@ -221,10 +225,6 @@ function dateNow(): string {
   return stampText;
 }
 
-function isTclTrue(value: unknown, name: string): boolean {
-  return parseOptions(COMMAND, { [name]: { kind: 'boolean' } }, [{ [name]: value }])[name] as boolean;
-}
-
 /**
  * Reads the options and derives the envelope: every check that can fail
  * without a server fails here, so nothing is sent on bad input.
@@ -239,10 +239,10 @@ export function planSend(tok: Token, args: readonly unknown[]): Plan {
  * {@link SENDMESSAGE_OPTIONS} (the pool's merged defaults and message options,
  * which a second reading would only copy). @internal
  */
-export function planParsed(tok: Token, o: ParsedOptions): Plan {
+export function planParsed(tok: Token, o: SendOptions): Plan {
   if (!isToken(tok)) throw new OptionError(COMMAND, undefined, 'the first argument must be a mime token');
 
-  const servers = ((o.servers as string[] | undefined) ?? ['localhost']).filter((s) => s !== '');
+  const servers = (o.servers ?? ['localhost']).filter((s) => s !== '');
   if (servers.length === 0) throw new OptionError(COMMAND, 'servers', '-servers needs at least one host');
   for (const server of servers) {
     refuseControls('servers', server);
@@ -251,7 +251,7 @@ export function planParsed(tok: Token, o: ParsedOptions): Plan {
   const extension = readExtensionOptions(o, COMMAND);
   const tlsimport = extension.tlsimport;
   // RFC 8314: 465 for implicit TLS; RFC 2033 names no LMTP port but 24 is the one in use.
-  const ports = (o.ports as number[] | undefined) ?? [tlsimport ? 465 : extension.protocol === 'lmtp' ? 24 : 25];
+  const ports = o.ports ?? [tlsimport ? 465 : extension.protocol === 'lmtp' ? 24 : 25];
   if (ports.length === 0) throw new OptionError(COMMAND, 'ports', '-ports needs at least one port');
   for (const port of ports) {
     if (port > 65535) throw new OptionError(COMMAND, 'ports', `-ports: ${port} is not a TCP port`);
@@ -260,7 +260,7 @@ export function planParsed(tok: Token, o: ParsedOptions): Plan {
   const targets = servers.map((server, i) => ({ server, port: ports[Math.min(i, ports.length - 1)] }));
 
   // API.md: 'localhost' when any server is loopback; otherwise the session names this host (or its address literal).
-  let client: string | undefined = (o.client as string | undefined) || undefined;
+  let client: string | undefined = o.client || undefined;
   if (client === undefined && servers.some((s) => LOOPBACK.has(s.toLowerCase()) || isSocketPath(s))) client = 'localhost';
   if (client !== undefined) {
     refuseControls('client', client);
@@ -275,17 +275,15 @@ export function planParsed(tok: Token, o: ParsedOptions): Plan {
     else throw new OptionError(COMMAND, 'recipients', '-recipients expects a string or a list of strings');
   }
 
-  let debug: boolean | ((line: string) => void) = false;
-  if (typeof o.debug === 'function') debug = o.debug as (line: string) => void;
-  else if (o.debug !== undefined) debug = isTclTrue(o.debug, 'debug');
+  const debug = o.debug ?? false;
 
-  const header = ((o.header as Array<[string, unknown]> | undefined) ?? []).map(([key, value]): [string, string] => {
+  const header = (o.header ?? []).map(([key, value]): [string, string] => {
     if (typeof value !== 'string') throw new OptionError(COMMAND, 'header', `-header ${key}: the value must be a string`);
     return [key, value];
   });
-  const bcc = ((o.bcc as string | undefined) ?? 'same') as 'same' | 'digest';
+  const bcc = o.bcc ?? 'same';
   const envelope = deriveEnvelope({
-    originator: o.originator as string | undefined,
+    originator: o.originator,
     recipients,
     header,
     partHeaders: getHeaderFields(tok),
@@ -296,32 +294,32 @@ export function planParsed(tok: Token, o: ParsedOptions): Plan {
   // first connection; the builds that send the message find each field formatted already (mime's field cache).
   checkMessageOptions(tok, { extraHeaders: envelope.addHeaders, omitHeaders: envelope.omitHeaders });
 
-  const username = (o.username as string | undefined) ?? '';
-  const password = (o.password as string | undefined) ?? '';
+  const username = o.username ?? '';
+  const password = o.password ?? '';
   refuseControls('username', username);
   refuseControls('password', password);
-  const oauth2 = o.oauth2 as string | undefined;
+  const oauth2 = o.oauth2;
   if (oauth2 !== undefined) refuseControls('oauth2', oauth2);
 
   const session: SessionSettings = {
     client,
     starttls: extension.starttls,
-    tlspolicy: o.tlspolicy as TlsPolicy | undefined,
+    tlspolicy: o.tlspolicy,
     tlsimport,
     tls: extension.tls,
     username,
     password,
     oauth2,
-    insecureauth: (o.insecureauth as boolean | undefined) ?? false,
+    insecureauth: o.insecureauth ?? false,
     debug,
-    lookup: o.lookup as LookupFunction | undefined,
+    lookup: o.lookup,
     protocol: extension.protocol,
   };
   const message: MessageSettings = {
     envelope,
-    atleastone: (o.atleastone as boolean | undefined) ?? false,
+    atleastone: o.atleastone ?? false,
     bcc,
-    maxsecs: (o.maxsecs as number | undefined) ?? 120,
+    maxsecs: o.maxsecs ?? 120,
     requiretls: extension.requiretls,
     dsn: extension.dsn,
     chunking: extension.chunking,

@@ -4,14 +4,14 @@
  * Tcllib (see ./charsets).
  */
 import { MimeError } from '../../lib/errors';
-import { parseOptions } from '../../lib/options';
+import { parseOptions, type OptionSpecs } from '../../lib/options';
 import { decodeCharset, encodeCharset, isSupportedCharset, isTclEncoding, mapencoding, reversemapencoding } from './charsets';
 import { qpDecodeBytes, qpEncodeBytes } from './qp';
 
 const WORD_OPTIONS = {
   charset_encoded: { kind: 'boolean' },
   maxlength: { kind: 'integer' },
-} as const;
+} as const satisfies OptionSpecs;
 
 // `=?` charset `?` method `?` text `?=`; each part is bounded by `?`, so the scan is linear.
 const ENCODED_WORD = /=\?([^?]+)\?([^?])\?([^?]*)\?=/;
@@ -73,8 +73,8 @@ export function word_encode(charset: string, method: string, text: string | Uint
     throw new MimeError(`unknown method '${method}', must be base64 or quoted-printable`);
   }
   const opts = parseOptions('mime.word_encode', WORD_OPTIONS, options);
-  const charsetEncoded = (opts.charset_encoded as boolean | undefined) ?? true;
-  const maxlength = (opts.maxlength as number | undefined) ?? 66;
+  const charsetEncoded = opts.charset_encoded ?? true;
+  const maxlength = opts.maxlength ?? 66;
 
   let unicode: string;
   if (typeof text !== 'string') unicode = strictDecode(Buffer.from(text), mime, charset);

@@ -10,11 +10,11 @@
  * once; a message that finds none free waits its turn.
  */
 import { Attempt, Rejected, SmtpError } from '../../lib/errors';
-import { OptionSpecs, parseOptions, ParsedOptions } from '../../lib/options';
+import { OptionSpecs, OptionsOf, parseOptions, ParsedOptions } from '../../lib/options';
 import type { Token } from '../../mime';
 import { allFailed, attemptOf, finalError, movesOn, refusedAll } from '../failover';
 import { openSession } from '../open-session';
-import { Plan, planParsed, sameSession, SENDMESSAGE_OPTIONS, SendMessageOptions, SessionSettings, Target } from '../send-plan';
+import { Plan, planParsed, sameSession, SENDMESSAGE_OPTIONS, SendMessageOptions, SendOptions, SessionSettings, Target } from '../send-plan';
 import { transact, TransactOptions } from '../transact';
 import type { Session } from '../protocol/types';
 
@@ -46,14 +46,14 @@ export interface Pool {
 const COMMAND = 'smtp.pool';
 
 /** The pool's own options, beside sendmessage's. */
-export const POOL_LIMITS: OptionSpecs = {
+export const POOL_LIMITS = {
   maxConnections: { kind: 'integer', min: 1 },
   maxMessages: { kind: 'integer', min: 1 },
   idleSecs: { kind: 'integer', min: 1 },
-};
+} as const satisfies OptionSpecs;
 
 /** Everything {@link pool} accepts. */
-export const POOL_OPTIONS: OptionSpecs = { ...SENDMESSAGE_OPTIONS, ...POOL_LIMITS };
+export const POOL_OPTIONS = { ...SENDMESSAGE_OPTIONS, ...POOL_LIMITS } as const satisfies OptionSpecs;
 
 /** The pool's limits, read once. */
 export interface PoolLimits {
@@ -63,29 +63,27 @@ export interface PoolLimits {
 }
 
 /** Splits parsed pool options into the per-message defaults and the limits. */
-export function readPoolOptions(parsed: ParsedOptions, defaults: Partial<PoolLimits> = {}): { limits: PoolLimits; messageDefaults: ParsedOptions } {
+export function readPoolOptions(parsed: OptionsOf<typeof POOL_LIMITS> & ParsedOptions, defaults: Partial<PoolLimits> = {}): { limits: PoolLimits; messageDefaults: SendOptions } {
   const messageDefaults: ParsedOptions = {};
   for (const [name, value] of Object.entries(parsed)) {
     if (Object.prototype.hasOwnProperty.call(SENDMESSAGE_OPTIONS, name)) messageDefaults[name] = value;
   }
   return {
     limits: {
-      maxConnections: (parsed.maxConnections as number | undefined) ?? defaults.maxConnections ?? 5,
-      maxMessages: (parsed.maxMessages as number | undefined) ?? defaults.maxMessages ?? 100,
-      idleSecs: (parsed.idleSecs as number | undefined) ?? defaults.idleSecs ?? 30,
+      maxConnections: parsed.maxConnections ?? defaults.maxConnections ?? 5,
+      maxMessages: parsed.maxMessages ?? defaults.maxMessages ?? 100,
+      idleSecs: parsed.idleSecs ?? defaults.idleSecs ?? 30,
     },
     messageDefaults,
   };
 }
 
 /** A message's options over the defaults: `header` pairs add up, any other option replaces. */
-export function mergeOptions(defaults: ParsedOptions, own: ParsedOptions): ParsedOptions {
+export function mergeOptions<T extends SendOptions>(defaults: T, own: T): T {
   // Object.assign, not spread: V8 copies these option records (built key by key) about ten times faster. Their keys are
   // option names from a table, never `__proto__`, so the two copy alike.
-  const merged: ParsedOptions = Object.assign({}, defaults, own);
-  if (defaults.header !== undefined && own.header !== undefined) {
-    merged.header = [...(defaults.header as unknown[]), ...(own.header as unknown[])];
-  }
+  const merged: T = Object.assign({}, defaults, own);
+  if (defaults.header !== undefined && own.header !== undefined) merged.header = [...defaults.header, ...own.header];
   return merged;
 }
 
@@ -172,7 +170,7 @@ export class SessionPool implements Pool {
   private lastSettings: SessionSettings | null = null;
 
   constructor(
-    private readonly messageDefaults: ParsedOptions,
+    private readonly messageDefaults: SendOptions,
     private readonly limits: PoolLimits,
   ) {}
 
@@ -193,7 +191,7 @@ export class SessionPool implements Pool {
   }
 
   /** The plan of one message: its options over the pool's, read and checked as sendmessage reads them. */
-  plan(tok: Token, own: ParsedOptions): Plan {
+  plan(tok: Token, own: SendOptions): Plan {
     // Both sides were read with sendmessage's table already: reading the merge again would only copy it.
     return planParsed(tok, mergeOptions(this.messageDefaults, own));
   }

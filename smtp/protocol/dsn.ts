@@ -3,9 +3,10 @@
  * should report (NOTIFY), what a report returns (RET), the sender's own id
  * for the transaction (ENVID) and the original recipient (ORCPT). Values
  * travel as xtext, so nothing the caller passes can end a command line or
- * add a parameter (SECURITY.md A1).
+ * add a parameter.
  */
 import { OptionError } from '../../lib/errors';
+import { tclBoolean } from '../../lib/options';
 import type { MailParameter, NotifyKeyword, RcptParameter } from './parameters';
 
 /** When a report is wanted, RFC 3461 §4.1: `never`, or any of `success`, `failure`, `delay`. */
@@ -29,6 +30,9 @@ export interface DsnOptions {
   /** Refuse a server that does not offer DSN (it is given up, nothing sent) instead of sending without the requests. */
   required?: boolean;
 }
+
+/** DSN options as a caller may pass them, before {@link planDsn} has checked every value. */
+export type UncheckedDsnOptions = { readonly [K in keyof DsnOptions]?: unknown };
 
 /** Checked DSN requests, ready to become ESMTP parameters. */
 export interface DsnPlan {
@@ -61,12 +65,17 @@ function notifyParam(command: string, option: string, value: unknown): RcptParam
   return { kind: 'NOTIFY', when: [...new Set(lower)] };
 }
 
+/** {@link planDsn}'s checks alone: afterwards the options are known to be {@link DsnOptions}. */
+export function checkDsn(options: UncheckedDsnOptions | undefined, command: string): asserts options is DsnOptions | undefined {
+  planDsn(options, command);
+}
+
 /**
  * Checks DSN options before any I/O and turns them into parameters. Option
  * names in errors are sendmessage's (`notify`, `ret`, `envid`, `orcpt`,
  * `dsnrequired`).
  */
-export function planDsn(options: DsnOptions | undefined, command = 'smtp.sendmail'): DsnPlan {
+export function planDsn(options: UncheckedDsnOptions | undefined, command = 'smtp.sendmail'): DsnPlan {
   if (!options) return NO_DSN;
   const mailParams: MailParameter[] = [];
   if (options.ret !== undefined) {
@@ -98,9 +107,8 @@ export function planDsn(options: DsnOptions | undefined, command = 'smtp.sendmai
 
   let orcptAll = false;
   const orcptEach = new Map<string, string>();
-  let orcpt: unknown = options.orcpt;
   // A Tcl flat list gives booleans as words: -orcpt 1.
-  if (typeof orcpt === 'string' && /^(1|0|true|false|yes|no|on|off)$/i.test(orcpt)) orcpt = /^(1|true|yes|on)$/i.test(orcpt);
+  const orcpt = typeof options.orcpt === 'string' ? (tclBoolean(options.orcpt) ?? options.orcpt) : options.orcpt;
   if (orcpt !== undefined) {
     if (typeof orcpt === 'boolean') orcptAll = orcpt;
     else if (typeof orcpt === 'object' && orcpt !== null && !Array.isArray(orcpt)) {
