@@ -10,7 +10,7 @@ import type { Token } from '../mime';
 import { allFailed, attemptOf, finalError, movesOn } from './failover';
 import { openSession } from './open-session';
 import { prepareAhead, type PreparedAhead } from './protocol/message-source';
-import type { Session } from './protocol/types';
+import { quitStarted } from './protocol/session';
 import { Plan, planSend, SendMessageOptions, Target } from './send-plan';
 import { changesOf, transact } from './transact';
 
@@ -41,18 +41,9 @@ async function tryServer(tok: Token, plan: Plan, target: Target, attempts: Attem
     return { sent: false };
   }
   // The outcome was settled by the final reply to the end of data: QUIT's reply and the close are not awaited
-  // (a round trip per message). quit() never rejects, and closes the socket on its own within QUIT_WAIT_SECS
-  // plus a second's grace however the server behaves.
+  // (a round trip per message), only QUIT's write, so that a caller who exits at once has still said QUIT.
   await quitStarted(session);
   return { sent: true, rejected };
-}
-
-/** Starts QUIT and resolves once it has been handed to the socket, leaving its reply and the close to finish alone. */
-function quitStarted(session: Session): Promise<void> {
-  const finished = session.quit();
-  // quit() writes QUIT in the step it queues after the session's last one, which has run: one turn of the
-  // microtask queue puts QUIT on the wire; `finished` resolving first (a session already closed) ends the wait too.
-  return Promise.race([finished, new Promise<void>((resolve) => setImmediate(resolve))]);
 }
 
 /**

@@ -61,6 +61,8 @@ class SmtpSession extends Channel implements Session {
   private acceptedRcpts = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private quitting: Promise<void> | null = null;
+  // Resolved when QUIT has been handed to the socket.
+  private quitWritten: Promise<void> | null = null;
 
   constructor(conn: Connection, server: string, port: number, deadline: Deadline, private readonly client: string, private readonly insecureAuth: boolean, protocol: 'smtp' | 'lmtp' = 'smtp') {
     super(conn, server, port, deadline, protocol);
@@ -176,11 +178,14 @@ class SmtpSession extends Channel implements Session {
   quit(): Promise<void> {
     // A second QUIT (sendmessage's, after one that went with the end of data) waits for the first.
     if (this.quitting) return this.quitting;
+    let handed!: () => void;
+    this.quitWritten = new Promise<void>((resolve) => (handed = resolve));
     this.quitting = this.exclusive(async () => {
       if (this.state === 'closed') return;
       this.state = 'closed';
       try {
         this.conn.send([cmd.quit()]);
+        handed();
         await this.conn.readReply('quit', Math.min(QUIT_WAIT_SECS * 1000, this.deadline.wait(QUIT_WAIT_SECS)));
       } catch {
         // QUIT is a courtesy: the message, if any, was settled before it.
@@ -188,6 +193,12 @@ class SmtpSession extends Channel implements Session {
       await this.conn.end(1000);
     }).catch(() => undefined);
     return this.quitting;
+  }
+
+  /** Starts QUIT (if not started) and resolves once it is on the socket, or once the session ended without it. @internal */
+  quitStarted(): Promise<void> {
+    const finished = this.quit();
+    return Promise.race([this.quitWritten ?? finished, finished]);
   }
 
   // ---- internals ----
@@ -392,6 +403,15 @@ class SmtpSession extends Channel implements Session {
 
 const NOTHING = (): void => undefined;
 const NO_HOOKS: SendmailHooks = Object.freeze({});
+
+/**
+ * Starts QUIT and resolves once it has been handed to the socket, leaving its
+ * reply and the close to finish alone: quit() never rejects, and closes the
+ * socket on its own within its wait for the 221 plus a second's grace. @internal
+ */
+export function quitStarted(session: Session): Promise<void> {
+  return session instanceof SmtpSession ? session.quitStarted() : session.quit();
+}
 
 /** `session.sendmail` with the hooks of sendmessage and the pool, for a session made by {@link connect}. @internal */
 export function sendmailWith(session: Session, from: string, recipients: string | string[], message: MessageSource, opts: SendmailOptions, hooks: SendmailHooks): Promise<Rejected[]> {
