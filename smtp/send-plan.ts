@@ -14,7 +14,7 @@ import { uniqueID } from '../mime/build/uniqueid';
 import { formatDate } from '../mime/codec/datetime';
 import type { DkimOptions, DkimSigner } from './dkim/sign';
 import { deriveEnvelope, Envelope } from './envelope';
-import { EXTENSION_OPTIONS, readExtensionOptions, StartTlsMode } from './extension-options';
+import { EXTENSION_OPTIONS, ExtensionSettings, readExtensionOptions, StartTlsMode } from './extension-options';
 import { checkClientName } from './protocol/command';
 import { isSocketPath } from './protocol/connection';
 import type { DsnOptions, NotifyValue } from './protocol/dsn';
@@ -226,6 +226,73 @@ function dateNow(): string {
 }
 
 /**
+ * The servers and their ports, in the order they are tried. A server may carry
+ * its own port (`mx.example.org:2525`, `[2001:db8::1]:2525`): it stands
+ * instead of the `ports` entry for that server. A bare IPv6 address has no port.
+ */
+function readTargets(o: SendOptions, extension: ExtensionSettings): Target[] {
+  const servers = (o.servers ?? ['localhost']).filter((s) => s !== '');
+  if (servers.length === 0) throw new OptionError(COMMAND, 'servers', '-servers needs at least one host');
+  // RFC 8314: 465 for implicit TLS; RFC 2033 names no LMTP port but 24 is the one in use.
+  const ports = o.ports ?? [extension.tlsimport ? 465 : extension.protocol === 'lmtp' ? 24 : 25];
+  if (ports.length === 0) throw new OptionError(COMMAND, 'ports', '-ports needs at least one port');
+  for (const port of ports) {
+    if (port > 65535) throw new OptionError(COMMAND, 'ports', `-ports: ${port} is not a TCP port`);
+  }
+  return servers.map((given, i) => {
+    refuseControls('servers', given);
+    if (/\s/.test(given)) throw new InvalidInputError('servers', `${JSON.stringify(given)} is not a host name`);
+    // The last port repeats for the servers beyond the port list.
+    const listed = ports[Math.min(i, ports.length - 1)];
+    const withPort = isSocketPath(given) ? null : /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d+)$/.exec(given);
+    if (!withPort) return { server: given, port: listed };
+    const port = Number(withPort[3]);
+    if (port < 1 || port > 65535) throw new OptionError(COMMAND, 'servers', `-servers: ${JSON.stringify(given)}: ${withPort[3]} is not a TCP port`);
+    return { server: withPort[1] ?? withPort[2], port };
+  });
+}
+
+/** The EHLO name: the `client` option; else 'localhost' when any server is loopback; else the session names this host. */
+function readClient(o: SendOptions, targets: readonly Target[]): string | undefined {
+  let client: string | undefined = o.client || undefined;
+  if (client === undefined && targets.some((t) => LOOPBACK.has(t.server.toLowerCase()) || isSocketPath(t.server))) client = 'localhost';
+  if (client !== undefined) {
+    refuseControls('client', client);
+    if (!/[^\x00-\x7f]/.test(client)) checkClientName(client);
+  }
+  return client;
+}
+
+/** The envelope and the fields added to the transmitted copy, from the options and the part's header. */
+function readEnvelope(tok: Token, o: SendOptions, bcc: 'same' | 'digest'): Envelope {
+  let recipients: string | undefined;
+  if (o.recipients !== undefined) {
+    const r = o.recipients;
+    if (typeof r === 'string') recipients = r;
+    else if (Array.isArray(r) && r.every((x) => typeof x === 'string')) recipients = r.join(',');
+    else throw new OptionError(COMMAND, 'recipients', '-recipients expects a string or a list of strings');
+  }
+
+  const header = (o.header ?? []).map(([key, value]): [string, string] => {
+    if (typeof value !== 'string') throw new OptionError(COMMAND, 'header', `-header ${key}: the value must be a string`);
+    return [key, value];
+  });
+  const envelope = deriveEnvelope({
+    originator: o.originator,
+    recipients,
+    header,
+    partHeaders: getHeaderFields(tok),
+    bcc,
+    stamp: { date: dateNow, messageId: () => uniqueID() },
+  });
+  // The mime layer checks added fields as setheader does: checking now moves any such error before the
+  // first connection; the builds that send the message find each field formatted already (mime's field cache).
+  checkMessageOptions(tok, { extraHeaders: envelope.addHeaders, omitHeaders: envelope.omitHeaders });
+
+  return envelope;
+}
+
+/**
  * Reads the options and derives the envelope: every check that can fail
  * without a server fails here, so nothing is sent on bad input.
  */
@@ -242,57 +309,14 @@ export function planSend(tok: Token, args: readonly unknown[]): Plan {
 export function planParsed(tok: Token, o: SendOptions): Plan {
   if (!isToken(tok)) throw new OptionError(COMMAND, undefined, 'the first argument must be a mime token');
 
-  const servers = (o.servers ?? ['localhost']).filter((s) => s !== '');
-  if (servers.length === 0) throw new OptionError(COMMAND, 'servers', '-servers needs at least one host');
-  for (const server of servers) {
-    refuseControls('servers', server);
-    if (/\s/.test(server)) throw new InvalidInputError('servers', `${JSON.stringify(server)} is not a host name`);
-  }
   const extension = readExtensionOptions(o, COMMAND);
   const tlsimport = extension.tlsimport;
-  // RFC 8314: 465 for implicit TLS; RFC 2033 names no LMTP port but 24 is the one in use.
-  const ports = o.ports ?? [tlsimport ? 465 : extension.protocol === 'lmtp' ? 24 : 25];
-  if (ports.length === 0) throw new OptionError(COMMAND, 'ports', '-ports needs at least one port');
-  for (const port of ports) {
-    if (port > 65535) throw new OptionError(COMMAND, 'ports', `-ports: ${port} is not a TCP port`);
-  }
-  // API.md: the last port repeats for the servers beyond the port list.
-  const targets = servers.map((server, i) => ({ server, port: ports[Math.min(i, ports.length - 1)] }));
-
-  // API.md: 'localhost' when any server is loopback; otherwise the session names this host (or its address literal).
-  let client: string | undefined = o.client || undefined;
-  if (client === undefined && servers.some((s) => LOOPBACK.has(s.toLowerCase()) || isSocketPath(s))) client = 'localhost';
-  if (client !== undefined) {
-    refuseControls('client', client);
-    if (!/[^\x00-\x7f]/.test(client)) checkClientName(client);
-  }
-
-  let recipients: string | undefined;
-  if (o.recipients !== undefined) {
-    const r = o.recipients;
-    if (typeof r === 'string') recipients = r;
-    else if (Array.isArray(r) && r.every((x) => typeof x === 'string')) recipients = r.join(',');
-    else throw new OptionError(COMMAND, 'recipients', '-recipients expects a string or a list of strings');
-  }
+  const targets = readTargets(o, extension);
+  const client = readClient(o, targets);
 
   const debug = o.debug ?? false;
-
-  const header = (o.header ?? []).map(([key, value]): [string, string] => {
-    if (typeof value !== 'string') throw new OptionError(COMMAND, 'header', `-header ${key}: the value must be a string`);
-    return [key, value];
-  });
   const bcc = o.bcc ?? 'same';
-  const envelope = deriveEnvelope({
-    originator: o.originator,
-    recipients,
-    header,
-    partHeaders: getHeaderFields(tok),
-    bcc,
-    stamp: { date: dateNow, messageId: () => uniqueID() },
-  });
-  // The mime layer checks added fields as setheader does: checking now moves any such error before the
-  // first connection; the builds that send the message find each field formatted already (mime's field cache).
-  checkMessageOptions(tok, { extraHeaders: envelope.addHeaders, omitHeaders: envelope.omitHeaders });
+  const envelope = readEnvelope(tok, o, bcc);
 
   const username = o.username ?? '';
   const password = o.password ?? '';

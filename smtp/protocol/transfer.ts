@@ -40,36 +40,45 @@ export interface TransferOptions {
   handoff?: () => void;
 }
 
-/** Carries out `tx`: resolves to the refused recipients when the message was accepted, else throws. */
-export async function transfer(ch: Channel, tx: Transaction, prepared: PreparedMessage, opts: TransferOptions): Promise<Rejected[]> {
+/** The replies to the transaction's commands: MAIL, each RCPT, and DATA when it went with them. */
+interface CommandReplies {
+  mail: Reply;
+  rcpts: Reply[];
+  /** DATA's reply when DATA was pipelined with the RCPTs, else null (DATA is still to be sent). */
+  data: Reply | null;
+}
+
+/**
+ * MAIL, the RCPTs and maybe DATA. With PIPELINING (RFC 2920) they go in one
+ * write and their replies are read in order; without it each waits for its
+ * reply, and no RCPT follows a refused MAIL.
+ */
+async function sendCommands(ch: Channel, tx: Transaction, opts: TransferOptions): Promise<CommandReplies> {
   const mailCommand = cmd.mail(tx.mail.reversePath, tx.mail.params);
   const rcptCommands = tx.rcpts.map((r) => cmd.rcpt(r.forwardPath, r.params));
-  const dataCommand = cmd.data();
-  const chunking = tx.body.transfer === 'BDAT';
-  const pipelined = opts.pipelining;
-  ch.transactions++;
-  let mailReply: Reply;
-  const rcptReplies: Reply[] = [];
-  let dataReply: Reply | null = null;
+  if (!opts.pipelining) {
+    const mail = await ch.exchange(mailCommand);
+    const rcpts: Reply[] = [];
+    if (isPositive(mail)) for (const command of rcptCommands) rcpts.push(await ch.exchange(command));
+    return { mail, rcpts, data: null };
+  }
   // DATA goes with the RCPTs when a refusal cannot leave a message begun that must not go: one acceptance is
   // enough (atleastone); there is one recipient (its refusal leaves none, and RFC 2920 §3.1's lone dot ends a
   // DATA taken anyway); or the connection may simply be dropped (disposable). With BDAT there is no DATA to
   // pipeline: the first chunk follows the replies.
-  const pipelineData = (opts.atleastone || tx.rcpts.length === 1 || opts.disposable) && !chunking;
-  if (pipelined) {
-    // RFC 2920: MAIL, every RCPT and (when one acceptance is enough) DATA in one write; replies in order.
-    const batch = pipelineData ? [mailCommand, ...rcptCommands, dataCommand] : [mailCommand, ...rcptCommands];
-    ch.conn.send(batch);
-    mailReply = await ch.read('mail', TIMEOUTS.mail);
-    rcptReplies.push(...(await ch.readMany('rcpt', TIMEOUTS.rcpt, rcptCommands.length)));
-    if (pipelineData) dataReply = await ch.read('data', TIMEOUTS.data);
-  } else {
-    mailReply = await ch.exchange(mailCommand);
-    if (isPositive(mailReply)) {
-      for (const command of rcptCommands) rcptReplies.push(await ch.exchange(command));
-    }
-  }
+  const pipelineData = (opts.atleastone || tx.rcpts.length === 1 || opts.disposable) && tx.body.transfer === 'DATA';
+  ch.conn.send(pipelineData ? [mailCommand, ...rcptCommands, cmd.data()] : [mailCommand, ...rcptCommands]);
+  const mail = await ch.read('mail', TIMEOUTS.mail);
+  const rcpts = await ch.readMany('rcpt', TIMEOUTS.rcpt, rcptCommands.length);
+  const data = pipelineData ? await ch.read('data', TIMEOUTS.data) : null;
+  return { mail, rcpts, data };
+}
 
+/** Carries out `tx`: resolves to the refused recipients when the message was accepted, else throws. */
+export async function transfer(ch: Channel, tx: Transaction, prepared: PreparedMessage, opts: TransferOptions): Promise<Rejected[]> {
+  ch.transactions++;
+  const { mail: mailReply, rcpts: rcptReplies, data } = await sendCommands(ch, tx, opts);
+  let dataReply = data;
   if (!isPositive(mailReply)) {
     if (dataReply?.code === 354) {
       // The server took DATA after refusing the sender: a lone '.' could deliver something. Drop the connection.
@@ -89,31 +98,19 @@ export async function transfer(ch: Channel, tx: Transaction, prepared: PreparedM
 
   if (accepted.length === 0 || (rejected.length > 0 && !opts.atleastone)) {
     await refuseRecipients(ch, dataReply, accepted.length > 0);
-    const error = ch.conn.error(
-      'ERECIPIENTS',
-      'rcpt',
-      accepted.length === 0 ? 'no recipient was accepted' : `${rejected.length} recipient(s) refused and atleastone is false`,
-    );
-    error.rejected = rejected;
-    const first = rcptReplies.find((r) => !isPositive(r));
-    if (first) {
-      error.replyCode = first.code;
-      error.enhanced = first.enhanced;
-      error.lines = first.lines;
-    }
-    throw error;
+    throw recipientsError(ch, rcptReplies, rejected, accepted.length);
   }
 
   // LMTP answers the end of data once per accepted recipient (RFC 2033 §4.2).
   const count = ch.protocol === 'lmtp' ? accepted.length : 1;
   // With one final reply to come, the next transaction (or QUIT) may begin once the end of data is written:
   // only with PIPELINING, which lets the end of data and the commands after it go without waiting (RFC 2920).
-  const handoff = count === 1 && pipelined ? opts.handoff : undefined;
+  const handoff = count === 1 && opts.pipelining ? opts.handoff : undefined;
   let replies: Reply[];
-  if (chunking) {
+  if (tx.body.transfer === 'BDAT') {
     replies = await sendChunks(ch, prepared, count, tx.body.binary, tx.guardSevenBit, opts.beforeEndOfData, handoff);
   } else {
-    if (!dataReply) dataReply = await ch.exchange(dataCommand);
+    if (!dataReply) dataReply = await ch.exchange(cmd.data());
     if (dataReply.code !== 354) {
       await ch.abandon();
       const error = ch.refusal('data', dataReply, 'DATA refused');
@@ -122,6 +119,11 @@ export async function transfer(ch: Channel, tx: Transaction, prepared: PreparedM
     }
     replies = await sendBody(ch, prepared, count, tx.guardSevenBit, opts.beforeEndOfData, handoff);
   }
+  return judgeFinal(ch, replies, accepted, rejected);
+}
+
+/** The final replies: SMTP's one, or LMTP's one per accepted recipient (each refusal among the refused recipients). */
+function judgeFinal(ch: Channel, replies: Reply[], accepted: string[], rejected: Rejected[]): Rejected[] {
   if (ch.protocol === 'smtp') {
     if (!isPositive(replies[0])) throw ch.refusal('dot', replies[0], 'message refused');
     return rejected;
@@ -135,6 +137,23 @@ export async function transfer(ch: Channel, tx: Transaction, prepared: PreparedM
     throw error;
   }
   return rejected;
+}
+
+/** `ERECIPIENTS`: nobody accepted, or someone refused without atleastone; the first refusal's reply is the error's. */
+function recipientsError(ch: Channel, rcptReplies: Reply[], rejected: Rejected[], acceptedCount: number): SmtpError {
+  const error = ch.conn.error(
+    'ERECIPIENTS',
+    'rcpt',
+    acceptedCount === 0 ? 'no recipient was accepted' : `${rejected.length} recipient(s) refused and atleastone is false`,
+  );
+  error.rejected = rejected;
+  const first = rcptReplies.find((r) => !isPositive(r));
+  if (first) {
+    error.replyCode = first.code;
+    error.enhanced = first.enhanced;
+    error.lines = first.lines;
+  }
+  return error;
 }
 
 /** The recipients do not allow the message: a DATA already taken is ended without delivering anything, then RSET. */

@@ -5,6 +5,7 @@
  */
 import { finalize, initialize, Token } from '../../mime';
 import { formatDate } from '../../mime/codec/datetime';
+import { OptionError } from '../../lib/errors';
 import { planSend, sameSession } from '../../smtp/send-plan';
 
 const HEADER = [['From', 'ann@example.org'], ['To', 'bob@example.net']];
@@ -55,5 +56,20 @@ describe('send plan', () => {
     expect(sameSession(a.session, planSend(tok, [{ servers: 'mx.example.org', header: HEADER, tls, username: 'u' }]).session)).toBe(false);
     expect(sameSession(a.session, planSend(tok, [{ servers: 'mx.example.org', header: HEADER, tls: { rejectUnauthorized: true } }]).session)).toBe(false);
     expect(sameSession(a.session, planSend(tok, [{ servers: 'mx.example.org', header: HEADER, tls, tlspolicy: () => 'insecure' }]).session)).toBe(false);
+  });
+
+  it('reads a port written with the server (host:port, [IPv6]:port) instead of the ports entry', () => {
+    const plan = planSend(tok, [{ servers: ['127.0.0.1:2525', 'mx.example.org', '[2001:db8::1]:587', '2001:db8::2'], ports: [25, 26], header: HEADER }]);
+    expect(plan.targets).toEqual([
+      { server: '127.0.0.1', port: 2525 },
+      { server: 'mx.example.org', port: 26 },
+      { server: '2001:db8::1', port: 587 },
+      // A bare IPv6 address has no port of its own: the last ports entry repeats.
+      { server: '2001:db8::2', port: 26 },
+    ]);
+    // Loopback is recognised in its host:port form too: the EHLO name is 'localhost'.
+    expect(plan.session.client).toBe('localhost');
+    expect(() => planSend(tok, [{ servers: ['127.0.0.1:99999'], header: HEADER }])).toThrow(/-servers: "127.0.0.1:99999": 99999 is not a TCP port/);
+    expect(() => planSend(tok, [{ servers: ['127.0.0.1:0'], header: HEADER }])).toThrow(OptionError);
   });
 });
