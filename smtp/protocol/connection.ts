@@ -57,6 +57,32 @@ export interface OpenOptions {
   lookup?: net.LookupFunction;
 }
 
+// Node's codes for a certificate that does not chain to a trusted CA (self-signed, a private CA).
+const UNTRUSTED = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
+/**
+ * What to do about a failed TLS setup, for the two failures people meet most:
+ * a relay whose certificate comes from a private CA or signs itself, and
+ * implicit TLS against a port that speaks SMTP first (a STARTTLS port).
+ */
+export function tlsAdvice(error: NodeJS.ErrnoException, implicit: boolean): string {
+  const code = error.code ?? '';
+  if (UNTRUSTED.has(code)) {
+    const plain = implicit ? 'or connect without implicit TLS (no tlsimport)' : 'or send without TLS (usetls: false)';
+    return ` — the certificate is not signed by a CA this process trusts: trust the server's CA with tls: { ca } (tclmail send --ca FILE), let a tlspolicy decide, ${plain}`;
+  }
+  if (implicit && (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(error.message))) {
+    return ' — this port does not speak TLS first (it answered in clear text, as a STARTTLS port does): drop tlsimport (or tls: \'implicit\'), or use the implicit-TLS port (465)';
+  }
+  return '';
+}
+
 /** A connected socket with the SMTP line discipline on top. */
 export class Connection {
   private socket: net.Socket;
@@ -123,7 +149,8 @@ export class Connection {
         // Once TCP is up, a failure is the TLS handshake's or the certificate's.
         const tlsFailure = Boolean(options.tls) && tcpConnected;
         const code: SmtpErrorCode = tlsFailure ? 'ETLS' : 'ECONNECTION';
-        reject(withPlace(new SmtpError(code, tlsFailure ? 'tls' : 'connect', `couldn't open socket: ${error.message}`, { cause: error }), host, port));
+        const advice = tlsFailure ? tlsAdvice(error, true) : '';
+        reject(withPlace(new SmtpError(code, tlsFailure ? 'tls' : 'connect', `couldn't open socket: ${error.message}${advice}`, { cause: error }), host, port));
       };
       let tcpConnected = false;
       socket.once('connect', () => (tcpConnected = true));
@@ -345,7 +372,7 @@ export class Connection {
         secure.destroy();
         plain.destroy();
         this.ended = true;
-        reject(this.error('ETLS', 'tls', `TLS handshake with ${this.host} failed: ${error.message}`, error));
+        reject(this.error('ETLS', 'tls', `TLS handshake with ${this.host} failed: ${error.message}${tlsAdvice(error, false)}`, error));
       };
       secure.once('secureConnect', onSecure);
       secure.once('error', fail);
