@@ -236,7 +236,16 @@ class SmtpSession extends Channel implements Session {
 
   /** The first reply on the connection: the greeting. */
   async readGreeting(): Promise<void> {
-    const reply = await this.read('greeting', TIMEOUTS.greeting);
+    let reply: Reply;
+    try {
+      reply = await this.read('greeting', TIMEOUTS.greeting);
+    } catch (error) {
+      // A silent port (an HTTP server waits for its request) or one that speaks another protocol: say which.
+      if (error instanceof SmtpError && (error.code === 'ETIMEOUT' || error.code === 'EPROTOCOL')) {
+        error.message = `no SMTP greeting from ${this.server}:${this.port} (${error.message}) — is this an SMTP port?`;
+      }
+      throw error;
+    }
     this.greeting = reply;
     if (reply.code !== 220) {
       this.close();
