@@ -1,9 +1,9 @@
-/** The smtp module: Tcllib smtp 1.5 and a step-by-step session (being written). */
+/** The smtp module: Tcllib smtp 1.5's sendmessage, a step-by-step session, a pool and bulk sending. */
 export {};
 export { connect } from './protocol/session';
 export type { ConnectOptions, Extensions, LoginOptions, MessageChanges, MessageSource, Reply, SendmailOptions, Session, SessionState } from './protocol/types';
 export { sendmessage } from './sendmessage';
-export type { SendMessageOptions, TlsFailure, TlsPolicy, TlsVerdict } from './sendmessage';
+export type { CallOptions, SendMessageOptions, TlsFailure, TlsPolicy, TlsVerdict } from './sendmessage';
 export { pool } from './bulk/pool';
 export type { Pool, PoolOptions } from './bulk/pool';
 export { sendmany } from './bulk/sendmany';

@@ -52,6 +52,7 @@ export async function openSession(plan: Plan, target: Target, attempts: Attempt[
         insecureauth: settings.insecureauth,
         lookup: settings.lookup,
         protocol: settings.protocol,
+        signal: plan.message.signal,
       });
       await session.ehloOrHelo();
 
@@ -88,7 +89,7 @@ export async function openSession(plan: Plan, target: Target, attempts: Attempt[
       ready = true;
       return session;
     } catch (error) {
-      if (!(error instanceof SmtpError)) throw error;
+      if (!(error instanceof SmtpError) || plan.message.signal?.aborted) throw error;
       attempts.push(attemptOf(target, error));
       error.server ??= target.server;
       error.port ??= target.port;

@@ -16,6 +16,7 @@ import type { DkimOptions, DkimSigner } from './dkim/sign';
 import { deriveEnvelope, Envelope } from './envelope';
 import { EXTENSION_OPTIONS, ExtensionSettings, readExtensionOptions, StartTlsMode } from './extension-options';
 import { checkClientName } from './protocol/command';
+import { readSignal } from './protocol/connect-options';
 import { isSocketPath } from './protocol/connection';
 import type { DsnOptions, NotifyValue } from './protocol/dsn';
 
@@ -104,6 +105,16 @@ export interface SendMessageOptions {
   lookup?: LookupFunction;
 }
 
+/** The option of one call, beside {@link SendMessageOptions} (smtp.sendmessage, smtp.pool and a pool's sends). */
+export interface CallOptions {
+  /**
+   * Cancels the call, as `fetch` is cancelled: it rejects with a DOMException named `AbortError` and the
+   * connection is closed without the end of data. Once the end of data is out the message may have been
+   * delivered: that outcome stays `UncertainDeliveryError`.
+   */
+  signal?: AbortSignal;
+}
+
 const COMMAND = 'smtp.sendmessage';
 
 /** The option table for {@link parseOptions}. */
@@ -131,8 +142,14 @@ export const SENDMESSAGE_OPTIONS = {
   ...EXTENSION_OPTIONS,
 } as const satisfies OptionSpecs;
 
-/** sendmessage's options as {@link parseOptions} returns them for {@link SENDMESSAGE_OPTIONS}. */
-export type SendOptions = OptionsOf<typeof SENDMESSAGE_OPTIONS>;
+/**
+ * The options of one call (smtp.sendmessage, a pool and its sends): the table above and `signal`, which
+ * cancels that call. smtp.sendmany reads the table without it: a run is cancelled as a whole or not at all.
+ */
+export const SEND_CALL_OPTIONS = { ...SENDMESSAGE_OPTIONS, signal: typed<AbortSignal>()({ kind: 'any' }) } as const satisfies OptionSpecs;
+
+/** sendmessage's options as {@link parseOptions} returns them for {@link SEND_CALL_OPTIONS}. */
+export type SendOptions = OptionsOf<typeof SEND_CALL_OPTIONS>;
 
 
 /** One (server, port) pair of the walk. */
@@ -175,6 +192,8 @@ export interface MessageSettings {
   chunking: boolean;
   binarymime: boolean;
   dkim?: DkimSigner;
+  /** Cancels this message's send (AbortError); the session it was on is closed. */
+  signal?: AbortSignal;
 }
 
 /** Everything a send needs, checked before the first connection: where, over what session, what. */
@@ -298,7 +317,7 @@ function readEnvelope(tok: Token, o: SendOptions, bcc: 'same' | 'digest'): Envel
  */
 export function planSend(tok: Token, args: readonly unknown[]): Plan {
   if (!isToken(tok)) throw new OptionError(COMMAND, undefined, 'the first argument must be a mime token');
-  return planParsed(tok, parseOptions(COMMAND, SENDMESSAGE_OPTIONS, args));
+  return planParsed(tok, parseOptions(COMMAND, SEND_CALL_OPTIONS, args));
 }
 
 /**
@@ -349,6 +368,7 @@ export function planParsed(tok: Token, o: SendOptions): Plan {
     chunking: extension.chunking,
     binarymime: extension.binarymime,
     dkim: extension.dkim,
+    signal: readSignal(COMMAND, o.signal),
   };
   return new Plan(targets, session, message);
 }

@@ -9,13 +9,14 @@ import { Attempt, Rejected, SmtpError } from '../lib/errors';
 import type { Token } from '../mime';
 import { allFailed, attemptOf, finalError, movesOn } from './failover';
 import { openSession } from './open-session';
+import { afterAbort, throwIfAborted, whenAborted } from './protocol/abort';
 import { prepareAhead, type PreparedAhead } from './protocol/message-source';
 import { quitStarted } from './protocol/session';
-import { Plan, planSend, SendMessageOptions, Target } from './send-plan';
+import { CallOptions, Plan, planSend, SendMessageOptions, Target } from './send-plan';
 import { changesOf, transact } from './transact';
 
 export { SENDMESSAGE_OPTIONS, planSend, Plan } from './send-plan';
-export type { SendMessageOptions, TlsFailure, TlsPolicy, TlsVerdict } from './send-plan';
+export type { CallOptions, SendMessageOptions, TlsFailure, TlsPolicy, TlsVerdict } from './send-plan';
 
 /** How one server's try ended, when it did not end the whole send. */
 type Outcome = { sent: true; rejected: Rejected[] } | { sent: false };
@@ -25,6 +26,8 @@ async function tryServer(tok: Token, plan: Plan, target: Target, attempts: Attem
   const session = await openSession(plan, target, attempts);
   if (!session) return { sent: false };
   let rejected: Rejected[];
+  // An abort closes the session: a transaction under way ends without its end of data.
+  const stopAbort = whenAborted(plan.message.signal, () => session.close());
   try {
     // When no further transaction can follow (no Bcc copy; no 452 follow-ups without atleastone), QUIT goes out
     // with the end of data (RFC 2920: QUIT may end a group), and its reply is read after the final reply.
@@ -33,12 +36,14 @@ async function tryServer(tok: Token, plan: Plan, target: Target, attempts: Attem
     rejected = await transact(session, tok, plan, { ahead, disposable: true, afterEndOfData });
   } catch (error) {
     await session.quit();
-    if (!(error instanceof SmtpError)) throw error;
+    if (!(error instanceof SmtpError) || plan.message.signal?.aborted) throw error;
     attempts.push(attemptOf(target, error));
     error.server ??= target.server;
     error.port ??= target.port;
     if (!movesOn(error)) throw finalError(error, attempts);
     return { sent: false };
+  } finally {
+    stopAbort();
   }
   // The outcome was settled by the final reply to the end of data: QUIT's reply and the close are not awaited
   // (a round trip per message), only QUIT's write, so that a caller who exits at once has still said QUIT.
@@ -62,17 +67,23 @@ async function tryServer(tok: Token, plan: Plan, target: Target, attempts: Attem
  * await smtp.sendmessage(tok, '-servers', ['mx1', 'mx2'], '-header', ['From', 'me@x.org'], '-header', ['To', 'a@y.org']);
  * ```
  */
-export function sendmessage(tok: Token, options?: SendMessageOptions): Promise<Rejected[]>;
+export function sendmessage(tok: Token, options?: SendMessageOptions & CallOptions): Promise<Rejected[]>;
 export function sendmessage(tok: Token, ...flat: unknown[]): Promise<Rejected[]>;
 export async function sendmessage(tok: Token, ...args: unknown[]): Promise<Rejected[]> {
   const plan = planSend(tok, args);
+  const signal = plan.message.signal;
+  throwIfAborted(signal);
   const attempts: Attempt[] = [];
   // Serialized while the first connection opens, and kept for the next server if that one fails.
   const ahead = prepareAhead(tok, changesOf(plan.message.envelope));
-  // A throw from tryServer ends the walk: a refusal that stops it, or input no server could take.
-  for (const target of plan.targets) {
-    const outcome = await tryServer(tok, plan, target, attempts, ahead);
-    if (outcome.sent) return outcome.rejected;
+  try {
+    // A throw from tryServer ends the walk: a refusal that stops it, or input no server could take.
+    for (const target of plan.targets) {
+      const outcome = await tryServer(tok, plan, target, attempts, ahead);
+      if (outcome.sent) return outcome.rejected;
+    }
+  } catch (error) {
+    throw afterAbort(signal, error);
   }
-  throw allFailed(attempts);
+  throw afterAbort(signal, allFailed(attempts));
 }

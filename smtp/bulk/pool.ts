@@ -14,7 +14,8 @@ import { OptionSpecs, OptionsOf, parseOptions, ParsedOptions } from '../../lib/o
 import type { Token } from '../../mime';
 import { allFailed, attemptOf, finalError, movesOn, refusedAll } from '../failover';
 import { openSession } from '../open-session';
-import { Plan, planParsed, sameSession, SENDMESSAGE_OPTIONS, SendMessageOptions, SendOptions, SessionSettings, Target } from '../send-plan';
+import { afterAbort, throwIfAborted, whenAborted } from '../protocol/abort';
+import { CallOptions, Plan, planParsed, sameSession, SEND_CALL_OPTIONS, SendMessageOptions, SendOptions, SessionSettings, Target } from '../send-plan';
 import { transact, TransactOptions } from '../transact';
 import type { Session } from '../protocol/types';
 
@@ -35,7 +36,7 @@ export interface Pool {
    * session. `options` are merged over the pool's (the `header` pairs are
    * added to the pool's; every other option given replaces the pool's).
    */
-  sendmessage(tok: Token, options?: SendMessageOptions): Promise<Rejected[]>;
+  sendmessage(tok: Token, options?: SendMessageOptions & CallOptions): Promise<Rejected[]>;
   sendmessage(tok: Token, ...flat: unknown[]): Promise<Rejected[]>;
   /** Waits for every message already handed to the pool, then QUITs every session. Later sends are refused. */
   close(): Promise<void>;
@@ -53,7 +54,7 @@ export const POOL_LIMITS = {
 } as const satisfies OptionSpecs;
 
 /** Everything {@link pool} accepts. */
-export const POOL_OPTIONS = { ...SENDMESSAGE_OPTIONS, ...POOL_LIMITS } as const satisfies OptionSpecs;
+export const POOL_OPTIONS = { ...SEND_CALL_OPTIONS, ...POOL_LIMITS } as const satisfies OptionSpecs;
 
 /** The pool's limits, read once. */
 export interface PoolLimits {
@@ -66,7 +67,7 @@ export interface PoolLimits {
 export function readPoolOptions(parsed: OptionsOf<typeof POOL_LIMITS> & ParsedOptions, defaults: Partial<PoolLimits> = {}): { limits: PoolLimits; messageDefaults: SendOptions } {
   const messageDefaults: ParsedOptions = {};
   for (const [name, value] of Object.entries(parsed)) {
-    if (Object.prototype.hasOwnProperty.call(SENDMESSAGE_OPTIONS, name)) messageDefaults[name] = value;
+    if (Object.prototype.hasOwnProperty.call(SEND_CALL_OPTIONS, name)) messageDefaults[name] = value;
   }
   return {
     limits: {
@@ -183,7 +184,7 @@ export class SessionPool implements Pool {
     if (this.closing) return Promise.reject(new SmtpError('ECONNECTION', 'connect', `${COMMAND}: the pool is closed`));
     let plan: Plan;
     try {
-      plan = this.plan(tok, parseOptions('smtp.sendmessage', SENDMESSAGE_OPTIONS, args));
+      plan = this.plan(tok, parseOptions('smtp.sendmessage', SEND_CALL_OPTIONS, args));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -202,9 +203,13 @@ export class SessionPool implements Pool {
    * would throw, with every attempt recorded.
    */
   async deliver(tok: Token, plan: Plan, opts: TransactOptions = {}): Promise<Rejected[]> {
+    const signal = plan.message.signal;
+    throwIfAborted(signal);
     this.inFlight++;
     try {
       return await this.walk(tok, plan, opts);
+    } catch (error) {
+      throw afterAbort(signal, error);
     } finally {
       this.inFlight--;
       this.settle();
@@ -242,6 +247,8 @@ export class SessionPool implements Pool {
         timedOut = true;
         slot.session.close();
       }, plan.message.maxsecs * 1000);
+      // An abort ends this message on its session: without its end of data nothing is delivered.
+      const stopAbort = whenAborted(plan.message.signal, () => slot.session.close());
       try {
         // Once this message's end of data is written, the next one may begin on the session (pipelined).
         const rejected = await transactAll(slot.session, tok, plan, { ...opts, afterEndOfData: () => this.offer(slot) });
@@ -249,7 +256,7 @@ export class SessionPool implements Pool {
         return rejected;
       } catch (caught) {
         this.release(slot);
-        if (!(caught instanceof SmtpError)) throw caught;
+        if (!(caught instanceof SmtpError) || plan.message.signal?.aborted) throw caught;
         let error = caught;
         if (timedOut && error.code !== 'EUNCERTAIN') {
           error = new SmtpError('ETIMEOUT', error.stage, `no progress with ${lease.slot.target.server}:${lease.slot.target.port} within maxsecs (${plan.message.maxsecs} s)`, { cause: caught });
@@ -267,6 +274,7 @@ export class SessionPool implements Pool {
         tried.add(lease.index);
       } finally {
         clearTimeout(watchdog);
+        stopAbort();
       }
     }
   }
@@ -284,7 +292,7 @@ export class SessionPool implements Pool {
       if (this.connections < this.limits.maxConnections) return this.openNew(plan, settings, tried, attempts);
       // Full: an idle session of other settings (or to a server this message passed by) makes room once it has QUIT.
       this.evictIdle();
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      await this.waitTurn(plan.message.signal);
     }
   }
 
@@ -430,6 +438,24 @@ export class SessionPool implements Pool {
     this.retiring.add(done);
   }
 
+  /** Waits until a session may come free; an abort ends the wait (AbortError) and gives the turn to the next waiter. */
+  private async waitTurn(signal: AbortSignal | undefined): Promise<void> {
+    let wake!: () => void;
+    const turn = new Promise<void>((resolve) => (wake = resolve));
+    this.waiters.push(wake);
+    const stop = whenAborted(signal, () => {
+      const at = this.waiters.indexOf(wake);
+      if (at >= 0) this.waiters.splice(at, 1);
+      wake();
+    });
+    try {
+      await turn;
+    } finally {
+      stop();
+    }
+    throwIfAborted(signal);
+  }
+
   private wake(): void {
     const next = this.waiters.shift();
     if (next) next();
@@ -459,7 +485,7 @@ export class SessionPool implements Pool {
  * ```
  * @throws OptionError for a bad option, before any connection.
  */
-export function pool(options?: PoolOptions): Pool;
+export function pool(options?: PoolOptions & CallOptions): Pool;
 export function pool(...flat: unknown[]): Pool;
 export function pool(...args: unknown[]): Pool {
   const { limits, messageDefaults } = readPoolOptions(parseOptions(COMMAND, POOL_OPTIONS, args));

@@ -24,6 +24,7 @@ export interface ConnectSettings {
   insecureauth: boolean;
   lookup: LookupFunction | undefined;
   protocol: 'smtp' | 'lmtp';
+  signal: AbortSignal | undefined;
 }
 
 const SPECS = {
@@ -37,6 +38,7 @@ const SPECS = {
   insecureauth: { kind: 'boolean' },
   lookup: typed<LookupFunction>()({ kind: 'function' }),
   protocol: { kind: 'string', values: ['smtp', 'lmtp'] },
+  signal: typed<AbortSignal>()({ kind: 'any' }),
 } as const satisfies OptionSpecs;
 
 function hostToAscii(name: string, field: string): string {
@@ -74,7 +76,15 @@ export function readSettings(args: readonly unknown[]): ConnectSettings {
     insecureauth: o.insecureauth ?? false,
     lookup: o.lookup,
     protocol,
+    signal: readSignal('smtp.connect', o.signal),
   };
+}
+
+/** The `signal` option: an AbortSignal, or nothing. */
+export function readSignal(command: string, value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) throw new OptionError(command, 'signal', `-signal expects an AbortSignal (from an AbortController), not ${typeof value}`);
+  return value;
 }
 
 /** The EHLO name when none is given: 'localhost' for a loopback server, else this host's name (or its address literal). */

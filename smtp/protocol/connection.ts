@@ -4,6 +4,7 @@
  * STARTTLS upgrade. Every wait here ends: by a reply, by the server closing, or
  * by its deadline (SECURITY.md A12, A13).
  */
+import { abortError, whenAborted } from './abort';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { SmtpError, SmtpErrorCode, Stage } from '../../lib/errors';
@@ -55,6 +56,8 @@ export interface OpenOptions {
   transcript: Transcript;
   /** Resolves `host` instead of DNS (see ConnectOptions.lookup). */
   lookup?: net.LookupFunction;
+  /** Aborts the connection attempt (the socket is destroyed; AbortError). */
+  signal?: AbortSignal;
 }
 
 // Node's codes for a certificate that does not chain to a trusted CA (self-signed, a private CA).
@@ -131,8 +134,10 @@ export class Connection {
         socket.destroy();
         reject(withPlace(new SmtpError('ETIMEOUT', 'connect', `connecting to ${host}:${port} timed out after ${timeoutMs} ms`), host, port));
       }, timeoutMs);
+      let stopAbort = (): void => undefined;
       const cleanup = (): void => {
         clearTimeout(timer);
+        stopAbort();
         socket.removeListener(ready, onReady);
         socket.removeListener('error', onError);
       };
@@ -156,6 +161,11 @@ export class Connection {
       socket.once('connect', () => (tcpConnected = true));
       socket.once(ready, onReady);
       socket.once('error', onError);
+      stopAbort = whenAborted(options.signal, () => {
+        cleanup();
+        socket.destroy();
+        reject(abortError(options.signal as AbortSignal));
+      });
     });
   }
 

@@ -13,6 +13,7 @@ import { InvalidInputError, Rejected, SmtpError } from '../../lib/errors';
 import { isToken } from '../../mime';
 import { DkimSigner } from '../dkim/sign';
 import { chooseMechanisms, Credentials, credentialsMayTravel, Exchange, startExchange } from './auth';
+import { afterAbort, throwIfAborted, whenAborted } from './abort';
 import { Channel } from './channel';
 import * as cmd from './command';
 import { TIMEOUTS } from './command';
@@ -449,6 +450,8 @@ export async function connect(options?: ConnectOptions): Promise<Session>;
 export async function connect(...flat: unknown[]): Promise<Session>;
 export async function connect(...args: unknown[]): Promise<Session> {
   const settings = readSettings(args);
+  const signal = settings.signal;
+  throwIfAborted(signal);
   const deadline = new Deadline(settings.maxsecs);
   const transcript = new Transcript(debugSink(settings.debug));
   const conn = await Connection.open({
@@ -458,10 +461,18 @@ export async function connect(...args: unknown[]): Promise<Session> {
     timeoutMs: deadline.wait(settings.connectTimeoutSecs),
     transcript,
     lookup: settings.lookup,
+    signal,
   });
   const client = settings.client ?? defaultClient(conn, settings.server, conn.localAddress);
   const session = new SmtpSession(conn, settings.server, settings.port, deadline, client, settings.insecureauth, settings.protocol);
-  await session.readGreeting();
+  const stop = whenAborted(signal, () => session.close());
+  try {
+    await session.readGreeting();
+  } catch (error) {
+    throw afterAbort(signal, error);
+  } finally {
+    stop();
+  }
   return session;
 }
 

@@ -69,6 +69,11 @@ export interface ConnectOptions {
    * The name is still what TLS verifies and what the loopback rule of AUTH reads.
    */
   lookup?: LookupFunction;
+  /**
+   * Aborts the connection attempt (TCP, implicit TLS, the greeting): the call rejects with a
+   * DOMException named `AbortError` and the socket is closed. Once connected, `close()` the session.
+   */
+  signal?: AbortSignal;
 }
 
 /** A message to send: bytes, text (sent as UTF-8), a stream of bytes, or a mime token. */
