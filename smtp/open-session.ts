@@ -56,31 +56,13 @@ export async function openSession(plan: Plan, target: Target, attempts: Attempt[
       });
       await session.ehloOrHelo();
 
-      // STARTTLS-stripping defence (RFC 8314 §5): with TLS required, a server that does not
-      // offer STARTTLS, or fails it, is given up; nothing goes in clear text and no policy can say otherwise.
-      const required = settings.starttls === 'required';
-      if (required && !session.secure && !session.hasExtension('STARTTLS')) {
-        throw new SmtpError('ETLS', 'starttls', `TLS is required but ${target.server} does not offer STARTTLS: nothing is sent in clear text`);
-      }
-      if (usetls && !session.secure && session.hasExtension('STARTTLS')) {
-        try {
-          await session.starttls(settings.tls);
-        } catch (error) {
-          if (!(error instanceof SmtpError) || (error.stage !== 'starttls' && error.stage !== 'tls')) throw error;
-          if (required) {
-            attempts.push({ ...attemptOf(target, error), diagnostic: `TLS is required and STARTTLS failed, nothing is sent in clear text: ${diagnosticOf(error)}` });
-            return null;
-          }
-          attempts.push(attemptOf(target, error));
-          if ((await decideTls(plan, target, error)) !== 'insecure') return null;
-          const usable = error.code === 'ETLS' && error.stage === 'starttls' && error.replyCode !== null && error.replyCode !== 421;
-          if (!usable) {
-            // The policy chose plaintext but this channel is gone: open a fresh one and leave STARTTLS alone.
-            usetls = false;
-            reconnect = true;
-            continue;
-          }
-        }
+      const step = await startTls(plan, target, session, usetls, attempts);
+      if (step === 'give up') return null;
+      if (step === 'reconnect') {
+        // The policy chose plaintext but this channel is gone: open a fresh one and leave STARTTLS alone.
+        usetls = false;
+        reconnect = true;
+        continue;
       }
 
       if (settings.username !== '') {
@@ -103,4 +85,37 @@ export async function openSession(plan: Plan, target: Target, attempts: Attempt[
     }
   }
   return null;
+}
+
+/** How STARTTLS went: go on with the session, give the server up, or reconnect without STARTTLS. */
+type TlsStep = 'go on' | 'give up' | 'reconnect';
+
+/**
+ * STARTTLS when `usetls` and the server offers it. A failure is recorded; with TLS required the
+ * server is given up, else the `tlspolicy` decides (no policy: given up). Clear text after a failed
+ * handshake needs a fresh connection: the broken channel is never reused.
+ */
+async function startTls(plan: Plan, target: Target, session: Session, usetls: boolean, attempts: Attempt[]): Promise<TlsStep> {
+  // STARTTLS-stripping defence (RFC 8314 §5): with TLS required, a server that does not offer STARTTLS,
+  // or fails it, is given up; nothing goes in clear text and no policy can say otherwise.
+  const required = plan.session.starttls === 'required';
+  if (required && !session.secure && !session.hasExtension('STARTTLS')) {
+    throw new SmtpError('ETLS', 'starttls', `TLS is required but ${target.server} does not offer STARTTLS: nothing is sent in clear text`);
+  }
+  if (!usetls || session.secure || !session.hasExtension('STARTTLS')) return 'go on';
+  try {
+    await session.starttls(plan.session.tls);
+    return 'go on';
+  } catch (error) {
+    if (!(error instanceof SmtpError) || (error.stage !== 'starttls' && error.stage !== 'tls')) throw error;
+    if (required) {
+      attempts.push({ ...attemptOf(target, error), diagnostic: `TLS is required and STARTTLS failed, nothing is sent in clear text: ${diagnosticOf(error)}` });
+      return 'give up';
+    }
+    attempts.push(attemptOf(target, error));
+    if ((await decideTls(plan, target, error)) !== 'insecure') return 'give up';
+    // A refusal (a reply other than 421) leaves the channel usable in clear text; a failed handshake does not.
+    const usable = error.code === 'ETLS' && error.stage === 'starttls' && error.replyCode !== null && error.replyCode !== 421;
+    return usable ? 'go on' : 'reconnect';
+  }
 }
