@@ -49,6 +49,14 @@ export interface OptionSpec {
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 
+/**
+ * The Tcl-style flat form of a public command's options, `'-name', value, ...`:
+ * its first word starts with a dash, so an options object (with a misspelled
+ * or mistyped option) can never match it and is checked against the command's
+ * options interface instead.
+ */
+export type TclWords = [first: `-${string}`, ...rest: unknown[]];
+
 /** A parsed option set: each key present only when the caller gave it. */
 export type ParsedOptions = Record<string, unknown>;
 

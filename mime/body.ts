@@ -2,8 +2,8 @@
  * mime::getbody: the body of a leaf, transfer-decoded, and with `decode` also
  * charset-decoded to a JavaScript string.
  */
-import { MimeError, OptionError } from '../lib/errors';
-import { parseOptions, typed, type OptionSpecs } from '../lib/options';
+import { MimeError } from '../lib/errors';
+import { parseOptions, typed, type OptionSpecs, type TclWords } from '../lib/options';
 import { readAllSync } from './build/writer';
 import { decodeCharset } from './codec/charsets';
 import { decodeBase64 } from './parse/transfer';
@@ -111,7 +111,7 @@ function flagWithoutValue(args: unknown[]): unknown[] {
  *   `-decode failed: can't reversemap charset <cs>` for an unknown charset.
  */
 export function getbody(token: Token, options?: GetbodyOptions): string | Buffer;
-export function getbody(token: Token, ...args: unknown[]): string | Buffer;
+export function getbody(token: Token, ...flat: TclWords): string | Buffer;
 export function getbody(token: Token, ...args: unknown[]): unknown {
   const part = partOf(token, 'mime.getbody');
   const options = parseOptions('mime.getbody', GETBODY, flagWithoutValue(args));

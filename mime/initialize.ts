@@ -5,11 +5,11 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidInputError, MimeError, OptionError } from '../lib/errors';
-import { parseOptions, type OptionSpecs, type OptionsOf } from '../lib/options';
+import { parseOptions, type OptionSpecs, type OptionsOf, type TclWords } from '../lib/options';
 import { refuseLineBreaks } from '../lib/text';
 import { decodeCharset } from './codec/charsets';
 import { ENCODINGS } from './codec/encoding';
-import { formatField, isMimeToken } from './build/headers';
+import { formatField, isMimeToken, isReservedField } from './build/headers';
 import { parseBuffer, parseFile } from './parse/message';
 import { newPart, hasParts, type BodySource, type Part } from './part';
 import { asciiTextIn, memoryBytes, newBoundary } from './build/plan';
@@ -184,10 +184,12 @@ function canonicalPart(options: Initialize, content: string): Part {
   for (const pair of options.header ?? []) {
     const [name] = pair;
     const value = pairValue('header', pair);
-    const lower = name.toLowerCase();
-    if (lower === 'content-type') throw new MimeError(`use -canonical instead of -header ${name} ${value}`, 'EHEADER');
-    if (lower === 'content-transfer-encoding') throw new MimeError(`use -encoding instead of -header ${name} ${value}`, 'EHEADER');
-    if (lower === 'content-md5' || lower === 'mime-version') throw new MimeError("don't go there...", 'EHEADER');
+    if (isReservedField(name)) {
+      const lower = name.toLowerCase();
+      if (lower === 'content-type') throw new MimeError(`use -canonical instead of -header ${name} ${value}`, 'EHEADER');
+      if (lower === 'content-transfer-encoding') throw new MimeError(`use -encoding instead of -header ${name} ${value}`, 'EHEADER');
+      throw new MimeError("don't go there...", 'EHEADER');
+    }
     formatField(name, value); // checks name and value as setheader does: refuses what it could not write safely
     part.headers.push({ name, value });
   }
@@ -227,7 +229,7 @@ function parsedPart(options: Initialize): Part {
  *   header or parameter that could not be written safely.
  */
 export function initialize(options?: InitializeOptions): Token;
-export function initialize(...args: unknown[]): Token;
+export function initialize(...flat: TclWords): Token;
 export function initialize(...args: unknown[]): Token {
   const options = parseOptions(COMMAND, INITIALIZE, args);
   if (options.canonical !== undefined) {
@@ -254,7 +256,7 @@ export interface FinalizeOptions {
  * TypeScript: `mime.finalize(tok, { subordinates: 'all' })`
  */
 export function finalize(token: Token, options?: FinalizeOptions): void;
-export function finalize(token: Token, ...args: unknown[]): void;
+export function finalize(token: Token, ...flat: TclWords): void;
 export function finalize(token: Token, ...args: unknown[]): void {
   const options = parseOptions('mime.finalize', FINALIZE, args);
   release(token, options.subordinates ?? 'dynamic', 'mime.finalize');

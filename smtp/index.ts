@@ -1,5 +1,9 @@
-/** The smtp module: Tcllib smtp 1.5's sendmessage, a step-by-step session, a pool and bulk sending. */
-export {};
+/**
+ * The smtp module: Tcllib's `smtp::sendmessage` (smtp 1.5) as `sendmessage`,
+ * a step-by-step session (`connect`) in the manner of Python's smtplib, a
+ * pool of sessions (`pool`), bulk sending (`sendmany`) and DKIM signing.
+ * See docs/smtp.md.
+ */
 export { connect } from './protocol/session';
 export type { ConnectOptions, Extensions, LoginOptions, MessageChanges, MessageSource, Reply, SendmailOptions, Session, SessionState } from './protocol/types';
 export { sendmessage } from './sendmessage';
@@ -9,6 +13,8 @@ export type { Pool, PoolOptions } from './bulk/pool';
 export { sendmany } from './bulk/sendmany';
 export type { BulkItem, BulkOutcome, BulkProgress, BulkRun, SendManyOptions } from './bulk/sendmany';
 export { JournalError } from './bulk/journal';
+export { SmtpError, UncertainDeliveryError, OptionError, InvalidInputError } from '../lib/errors';
+export type { Attempt, Rejected } from '../lib/errors';
 export { dkimSign, dkimRecord, DkimSigner } from './dkim/sign';
 export type { DkimAlgorithm, DkimOptions, DkimSignature } from './dkim/sign';
 export type { DsnOptions, NotifyValue } from './protocol/dsn';

@@ -6,6 +6,7 @@
  * whether the next server may try.
  */
 import { Attempt, Rejected, SmtpError } from '../lib/errors';
+import type { TclWords } from '../lib/options';
 import type { Token } from '../mime';
 import { allFailed, attemptOf, finalError, movesOn } from './failover';
 import { openSession } from './open-session';
@@ -68,7 +69,7 @@ async function tryServer(tok: Token, plan: Plan, target: Target, attempts: Attem
  * ```
  */
 export function sendmessage(tok: Token, options?: SendMessageOptions & CallOptions): Promise<Rejected[]>;
-export function sendmessage(tok: Token, ...flat: unknown[]): Promise<Rejected[]>;
+export function sendmessage(tok: Token, ...flat: TclWords): Promise<Rejected[]>;
 export async function sendmessage(tok: Token, ...args: unknown[]): Promise<Rejected[]> {
   const plan = planSend(tok, args);
   const signal = plan.message.signal;

@@ -10,7 +10,7 @@
  * once; a message that finds none free waits its turn.
  */
 import { Attempt, Rejected, SmtpError } from '../../lib/errors';
-import { OptionSpecs, OptionsOf, parseOptions, ParsedOptions } from '../../lib/options';
+import { OptionSpecs, OptionsOf, parseOptions, ParsedOptions, type TclWords } from '../../lib/options';
 import type { Token } from '../../mime';
 import { allFailed, attemptOf, finalError, movesOn, refusedAll } from '../failover';
 import { openSession } from '../open-session';
@@ -37,7 +37,7 @@ export interface Pool {
    * added to the pool's; every other option given replaces the pool's).
    */
   sendmessage(tok: Token, options?: SendMessageOptions & CallOptions): Promise<Rejected[]>;
-  sendmessage(tok: Token, ...flat: unknown[]): Promise<Rejected[]>;
+  sendmessage(tok: Token, ...flat: TclWords): Promise<Rejected[]>;
   /** Waits for every message already handed to the pool, then QUITs every session. Later sends are refused. */
   close(): Promise<void>;
   /** Sessions open now (busy, idle or being opened). */
@@ -486,7 +486,7 @@ export class SessionPool implements Pool {
  * @throws OptionError for a bad option, before any connection.
  */
 export function pool(options?: PoolOptions & CallOptions): Pool;
-export function pool(...flat: unknown[]): Pool;
+export function pool(...flat: TclWords): Pool;
 export function pool(...args: unknown[]): Pool {
   const { limits, messageDefaults } = readPoolOptions(parseOptions(COMMAND, POOL_OPTIONS, args));
   return new SessionPool(messageDefaults, limits);

@@ -10,7 +10,8 @@
 import { createHash, createPrivateKey, createPublicKey, KeyObject, sign as cryptoSign } from 'node:crypto';
 import { InvalidInputError, OptionError } from '../../lib/errors';
 import { toASCIIDomain } from '../../lib/idn';
-import { HeaderSplitter, RawField, relaxedHeader, relaxedName, relaxedValue, RelaxedBodyHash } from './canon';
+import { isFieldName } from '../../mime/build/headers';
+import { HeaderSplitter, type RawField, relaxedHeader, relaxedName, relaxedValue, RelaxedBodyHash } from './canon';
 
 /** The signing algorithms: RSA with SHA-256 (RFC 6376), Ed25519 over SHA-256 (RFC 8463). rsa-sha1 is not offered (RFC 8301). */
 export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
@@ -55,8 +56,6 @@ export const DEFAULT_SIGNED_FIELDS: readonly string[] = [
   'list-id', 'list-help', 'list-unsubscribe', 'list-unsubscribe-post', 'list-subscribe', 'list-post', 'list-owner', 'list-archive',
 ];
 
-// RFC 5322 ftext: printable ASCII but the colon.
-const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 const FOLD_WIDTH = 76;
 
 /** What the message's header and body hash give: the DKIM-Signature field to put in front of it. */
@@ -113,7 +112,7 @@ export class DkimSigner {
       else if (Array.isArray(o.headers)) names = o.headers;
       else names = fail('headers: expected a list of field names');
       const lower = names.map((name) =>
-        typeof name === 'string' && FIELD_NAME.test(name) ? name.toLowerCase() : fail(`headers: ${JSON.stringify(name)} is not a field name`),
+        typeof name === 'string' && isFieldName(name) ? name.toLowerCase() : fail(`headers: ${JSON.stringify(name)} is not a field name`),
       );
       // RFC 6376 §5.4: the From field must be signed.
       if (!lower.includes('from')) fail('headers: From must be signed (RFC 6376 section 5.4)');

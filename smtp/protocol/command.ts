@@ -4,7 +4,7 @@
  * place where lines become bytes, and it refuses CR, LF and NUL, so no value the
  * caller passes can end a command early and start another (SECURITY.md A1).
  */
-import { InvalidInputError, Stage } from '../../lib/errors';
+import { InvalidInputError, type Stage } from '../../lib/errors';
 import { refuseControls, refuseLineBreaks } from '../../lib/text';
 import { MailParameter, mailParameterText, RcptParameter, rcptParameterText } from './parameters';
 

@@ -7,9 +7,9 @@
 import { abortError, whenAborted } from './abort';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { SmtpError, SmtpErrorCode, Stage } from '../../lib/errors';
-import { Command, commandBytes } from './command';
-import { Transcript } from './debug';
+import { SmtpError, type SmtpErrorCode, type Stage } from '../../lib/errors';
+import { type Command, commandBytes } from './command';
+import { type Transcript } from './debug';
 import { MAX_LINE_LENGTH, MAX_REPLY_BYTES, ReplyAssembler } from './reply';
 import type { Reply } from './types';
 import { LF } from '../../lib/bytes';

@@ -9,9 +9,6 @@ import { OptionError } from '../../lib/errors';
 import { tclBoolean } from '../../lib/options';
 import type { MailParameter, NotifyKeyword, RcptParameter } from './parameters';
 
-/** When a report is wanted, RFC 3461 §4.1: `never`, or any of `success`, `failure`, `delay`. */
-export type NotifyWhen = 'never' | 'success' | 'failure' | 'delay';
-
 /** A NOTIFY value: keywords as a list, or one string separated by commas or spaces (`'success,failure'`). */
 export type NotifyValue = string | readonly string[];
 
@@ -45,6 +42,7 @@ export interface DsnPlan {
   rcptParams(address: string): RcptParameter[];
 }
 
+/** When a report is wanted, RFC 3461 §4.1: `never`, or any of `success`, `failure`, `delay`. */
 const NOTIFY_WORDS: readonly string[] = ['never', 'success', 'failure', 'delay'];
 const NO_DSN: DsnPlan = { requested: false, required: false, mailParams: [], rcptParams: () => [] };
 

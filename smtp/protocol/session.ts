@@ -10,6 +10,7 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 import { InvalidInputError, Rejected, SmtpError } from '../../lib/errors';
+import type { TclWords } from '../../lib/options';
 import { isToken } from '../../mime';
 import { DkimSigner } from '../dkim/sign';
 import { chooseMechanisms, Credentials, credentialsMayTravel, Exchange, startExchange } from './auth';
@@ -447,7 +448,7 @@ export function sendmailWith(session: Session, from: string, recipients: string 
  *   `ESMTP` stage `greeting` when the greeting is not 220 (the connection is closed).
  */
 export async function connect(options?: ConnectOptions): Promise<Session>;
-export async function connect(...flat: unknown[]): Promise<Session>;
+export async function connect(...flat: TclWords): Promise<Session>;
 export async function connect(...args: unknown[]): Promise<Session> {
   const settings = readSettings(args);
   const signal = settings.signal;

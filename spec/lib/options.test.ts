@@ -1,4 +1,4 @@
-import { parseOptions, OptionSpecs, tclBoolean, typed } from '../../lib/options';
+import { parseOptions, type OptionSpecs, tclBoolean, typed } from '../../lib/options';
 import { OptionError } from '../../lib/errors';
 
 const specs: OptionSpecs = {

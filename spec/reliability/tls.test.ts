@@ -14,10 +14,10 @@ import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 import { SmtpError } from '../../lib/errors';
 import * as mime from '../../mime';
-import { sendmessage, SendMessageOptions } from '../../smtp/sendmessage';
+import { sendmessage, type SendMessageOptions } from '../../smtp/sendmessage';
 import { connect } from '../../smtp/protocol/session';
 import { testCertificate } from '../support/certs';
-import { Script, scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { type Script, scriptedServer, type ScriptedServer } from '../support/scripted-server';
 import { testResolver, thrown } from './helpers';
 
 const NAME = 'mx.example.test';

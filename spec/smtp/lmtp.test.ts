@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { finalize, initialize } from '../../mime';
 import { enhancedOf } from '../../smtp/protocol/refused';
 import { planSend, sendmessage } from '../../smtp/sendmessage';
@@ -38,7 +38,7 @@ async function lmtpServer(outcome: (address: string) => Error | undefined, liste
         const rcptTo = session.envelope.rcptTo.map((r) => r.address);
         deliveries.push({ rcptTo, data: Buffer.concat(chunks).toString('utf8') });
         // One answer per recipient: a string is a 250 with that text, an Error a refusal.
-        callback(null, rcptTo.map((address) => outcome(address) ?? `delivered to ${address}`) as unknown as Parameters<typeof callback>[1]);
+        callback(null, rcptTo.map((address) => outcome(address) ?? `delivered to ${address}`));
       });
     },
   });
@@ -77,6 +77,10 @@ describe('LMTP with smtp-server', () => {
       });
       expect(refused).toEqual([['carol@example.net', 552, expect.stringMatching(/^5\.\d+\.\d+ mailbox full$/)]]);
       expect(refused[0][2].startsWith(`${enhancedOf(refused[0])} `)).toBe(true);
+      // A refused list sent through JSON or structuredClone keeps the enhanced code.
+      expect(enhancedOf(JSON.parse(JSON.stringify(refused))[0])).toBe(enhancedOf(refused[0]));
+      expect(enhancedOf(structuredClone(refused)[0])).toBe(enhancedOf(refused[0]));
+      expect(enhancedOf(['x@y', 250, '5.1.1 class does not match the code'])).toBeNull();
       expect(lines).toContain('C: LHLO localhost');
       expect(lines.some((line) => /^C: (EHLO|HELO)/.test(line))).toBe(false);
       // One final reply per accepted recipient, after the end of data.

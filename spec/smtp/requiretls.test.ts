@@ -13,7 +13,7 @@ import { connect } from '../../smtp/protocol/session';
 import { testCertificate } from '../support/certs';
 import { thrown } from '../support/fixtures';
 import type { RealServer } from '../support/real-server';
-import { scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../support/scripted-server';
 import { liveScope } from './live-support';
 
 const HEADER: Array<[string, string]> = [['From', 'ann@example.org'], ['To', 'bob@example.net'], ['Subject', 'TLS']];

@@ -14,7 +14,7 @@ import { sendmessage } from '../../../smtp/sendmessage';
 import { connect } from '../../../smtp/protocol/session';
 import { thrown } from '../../support/fixtures';
 import type { RealServer } from '../../support/real-server';
-import { scriptedServer, ScriptedServer } from '../../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../../support/scripted-server';
 import { liveScope } from '../live-support';
 
 const DSN_EHLO = ['250-dsn.test', '250-PIPELINING', '250-8BITMIME', '250-ENHANCEDSTATUSCODES', '250 DSN'];

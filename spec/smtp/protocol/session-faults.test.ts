@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
-import { SmtpError, UncertainDeliveryError } from '../../../lib/errors';
+import { type SmtpError, UncertainDeliveryError } from '../../../lib/errors';
 import { connect } from '../../../smtp/protocol/session';
 import type { Session } from '../../../smtp/protocol/types';
 import { closedPort, failure } from '../../support/fixtures';
