@@ -6,7 +6,7 @@
  * an uncertain outcome, never retried behind the caller's back. Also the
  * errors the caller gets, with every attempt recorded.
  */
-import { Attempt, Rejected, SmtpError } from '../lib/errors';
+import { type Attempt, type Rejected, SmtpError } from '../lib/errors';
 import { refusedEntry } from './protocol/refused';
 import type { Target } from './send-plan';
 

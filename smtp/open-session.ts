@@ -4,7 +4,7 @@
  * AUTH. A failure is recorded as an attempt; the failover rules (failover.ts)
  * decide whether the walk goes on.
  */
-import { Attempt, SmtpError } from '../lib/errors';
+import { type Attempt, SmtpError } from '../lib/errors';
 import { attemptOf, diagnosticOf, finalError, movesOn } from './failover';
 import { debugSink } from './protocol/debug';
 import { connect } from './protocol/session';

@@ -6,15 +6,15 @@
  */
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { InvalidInputError, OptionError, SmtpError } from '../lib/errors';
-import { OptionSpecs, OptionsOf, parseOptions, typed } from '../lib/options';
+import { InvalidInputError, OptionError, type SmtpError } from '../lib/errors';
+import { type OptionSpecs, type OptionsOf, parseOptions, typed } from '../lib/options';
 import { refuseControls } from '../lib/text';
-import { checkMessageOptions, getHeaderFields, isToken, Token } from '../mime';
+import { checkMessageOptions, getHeaderFields, isToken, type Token } from '../mime';
 import { uniqueID } from '../mime/build/uniqueid';
 import { formatDate } from '../mime/codec/datetime';
 import type { DkimOptions, DkimSigner } from './dkim/sign';
-import { deriveEnvelope, Envelope } from './envelope';
-import { EXTENSION_OPTIONS, ExtensionSettings, readExtensionOptions, StartTlsMode } from './extension-options';
+import { deriveEnvelope, type Envelope } from './envelope';
+import { EXTENSION_OPTIONS, type ExtensionSettings, readExtensionOptions, type StartTlsMode } from './extension-options';
 import { checkClientName } from './protocol/command';
 import { readSignal } from './protocol/connect-options';
 import { isSocketPath } from './protocol/connection';

@@ -5,7 +5,7 @@
  * (transact.ts), and after a failure the failover rules (failover.ts) decide
  * whether the next server may try.
  */
-import { Attempt, Rejected, SmtpError } from '../lib/errors';
+import { type Attempt, type Rejected, SmtpError } from '../lib/errors';
 import type { TclWords } from '../lib/options';
 import type { Token } from '../mime';
 import { allFailed, attemptOf, finalError, movesOn } from './failover';
@@ -13,7 +13,7 @@ import { openSession } from './open-session';
 import { afterAbort, throwIfAborted, whenAborted } from './protocol/abort';
 import { prepareAhead, type PreparedAhead } from './protocol/message-source';
 import { quitStarted } from './protocol/session';
-import { CallOptions, Plan, planSend, SendMessageOptions, Target } from './send-plan';
+import { type CallOptions, type Plan, planSend, type SendMessageOptions, type Target } from './send-plan';
 import { changesOf, transact } from './transact';
 
 export { SENDMESSAGE_OPTIONS, planSend, Plan } from './send-plan';

@@ -3,12 +3,12 @@
  * itself, follow-ups for recipients the server deferred with 452, and the
  * blind-copy digest. The session plans and carries out each one.
  */
-import { Rejected, SmtpError } from '../lib/errors';
+import { type Rejected, SmtpError } from '../lib/errors';
 import type { Token } from '../mime';
 import { buildDigest } from './digest';
 import type { Envelope } from './envelope';
 import { refusedAll } from './failover';
-import { SendmailHooks, sendmailWith } from './protocol/session';
+import { type SendmailHooks, sendmailWith } from './protocol/session';
 import type { MessageChanges, Session } from './protocol/types';
 import type { Plan } from './send-plan';
 

@@ -9,14 +9,14 @@
  * `idleSecs`. At most `maxConnections` sessions are open, opening or busy at
  * once; a message that finds none free waits its turn.
  */
-import { Attempt, Rejected, SmtpError } from '../../lib/errors';
-import { OptionSpecs, OptionsOf, parseOptions, ParsedOptions, type TclWords } from '../../lib/options';
+import { type Attempt, type Rejected, SmtpError } from '../../lib/errors';
+import { type OptionSpecs, type OptionsOf, parseOptions, type ParsedOptions, type TclWords } from '../../lib/options';
 import type { Token } from '../../mime';
 import { allFailed, attemptOf, finalError, movesOn, refusedAll } from '../failover';
 import { openSession } from '../open-session';
 import { afterAbort, throwIfAborted, whenAborted } from '../protocol/abort';
-import { CallOptions, Plan, planParsed, sameSession, SEND_CALL_OPTIONS, SendMessageOptions, SendOptions, SessionSettings, Target } from '../send-plan';
-import { transact, TransactOptions } from '../transact';
+import { type CallOptions, Plan, planParsed, sameSession, SEND_CALL_OPTIONS, type SendMessageOptions, type SendOptions, type SessionSettings, type Target } from '../send-plan';
+import { transact, type TransactOptions } from '../transact';
 import type { Session } from '../protocol/types';
 
 /** Options of {@link pool}: every sendmessage option, as the default for each message, and the pool's limits. */

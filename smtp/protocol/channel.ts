@@ -5,10 +5,10 @@
  * session's steps (session.ts) and the transaction's transfer (transfer.ts)
  * both speak through it.
  */
-import { SmtpError, Stage } from '../../lib/errors';
+import { SmtpError, type Stage } from '../../lib/errors';
 import * as cmd from './command';
-import { Command } from './command';
-import { Connection, Deadline } from './connection';
+import { type Command } from './command';
+import { type Connection, type Deadline } from './connection';
 import { describeReply, isPositive } from './reply';
 import type { Reply, SessionState } from './types';
 

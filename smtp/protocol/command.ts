@@ -6,7 +6,7 @@
  */
 import { InvalidInputError, type Stage } from '../../lib/errors';
 import { refuseControls, refuseLineBreaks } from '../../lib/text';
-import { MailParameter, mailParameterText, RcptParameter, rcptParameterText } from './parameters';
+import { type MailParameter, mailParameterText, type RcptParameter, rcptParameterText } from './parameters';
 
 /** One command line, ready to write. */
 export interface Command {

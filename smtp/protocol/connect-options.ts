@@ -7,10 +7,10 @@ import * as os from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import { OptionError } from '../../lib/errors';
 import { toASCIIDomain } from '../../lib/idn';
-import { OptionSpecs, parseOptions, tclBoolean, typed } from '../../lib/options';
+import { type OptionSpecs, parseOptions, tclBoolean, typed } from '../../lib/options';
 import { refuseLineBreaks } from '../../lib/text';
 import { checkClientName } from './command';
-import { Connection, isLoopbackAddress, isSocketPath } from './connection';
+import { type Connection, isLoopbackAddress, isSocketPath } from './connection';
 
 /** The checked options of one connection. */
 export interface ConnectSettings {

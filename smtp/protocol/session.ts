@@ -9,11 +9,11 @@
  *   ready → mail → rcpt → data → ready;   any state → closed (QUIT, 421, drop, timeout)
  */
 import type { ConnectionOptions } from 'node:tls';
-import { InvalidInputError, Rejected, SmtpError } from '../../lib/errors';
+import { InvalidInputError, type Rejected, SmtpError } from '../../lib/errors';
 import type { TclWords } from '../../lib/options';
 import { isToken } from '../../mime';
 import { DkimSigner } from '../dkim/sign';
-import { chooseMechanisms, Credentials, credentialsMayTravel, Exchange, startExchange } from './auth';
+import { chooseMechanisms, type Credentials, credentialsMayTravel, type Exchange, startExchange } from './auth';
 import { afterAbort, throwIfAborted, whenAborted } from './abort';
 import { Channel } from './channel';
 import * as cmd from './command';
@@ -22,7 +22,7 @@ import { defaultClient, readSettings } from './connect-options';
 import { Connection, Deadline } from './connection';
 import { debugSink, Transcript } from './debug';
 import { parseEhlo } from './extensions';
-import { headerHasEightBit, isReadable, prepareMessage, PreparedAhead, signedMessage } from './message-source';
+import { headerHasEightBit, isReadable, prepareMessage, type PreparedAhead, signedMessage } from './message-source';
 import { parseMailParameter, parseRcptParameter } from './parameters';
 import { isPositive } from './reply';
 import { eightBitGuard, planBody, planTransaction, readRequest } from './transaction';

@@ -8,8 +8,8 @@
 import { InvalidInputError, SmtpError } from '../../lib/errors';
 import { toASCIIDomain } from '../../lib/idn';
 import { checkMailbox } from './command';
-import { DsnOptions, DsnPlan, planDsn } from './dsn';
-import { BODY, MailParameter, mailKeyword, parseMailParameter, parseRcptParameter, RcptParameter, REQUIRETLS, SMTPUTF8 } from './parameters';
+import { type DsnOptions, type DsnPlan, planDsn } from './dsn';
+import { BODY, type MailParameter, mailKeyword, parseMailParameter, parseRcptParameter, type RcptParameter, REQUIRETLS, SMTPUTF8 } from './parameters';
 import type { Extensions } from './types';
 
 /** What the caller asks of a transaction, checked before anything is sent ({@link readRequest}). */

@@ -5,9 +5,9 @@
  * Whatever goes wrong before the end of data, the end of data is not sent, so
  * a truncated or unwanted message is never delivered.
  */
-import { Rejected, SmtpError, Stage, UncertainDeliveryError } from '../../lib/errors';
+import { type Rejected, SmtpError, type Stage, UncertainDeliveryError } from '../../lib/errors';
 import { DataCodec, firstEightBitOffset } from '../../lib/stream';
-import { Channel } from './channel';
+import { type Channel } from './channel';
 import * as cmd from './command';
 import { TIMEOUTS } from './command';
 import type { PreparedMessage } from './message-source';

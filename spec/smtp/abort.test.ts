@@ -10,7 +10,7 @@ import * as mime from '../../mime';
 import { pool } from '../../smtp/bulk/pool';
 import { connect } from '../../smtp/protocol/session';
 import { sendmessage } from '../../smtp/sendmessage';
-import { scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../support/scripted-server';
 
 const HEADER: Array<[string, string]> = [['From', 'a@x.org'], ['To', 'b@y.org']];
 const servers: ScriptedServer[] = [];

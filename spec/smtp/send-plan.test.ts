@@ -3,7 +3,7 @@
  * and what the message is. Also guards the one module-level shortcut of the
  * plan, the Date value formatted once per second (docs/fast-paths.md).
  */
-import { finalize, initialize, Token } from '../../mime';
+import { finalize, initialize, type Token } from '../../mime';
 import { formatDate } from '../../mime/codec/datetime';
 import { OptionError } from '../../lib/errors';
 import { planSend, sameSession } from '../../smtp/send-plan';

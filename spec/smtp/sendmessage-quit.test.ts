@@ -8,7 +8,7 @@
 import * as net from 'node:net';
 import * as mime from '../../mime';
 import { sendmessage } from '../../smtp/sendmessage';
-import { scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../support/scripted-server';
 
 let srv: ScriptedServer | undefined;
 afterEach(async () => {
@@ -26,7 +26,7 @@ describe('sendmessage: QUIT is written when the send resolves', () => {
     // The last transaction of the session: QUIT leaves with the end of data.
     ['with PIPELINING, QUIT with the end of data', ['250-scripted.test', '250-PIPELINING', '250 8BITMIME'], false],
   ])('%s', async (_what, ehlo, atleastone) => {
-    srv = await scriptedServer({ ehlo: ehlo as string[] });
+    srv = await scriptedServer({ ehlo: ehlo });
     const written: string[] = [];
     const write = net.Socket.prototype.write;
     jest.spyOn(net.Socket.prototype, 'write').mockImplementation(function (this: net.Socket, ...args: Parameters<net.Socket['write']>) {
@@ -36,7 +36,7 @@ describe('sendmessage: QUIT is written when the send resolves', () => {
     const token = mime.initialize({ canonical: 'text/plain', string: 'hello\r\n' });
     try {
       const rejected = await sendmessage(token, {
-        servers: ['127.0.0.1'], ports: [srv.port], usetls: false, atleastone: atleastone as boolean, header: [['From', 'a@x.org'], ['To', 'b@y.org']],
+        servers: ['127.0.0.1'], ports: [srv.port], usetls: false, atleastone: atleastone, header: [['From', 'a@x.org'], ['To', 'b@y.org']],
       });
       // Read in the same turn as the resolution: nothing further has run.
       const quitWritten = written.some((text) => text.endsWith('QUIT\r\n'));

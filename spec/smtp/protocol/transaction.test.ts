@@ -8,7 +8,7 @@ import { InvalidInputError, OptionError, SmtpError } from '../../../lib/errors';
 import * as cmd from '../../../smtp/protocol/command';
 import { parseEhlo } from '../../../smtp/protocol/extensions';
 import { parseReply } from '../../../smtp/protocol/reply';
-import { MessageFacts, planBody, planTransaction, readRequest, RequestOptions, Transaction } from '../../../smtp/protocol/transaction';
+import { type MessageFacts, planBody, planTransaction, readRequest, type RequestOptions, type Transaction } from '../../../smtp/protocol/transaction';
 import type { Extensions } from '../../../smtp/protocol/types';
 
 /** The extensions of an EHLO reply whose keyword lines are `keywords`. */
