@@ -1,6 +1,6 @@
 // Lint: type-aware checks for the mistakes the compiler lets through (a promise
 // nobody awaits, a cast that changes nothing, a switch that misses a case), and
-// the import rule that keeps the layers apart: lib -> mime -> smtp -> cli.
+// the import rule that keeps the layers apart: lib <- mime <- smtp, bounce <- cli.
 import tseslint from 'typescript-eslint';
 
 const layer = (message, ...folders) => ({
@@ -27,7 +27,7 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
     },
   },
-  { files: ['lib/**/*.ts'], rules: layer('lib/ is the leaf layer: it imports nothing from mime/, smtp/ or cli/.', 'mime', 'smtp', 'cli') },
-  { files: ['mime/**/*.ts'], rules: layer('mime/ imports nothing from smtp/ or cli/: the smtp layer builds on mime, not the other way round.', 'smtp', 'cli') },
-  { files: ['smtp/**/*.ts'], rules: layer('smtp/ imports nothing from cli/.', 'cli') },
+  { files: ['lib/**/*.ts'], rules: layer('lib/ is the leaf layer: it imports nothing from mime/, smtp/, bounce/ or cli/.', 'mime', 'smtp', 'bounce', 'cli') },
+  { files: ['mime/**/*.ts'], rules: layer('mime/ imports nothing from smtp/, bounce/ or cli/: they build on mime, not the other way round.', 'smtp', 'bounce', 'cli') },
+  { files: ['smtp/**/*.ts', 'bounce/**/*.ts'], rules: layer('smtp/ and bounce/ import nothing from cli/.', 'cli') },
 );

@@ -174,7 +174,7 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     },
     onSecure(socket, _session, callback) {
       // After STARTTLS the plain socket sees no more data: watch the TLS one.
-      deadline.watch(socket as Socket);
+      deadline.watch(socket);
       callback();
     },
     onRcptTo(address, session, callback) {

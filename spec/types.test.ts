@@ -148,6 +148,8 @@ describe('the declarations under other compiler settings', () => {
 import { mime } from 'tclmail';
 import type { SendMessageOptions } from 'tclmail/smtp';
 import type { InitializeOptions } from 'tclmail/mime';
+import type { BounceReport } from 'tclmail/bounce';
+export type Report = BounceReport;
 const options: SendMessageOptions = { servers: ['mx.example'] };
 const init: InitializeOptions = { canonical: 'text/plain', string: 'hi' };
 export const tok = mime.initialize(init);
@@ -162,7 +164,7 @@ export { options };
     expect(Object.fromEntries(errors)).toEqual({});
   }, 120000);
 
-  it("resolves 'tclmail/smtp' and 'tclmail/mime' under moduleResolution node10 (typesVersions)", () => {
+  it("resolves 'tclmail/smtp', 'tclmail/mime' and 'tclmail/bounce' under moduleResolution node10 (typesVersions)", () => {
     const errors = compile(
       { 'node10.ts': CONSUMER },
       { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, ignoreDeprecations: '6.0' },
