@@ -126,7 +126,7 @@ function failure(error: unknown): Result {
 
 function resultOf(outcome: smtp.BulkOutcome): Result {
   const [refused] = outcome.rejected;
-  const error = outcome.error as (Error & { replyCode?: number | null }) | null;
+  const error = outcome.error;
   let code = refused ? String(refused[1]) : error instanceof SmtpError && error.replyCode !== null ? String(error.replyCode) : '';
   if (code === '' && error) code = /^(\d{3})\b/.exec(error.message)?.[1] ?? '';
   const diagnostic = refused ? refused[2] : error ? error.message : outcome.journaled ? 'sent in an earlier run (journal)' : '';

@@ -8,12 +8,12 @@
  * the first outcome is asked for, the source is read only as fast as
  * messages can go out, and outcomes are yielded as messages finish.
  */
-import { InvalidInputError, OptionError, Rejected } from '../../lib/errors';
-import { OptionSpecs, parseOptions, ParsedOptions } from '../../lib/options';
-import { getHeaderFields, isToken, Token } from '../../mime';
+import { InvalidInputError, OptionError, type Rejected } from '../../lib/errors';
+import { type OptionSpecs, parseOptions, type ParsedOptions, type TclWords } from '../../lib/options';
+import { getHeaderFields, isToken, type Token } from '../../mime';
 import { Journal } from './journal';
-import { mergeOptions, POOL_LIMITS, PoolOptions, readPoolOptions, SessionPool } from './pool';
-import { backoffDelay, Backoff, classify, Pacer } from './retry';
+import { mergeOptions, POOL_LIMITS, type PoolOptions, readPoolOptions, SessionPool } from './pool';
+import { backoffDelay, type Backoff, classify, Pacer } from './retry';
 import type { Plan, SendMessageOptions } from '../sendmessage';
 import { SENDMESSAGE_OPTIONS } from '../sendmessage';
 
@@ -489,7 +489,7 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
  *   opened, written or locked makes the iteration throw a JournalError.
  */
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, options?: SendManyOptions): BulkRun;
-export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...flat: unknown[]): BulkRun;
+export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...flat: TclWords): BulkRun;
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...args: unknown[]): BulkRun {
   const o = parseOptions(COMMAND, SENDMANY_OPTIONS, args);
   const concurrency = (o.concurrency as number | undefined) ?? 5;

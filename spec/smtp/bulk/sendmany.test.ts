@@ -9,12 +9,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mime from '../../../mime';
-import { BulkOutcome, BulkProgress, sendmany } from '../../../smtp/bulk/sendmany';
+import { type BulkOutcome, type BulkProgress, sendmany } from '../../../smtp/bulk/sendmany';
 import { backoffDelay, classify, Pacer } from '../../../smtp/bulk/retry';
 import { InvalidInputError, OptionError, SmtpError, UncertainDeliveryError } from '../../../lib/errors';
 import { releaseToken, tracked } from '../../support/fixtures';
-import { realServer, RealServer } from '../../support/real-server';
-import { scriptedServer, ScriptedServer } from '../../support/scripted-server';
+import { realServer, type RealServer } from '../../support/real-server';
+import { scriptedServer, type ScriptedServer } from '../../support/scripted-server';
 
 const track = tracked();
 let dir: string;
