@@ -7,7 +7,7 @@
 export { connect } from './protocol/session';
 export type { ConnectOptions, Extensions, LoginOptions, MessageChanges, MessageSource, Reply, SendmailOptions, Session, SessionState } from './protocol/types';
 export { sendmessage } from './sendmessage';
-export type { SendMessageOptions, TlsFailure, TlsPolicy, TlsVerdict } from './sendmessage';
+export type { CallOptions, SendMessageOptions, TlsFailure, TlsPolicy, TlsVerdict } from './sendmessage';
 export { pool } from './bulk/pool';
 export type { Pool, PoolOptions } from './bulk/pool';
 export { sendmany } from './bulk/sendmany';
@@ -20,4 +20,4 @@ export type { DkimAlgorithm, DkimOptions, DkimSignature } from './dkim/sign';
 export type { DsnOptions, NotifyValue } from './protocol/dsn';
 export { enhancedOf } from './protocol/refused';
 export type { RefusedRecipient } from './protocol/refused';
-export type { StartTlsMode } from './modern-options';
+export type { StartTlsMode } from './extension-options';

@@ -170,7 +170,7 @@ describe('LMTP on the wire (scripted server)', () => {
     try {
       const header: Array<[string, string]> = [['From', 'a@x.org'], ['To', 'b@y.org']];
       expect(planSend(tok, [{ servers: 'mx.example.org', protocol: 'lmtp', header }]).targets).toEqual([{ server: 'mx.example.org', port: 24 }]);
-      expect(planSend(tok, [{ servers: '/run/dovecot/lmtp', protocol: 'lmtp', header }]).client).toBe('localhost');
+      expect(planSend(tok, [{ servers: '/run/dovecot/lmtp', protocol: 'lmtp', header }]).session.client).toBe('localhost');
     } finally {
       finalize(tok);
     }

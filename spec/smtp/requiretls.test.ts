@@ -98,11 +98,11 @@ describe('implicit TLS by name', () => {
     const tok = initialize({ canonical: 'text/plain', string: 'x' });
     try {
       const plan = planSend(tok, [{ servers: 'mx.example.org', tls: 'implicit', header: HEADER }]);
-      expect(plan.tlsimport).toBe(true);
+      expect(plan.session.tlsimport).toBe(true);
       expect(plan.targets).toEqual([{ server: 'mx.example.org', port: 465 }]);
       expect(() => planSend(tok, [{ servers: 'mx.example.org', requiretls: true, starttls: 'never', header: HEADER }])).toThrow(OptionError);
       expect(() => planSend(tok, [{ servers: 'mx.example.org', tls: 'sometimes', header: HEADER }])).toThrow(OptionError);
-      expect(planSend(tok, [{ servers: 'mx.example.org', requiretls: true, header: HEADER }]).starttls).toBe('required');
+      expect(planSend(tok, [{ servers: 'mx.example.org', requiretls: true, header: HEADER }]).session.starttls).toBe('required');
     } finally {
       finalize(tok);
     }

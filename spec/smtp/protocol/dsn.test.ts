@@ -7,7 +7,8 @@
  */
 import { OptionError } from '../../../lib/errors';
 import { finalize, initialize } from '../../../mime';
-import { orcptValue, planDsn, xtext } from '../../../smtp/protocol/dsn';
+import { planDsn } from '../../../smtp/protocol/dsn';
+import { orcptValue, xtext } from '../../../smtp/protocol/parameters';
 import { enhancedOf } from '../../../smtp/protocol/refused';
 import { sendmessage } from '../../../smtp/sendmessage';
 import { connect } from '../../../smtp/protocol/session';

@@ -15,7 +15,7 @@ import type { DsnOptions } from './protocol/dsn';
 export type StartTlsMode = 'opportunistic' | 'required' | 'never';
 
 /** The option table entries, merged into sendmessage's. */
-export const MODERN_OPTIONS = {
+export const EXTENSION_OPTIONS = {
   protocol: { kind: 'string', values: ['smtp', 'lmtp'] },
   starttls: { kind: 'string', values: ['opportunistic', 'required', 'never'] },
   requiretls: { kind: 'boolean' },
@@ -30,11 +30,11 @@ export const MODERN_OPTIONS = {
   dkim: { kind: 'any' },
 } as const satisfies OptionSpecs;
 
-/** What {@link readModernOptions} reads: the table above plus sendmessage's Tcllib TLS options. */
-export type ModernInput = OptionsOf<typeof MODERN_OPTIONS> & { usetls?: boolean; tlsimport?: boolean; tls?: unknown };
+/** What {@link readExtensionOptions} reads: the table above plus sendmessage's Tcllib TLS options. */
+export type ExtensionInput = OptionsOf<typeof EXTENSION_OPTIONS> & { usetls?: boolean; tlsimport?: boolean; tls?: unknown };
 
-/** The checked extension options. */
-export interface ModernPlan {
+/** The options beyond Tcllib, checked: how to reach the server (LMTP, TLS) and what each message asks of it. */
+export interface ExtensionSettings {
   protocol: 'smtp' | 'lmtp';
   /** Implicit TLS (`tls: 'implicit'` or `tlsimport`). */
   tlsimport: boolean;
@@ -54,7 +54,7 @@ export interface ModernPlan {
  * `tlsimport` are Tcllib's; `starttls`, when given, overrides `usetls`, and
  * `requiretls` implies `starttls: 'required'`.
  */
-export function readModernOptions(o: ModernInput, command: string): ModernPlan {
+export function readExtensionOptions(o: ExtensionInput, command: string): ExtensionSettings {
   let tlsimport = o.tlsimport ?? false;
   let tls: ConnectionOptions | undefined;
   if (o.tls !== undefined) {
