@@ -5,7 +5,8 @@
  * recipients, lower-cased and sorted) and the message: each part's content
  * type and parameters, its header fields and its decoded body, parts in
  * order. It leaves out what changes on every build of the same message: the
- * Date and Message-ID fields, the multipart boundary, MIME-Version and the
+ * Date, Message-ID and Content-ID fields (the mime layer makes a Content-ID
+ * for every part it builds), the multipart boundary, MIME-Version and the
  * transfer encoding (the decoded body is what counts).
  */
 import { createHash } from 'node:crypto';
@@ -13,7 +14,7 @@ import type { Hash } from 'node:crypto';
 import { getbody, getheader, getproperty } from '../../mime';
 import type { Token } from '../../mime';
 
-const LEFT_OUT = new Set(['date', 'message-id', 'mime-version', 'content-transfer-encoding', 'content-type']);
+const LEFT_OUT = new Set(['date', 'message-id', 'content-id', 'mime-version', 'content-transfer-encoding', 'content-type']);
 
 function feed(hash: Hash, chunk: string | Uint8Array): void {
   const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
