@@ -29,6 +29,8 @@ export { JournalLockError } from './journal-lock';
 const STATE_MASK = 0x0f;
 /** Set on an entry once the current run has admitted the id: a second admission is a duplicate. */
 const SEEN = 0x10;
+/** Set on an entry once this run has written a line for it. */
+const WRITTEN = 0x20;
 const PENDING = ITEM_STATES.indexOf('pending') + 1;
 
 const stateCode = (state: ItemState): number => ITEM_STATES.indexOf(state) + 1;
@@ -204,11 +206,17 @@ export class FileLedger implements Ledger {
     if (meta & SEEN) return { match: 'same', state, duplicate: true };
     this.index.setMeta(entry, meta | SEEN);
     const match = this.compare(entry, id, digest);
+    if (match === 'changed' && state === 'invalid') {
+      // Refused by validation and never sent: the corrected item is a new one.
+      this.live.set(id, { digest, recipient });
+      return { match: 'new', state: 'pending', duplicate: false };
+    }
     if (match === 'changed') {
       if (!options.acceptChanged) return { match, state, duplicate: false };
       if (FINAL_STATES.has(state)) {
         const old = this.lineOf(entry)!;
-        await this.append(entry, { ...old, digest, at: new Date().toISOString(), ...(recipient !== undefined ? { recipient } : {}) });
+        // The outcome is an earlier run's: the line only moves it to the new digest.
+        await this.append(entry, { ...old, digest, at: new Date().toISOString(), ...(recipient !== undefined ? { recipient } : {}) }, false);
       }
     }
     const again = options.resendUncertain && (state === 'sending' || state === 'uncertain');
@@ -266,14 +274,14 @@ export class FileLedger implements Ledger {
     return this.append(entry, { id, digest: live.digest, at: new Date().toISOString(), ...(live.recipient !== undefined ? { recipient: live.recipient } : {}), ...fields });
   }
 
-  private append(entry: Entry, item: ItemLine): Promise<void> {
+  private append(entry: Entry, item: ItemLine, ours = true): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new JournalError(this.file, 'the journal is closed'));
     const offset = this.length;
     // Known at once, so the rest of the run sees the state it asked for even while the write is pending.
     this.index.setDigest(entry, digestKey(item.digest));
     this.index.setAux(entry, offset % 2 ** 32);
-    this.index.setMeta(entry, stateCode(item.state) | (this.index.meta(entry) & SEEN) | (Math.floor(offset / 2 ** 32) << 8));
+    this.index.setMeta(entry, stateCode(item.state) | (this.index.meta(entry) & (SEEN | WRITTEN)) | (ours ? WRITTEN : 0) | (Math.floor(offset / 2 ** 32) << 8));
     return this.appendLines([formatItemLine(item)]);
   }
 
@@ -329,6 +337,13 @@ export class FileLedger implements Ledger {
     const state = stateOf(this.index.meta(entry));
     if (line === null || line.id !== id) return undefined;
     return { ...line, state };
+  }
+
+  /** True when this run wrote a line for `id` (its state is this run's doing, not an earlier run's). */
+  writtenThisRun(id: string): boolean {
+    const [h1, h2] = idHash(id);
+    const entry = this.index.find(h1, h2);
+    return entry >= 0 && (this.index.meta(entry) & WRITTEN) !== 0;
   }
 
   /** The state of `id`, from the index alone (`undefined` when unknown). */
