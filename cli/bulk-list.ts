@@ -11,7 +11,7 @@
  * pass; what is kept between passes is a compact table of id hashes
  * (id-table.ts), about 17 bytes a row.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { idHash, digestKey, IdTable } from '../smtp/bulk/id-table';
 import { itemDigest, ListDigest, rowId, templateDigest } from '../smtp/bulk/identity';
@@ -72,6 +72,21 @@ export function templateSender(template: Template): string {
   return template.root.headers.find(([name]) => name.toLowerCase() === 'from')?.[1] ?? '';
 }
 
+/** How many rows the list holds, from its size and the length of its first lines: sizes the id table. */
+function estimateRows(path: string): number {
+  const size = statSync(path).size;
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(size, 1 << 16));
+    const n = readSync(fd, head, 0, head.length, 0);
+    let lines = 0;
+    for (let i = 0; i < n; i++) if (head[i] === 0x0a) lines++;
+    return lines > 1 ? (size / n) * lines : size / 50;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Safe, unique file names for dry-run previews: an id that is already a plain lower-case name keeps it; any other gets `~` and a hash of the id. */
 export function previewName(id: string): string {
   if (/^[a-z0-9][a-z0-9._-]{0,99}$/.test(id) && !id.endsWith('.')) return `${id}.eml`;
@@ -88,9 +103,7 @@ export class ListChecker {
   private filled = false;
 
   constructor(private readonly context: ListContext) {
-    const size = statSync(context.path).size;
-    // About 50 bytes a row; a longer guess would only leave slots empty, a shorter one makes shards grow.
-    this.table = new IdTable({}, size / 50);
+    this.table = new IdTable({}, estimateRows(context.path));
     const files: Array<{ name: string; bytes: Uint8Array }> = [];
     attachments(context.template.root, files);
     this.template = templateDigest(readFileSync(context.templatePath), files);

@@ -73,7 +73,7 @@ export class IdTable {
     /** How many entries are expected: sizes the shards so that few of them grow. */
     expected = 0,
   ) {
-    const capacity = Math.max(MIN_CAPACITY, Math.ceil(expected / SHARDS / 0.75));
+    const capacity = Math.max(MIN_CAPACITY, Math.ceil(expected / SHARDS / 0.8));
     for (let i = 0; i < SHARDS; i++) this.shards.push(this.makeShard(capacity));
   }
 

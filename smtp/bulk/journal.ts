@@ -411,8 +411,8 @@ async function readJournal(
   handle: fs.FileHandle,
 ): Promise<{ index: IdTable; manifest: CampaignManifest | null; goodLength: number; total: number }> {
   const { size } = await handle.stat();
-  // About 120 bytes a line and two lines an item: sizes the index so that few shards grow.
-  const index = new IdTable({ aux: true, meta: true }, size / 240);
+  // About 170 bytes a line and two lines an item: sizes the index; a larger journal's shards grow by half.
+  const index = new IdTable({ aux: true, meta: true }, size / 340);
   let manifest: CampaignManifest | null = null;
   const fd = handle.fd;
   const lines = linesOf(fd);
