@@ -5,10 +5,12 @@
  * neither send an item another worker holds nor overwrite its outcome. The
  * counts by state change in the same script, so status is O(1).
  *
- * The fields of an item's hash: `d` digest, `s` state, `r` recipient, `v`
- * the row's values (JSON), `t` the holder's claim token, `p` the token that
+ * The fields of an item's hash: `d` digest, `s` state, `r` recipient, `t`
+ * the holder's claim token, `p` the token that
  * last deferred it, `n` tries, `c` reply code, `g` diagnostic, `j` refused
  * recipients (JSON), `u` due time (ms), `a` time of the last change (ms).
+ * The row's values live in the campaign's values hash, so that item hashes
+ * stay under Redis's listpack limits (64-byte values) and small.
  *
  * A token is `<worker>:<run>`; the worker is alive while its lease key
  * `<prefix>w:<worker>` exists. A claim whose worker's lease ran out may be
@@ -56,7 +58,7 @@ local out = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
   local key = base .. 'i:' .. id
-  local f = redis.call('HMGET', key, 's', 't', 'u', 'r', 'v', 'n')
+  local f = redis.call('HMGET', key, 's', 't', 'u', 'r', 'n')
   local s, t = f[1], f[2]
   local status = 'claimed'
   if not s then status = 'missing'
@@ -68,7 +70,7 @@ for i = 4, #ARGV do
   elseif s == 'deferred' and tonumber(f[3] or '0') > now then status = 'later'
   else redis.call('HSET', key, 't', token) end
   if status == 'claimed' then
-    out[#out + 1] = status; out[#out + 1] = f[4] or ''; out[#out + 1] = f[5] or '{}'; out[#out + 1] = f[6] or '0'
+    out[#out + 1] = status; out[#out + 1] = f[4] or ''; out[#out + 1] = redis.call('HGET', base .. 'v', id) or '{}'; out[#out + 1] = f[5] or '0'
   else
     out[#out + 1] = status; out[#out + 1] = ''; out[#out + 1] = ''; out[#out + 1] = ''
   end
@@ -90,7 +92,7 @@ local ids = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)
 local out = {}
 for _, id in ipairs(ids) do
   local key = base .. 'i:' .. id
-  local f = redis.call('HMGET', key, 's', 't', 'r', 'v', 'n')
+  local f = redis.call('HMGET', key, 's', 't', 'r', 'n')
   local s, t = f[1], f[2]
   if not s or FINAL[s] then redis.call('ZREM', due, id)
   elseif s == 'sending' then
@@ -100,7 +102,7 @@ for _, id in ipairs(ids) do
   else
     redis.call('HSET', key, 't', token)
     redis.call('ZADD', due, now + lease, id)
-    out[#out + 1] = id; out[#out + 1] = f[3] or ''; out[#out + 1] = f[4] or '{}'; out[#out + 1] = f[5] or '0'
+    out[#out + 1] = id; out[#out + 1] = f[3] or ''; out[#out + 1] = redis.call('HGET', base .. 'v', id) or '{}'; out[#out + 1] = f[4] or '0'
   end
 end
 return out
@@ -177,8 +179,9 @@ for i = 3, #ARGV, 6 do
   local key = base .. 'i:' .. id
   local f = redis.call('HMGET', key, 'd', 's')
   if not f[1] then
-    if diag ~= '' then redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'v', values, 'a', now, 'g', diag)
-    else redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'v', values, 'a', now) end
+    if diag ~= '' then redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'a', now, 'g', diag)
+    else redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'a', now) end
+    redis.call('HSET', base .. 'v', id, values)
     redis.call('HINCRBY', counts, state, 1)
     redis.call('RPUSH', order, id)
     redis.call('HINCRBY', meta, 'total', 1)
@@ -186,7 +189,8 @@ for i = 3, #ARGV, 6 do
   elseif f[1] == digest then
     out[#out + 1] = f[2] == 'pending' and 'pending' or 'known'
   elseif accept then
-    redis.call('HSET', key, 'd', digest, 'r', rcpt, 'v', values)
+    redis.call('HSET', key, 'd', digest, 'r', rcpt)
+    redis.call('HSET', base .. 'v', id, values)
     out[#out + 1] = f[2] == 'pending' and 'pending' or 'changed'
   else
     out[#out + 1] = 'refused'
@@ -229,7 +233,7 @@ local out = {}
 for i = 2, #ARGV do
   local key = base .. 'i:' .. ARGV[i]
   if redis.call('HGET', key, 's') == 'uncertain' then
-    redis.call('HSET', key, 's', 'pending', 't', '', 'g', 'sent again at the operator''s request: it may arrive twice')
+    redis.call('HSET', key, 's', 'pending', 't', '', 'g', "sent again at the operator's request: it may arrive twice")
     redis.call('HINCRBY', counts, 'uncertain', -1)
     redis.call('HINCRBY', counts, 'pending', 1)
     out[#out + 1] = ARGV[i]
