@@ -243,22 +243,24 @@ return out
 `;
 
 /**
- * Takes one token from a campaign's bucket. KEYS: bucket. ARGV: rate per second, burst.
- * Refills by the time elapsed on Redis's clock. Returns 0 when taken, else ms to wait before asking again.
+ * Reserves a send time in a campaign's bucket (GCRA, the generic cell rate algorithm: a token bucket kept as
+ * one "theoretical arrival time"). KEYS: bucket. ARGV: rate per second, burst. Each reservation moves the
+ * bucket's time on by one interval (1000 / rate ms); a reservation may fall up to burst - 1 intervals before it,
+ * never before now. So any window of L ms holds at most burst + L * rate / 1000 reservations. Times are Redis's
+ * own clock, in ms; the reply is the reserved time as a string (fractions kept).
  */
-const TAKE_TOKEN = `
+const RESERVE = `
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local interval = 1000 / rate
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local b = redis.call('HMGET', KEYS[1], 'k', 'ts')
-local tokens, ts = tonumber(b[1]), tonumber(b[2])
-if not tokens then tokens = burst; ts = now end
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / rate) end
-redis.call('HSET', KEYS[1], 'k', string.format('%.6f', tokens), 'ts', string.format('%.3f', now))
+local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
+if tat < now then tat = now end
+local slot = tat - (burst - 1) * interval
+if slot < now then slot = now end
+redis.call('HSET', KEYS[1], 'tat', string.format('%.3f', tat + interval))
 redis.call('PEXPIRE', KEYS[1], 3600000)
-return wait
+return string.format('%.3f', slot)
 `;
 
 /** The scripts as commands of a client (ioredis sends EVALSHA and falls back to EVAL, e.g. after a Redis restart). */
@@ -272,7 +274,7 @@ export interface FleetCommands {
   tclmailAddItems(counts: string, order: string, meta: string, ...args: string[]): Promise<string[]>;
   tclmailResend(counts: string, ...args: string[]): Promise<string[]>;
   tclmailCheck(seen: string, ...args: string[]): Promise<string[]>;
-  tclmailTakeToken(bucket: string, rate: string, burst: string): Promise<number>;
+  tclmailReserve(bucket: string, rate: string, burst: string): Promise<string>;
 }
 
 export type FleetRedis = Redis & FleetCommands;
@@ -291,7 +293,7 @@ export function withScripts(client: Redis): FleetRedis {
     client.defineCommand('tclmailAddItems', { numberOfKeys: 3, lua: ADD_ITEMS });
     client.defineCommand('tclmailResend', { numberOfKeys: 1, lua: RESEND });
     client.defineCommand('tclmailCheck', { numberOfKeys: 1, lua: CHECK });
-    client.defineCommand('tclmailTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN });
+    client.defineCommand('tclmailReserve', { numberOfKeys: 1, lua: RESERVE });
     DEFINED.add(client);
   }
   return client as FleetRedis;
