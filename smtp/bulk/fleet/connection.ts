@@ -122,6 +122,7 @@ export function connectionFor(connection: FleetConnection, name?: string): { red
 
 /** Closes a client politely, or at once when Redis is not there to answer. @internal */
 export async function quit(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
   if (redis.status === 'ready') {
     try {
       await redis.quit();

@@ -45,6 +45,7 @@ describeWithRedis('fleet workers', () => {
       logger: false,
       disabledCommands: ['STARTTLS', 'AUTH'],
       authOptional: true,
+      closeTimeout: 50,
       onRcptTo(address, session, callback) {
         const local = address.address.split('@')[0];
         if (local.startsWith('hard')) return callback(Object.assign(new Error('no such user'), { responseCode: 550 }));
@@ -143,6 +144,8 @@ describeWithRedis('fleet workers', () => {
   test('a paused campaign sends nothing until resumed', async () => {
     await fleet.createCampaign({ campaign: 'held', sender: 'news@x.test', template: TEMPLATE });
     await fleet.pause('held');
+    // Workers read a campaign's status at most a second late.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
     await fleet.enqueueCampaign({ campaign: 'held', sender: 'news@x.test', template: TEMPLATE, items: rows('p', 40) });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(heldOf('p').size).toBe(0);
