@@ -145,6 +145,9 @@ interface JobData {
 /** How long a worker trusts a campaign record it read before reading it again (pause, rate). */
 const RECORD_TTL_MS = 1000;
 
+/** How long the job of a paused campaign waits before it is looked at again. */
+const PAUSED_RETRY_MS = 5000;
+
 class Worker implements FleetWorker {
   readonly id: string;
   durability: DurabilityReport | null = null;
@@ -227,7 +230,7 @@ class Worker implements FleetWorker {
     if (cached && Date.now() - cached.at < RECORD_TTL_MS) return cached.record;
     let record: CampaignRecord | null;
     try {
-      record = await loadCampaign(this.redis, new CampaignKeys(this.settings.prefix, campaign));
+      record = await loadCampaign(this.redis, new CampaignKeys(this.settings.prefix, campaign), cached?.record);
     } catch (error) {
       if (!(error instanceof FleetError) || error.code !== 'ECAMPAIGN') throw error;
       record = null;
@@ -248,7 +251,7 @@ class Worker implements FleetWorker {
       // Purged or cancelled: nothing of it is sent.
       if (record === null || record.status === 'cancelled') return;
       if (this.closing || record.status === 'paused') {
-        await job.moveToDelayed(Date.now() + (this.closing ? 0 : 1000), bullToken);
+        await job.moveToDelayed(Date.now() + (this.closing ? 0 : PAUSED_RETRY_MS), bullToken);
         throw new DelayedError();
       }
       const claims = await ledger.claim(todo);
@@ -261,7 +264,7 @@ class Worker implements FleetWorker {
       const started = await Promise.all(work);
       if (started.some((s) => !s)) {
         // Stopping or paused before every item began: the job goes back to the queue for the rest.
-        await job.moveToDelayed(Date.now() + (this.closing ? 0 : 1000), bullToken);
+        await job.moveToDelayed(Date.now() + (this.closing ? 0 : PAUSED_RETRY_MS), bullToken);
         throw new DelayedError();
       }
       todo = held;
@@ -318,10 +321,30 @@ class Worker implements FleetWorker {
       if (error instanceof LedgerWriteError) {
         this.counts.lost++;
         this.emit({ type: 'lost', campaign: ledger.campaign, id: item.id, reason: error.reason });
-      } else this.emit({ type: 'error', error: error as Error });
+      } else {
+        this.emit({ type: 'error', error: error as Error });
+        await this.salvage(ledger, item, error);
+      }
       return true;
     } finally {
       this.slots.release();
+    }
+  }
+
+  /**
+   * An item whose try broke outside the SMTP verdicts (a failing hook, a Redis
+   * script error) must not stay claimed by a live worker: before `sending` it
+   * is deferred (tried again later); after, it is uncertain.
+   */
+  private async salvage(ledger: RedisLedger, item: ClaimedItem, error: unknown): Promise<void> {
+    const diagnostic = `worker error: ${(error as Error)?.message ?? String(error)}`;
+    try {
+      const current = await ledger.lookup(item.id);
+      if (current?.state === 'pending' || current?.state === 'deferred') {
+        await ledger.markDeferred(item.id, { diagnostic, dueMs: Date.now() + backoffDelay(item.attempts + 1, this.settings.backoff) });
+      } else if (current?.state === 'sending') await ledger.markUncertain(item.id, diagnostic);
+    } catch (again) {
+      this.emit({ type: 'error', error: again as Error });
     }
   }
 

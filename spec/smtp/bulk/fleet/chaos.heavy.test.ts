@@ -56,8 +56,10 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
     fleet = null;
     note('enqueued');
 
+    // The first worker transpiles the sources (and caches them); the other two then start at once.
     for (let i = 0; i < 3; i++) {
       workers.push(spawnWorker({ url: redis.url, port: recorder.port, workerId: `w${i}`, concurrency: CONCURRENCY, leaseSecs: LEASE_SECS, stalledSecs: STALLED_SECS }));
+      if (i === 0) await workers[0].ready;
     }
     await Promise.all(workers.map((w) => w.ready));
     note('workers ready');
@@ -142,6 +144,7 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
           const token = (await raw.hget(`tclmail:c:chaos:i:${item.id}`, 't')) ?? '?';
           const worker = token.split(':')[0];
           uncertainBy.set(worker, [...(uncertainBy.get(worker) ?? []), item.id]);
+          note(`uncertain ${item.id} (${worker}, delivered ${held}): ${item.diagnostic}`);
         } else otherStates++;
       }
     } finally {
