@@ -134,6 +134,7 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
     const uncertainBy = new Map<string, string[]>();
     let sentNotHeld = 0;
     let otherStates = 0;
+    let bytesPerItem = 0;
     try {
       for await (const item of fleet.items('chaos')) {
         const held = perItem.get(item.id) ?? 0;
@@ -147,6 +148,11 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
           note(`uncertain ${item.id} (${worker}, delivered ${held}): ${item.diagnostic}`);
         } else otherStates++;
       }
+      // What a finished item costs in Redis: its hash (sampled), its share of the values hash and the order list.
+      let sampled = 0;
+      for (let i = 0; i < ITEMS; i += 50) sampled += Number(await raw.call('MEMORY', 'USAGE', `tclmail:c:chaos:i:i${i}`, 'SAMPLES', '0'));
+      const shared = Number(await raw.call('MEMORY', 'USAGE', 'tclmail:c:chaos:v', 'SAMPLES', '0')) + Number(await raw.call('MEMORY', 'USAGE', 'tclmail:c:chaos:order', 'SAMPLES', '0'));
+      bytesPerItem = Math.round(sampled / (ITEMS / 50) + shared / ITEMS);
     } finally {
       raw.disconnect();
     }
@@ -159,6 +165,7 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
       uncertain,
       uncertainByWorker: Object.fromEntries([...uncertainBy.entries()].map(([w, ids]) => [w, ids.length])),
       duplicates: doubled.length,
+      bytesPerFinishedItem: bytesPerItem,
       seconds: Math.round((Date.now() - started) / 1000),
     };
     // eslint-disable-next-line no-console
