@@ -201,6 +201,27 @@ describeWithRedis('fleet ledger in Redis', () => {
     }
   });
 
+  test('where CONFIG is blocked, INFO persistence is read, and an unverifiable fsync policy is refused', async () => {
+    const managed = await startRedis({ extraArgs: ['--rename-command', 'CONFIG', ''] });
+    try {
+      await expect(checkDurability(managed.url)).rejects.toThrow(/appendfsync cannot be read \(CONFIG is blocked\)/);
+      await expect(checkDurability(managed.url, { allowUnsafe: true })).resolves.toMatchObject({ durable: false, appendonly: true, appendfsync: 'unknown', source: 'info' });
+    } finally {
+      await managed.stop();
+    }
+  });
+
+  test('a purged campaign leaves no key behind', async () => {
+    await fleet.enqueueCampaign({ campaign: 'gone', sender: 'news@x.test', template: TEMPLATE, items: rows(120) });
+    const client = fleet[Object.getOwnPropertySymbols(fleet)[0] as never] as unknown as { keys: (p: string) => Promise<string[]> };
+    expect((await client.keys('tclmail:c:gone:*')).length).toBeGreaterThan(120);
+    expect(await fleet.campaigns()).toContain('gone');
+    expect(await fleet.purge('gone')).toBeGreaterThan(120);
+    expect(await client.keys('tclmail:c:gone:*')).toEqual([]);
+    expect(await fleet.campaigns()).not.toContain('gone');
+    await expect(fleet.status('gone')).rejects.toMatchObject({ code: 'ECAMPAIGN' });
+  });
+
   test('a Redis URL never shows its password', () => {
     expect(redactRedisUrl('rediss://user:s3cret@redis.example:6380/2')).toBe('rediss://user:***@redis.example:6380/2');
     expect(redactRedisUrl('redis://:s3cret@127.0.0.1:6379')).not.toContain('s3cret');
