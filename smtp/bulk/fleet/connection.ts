@@ -5,6 +5,7 @@
  * and every command waits for the connection instead of failing
  * (`maxRetriesPerRequest: null`, which BullMQ requires as well).
  */
+import { isIP } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { Redis } from 'ioredis';
 import { loadIoredis } from './deps';
@@ -88,7 +89,8 @@ export function openRedis(connection: RedisConnection, name = 'tclmail'): Redis 
       if (!/^\d+$/.test(db)) throw new FleetError('EREDIS', `the Redis URL's path must be a database number, not /${db}`);
       options.db = Number(db);
     }
-    if (parsed.protocol === 'rediss:') options.tls = { servername: options.host as string };
+    // SNI carries host names only (RFC 6066 §3), never an address.
+    if (parsed.protocol === 'rediss:') options.tls = isIP(options.host as string) ? {} : { servername: options.host as string };
   }
   if (spec.host !== undefined) options.host = spec.host;
   if (spec.port !== undefined) options.port = spec.port;

@@ -4,6 +4,10 @@
  * worker which lost its claim from sending or overwriting another's item.
  */
 import { ChangedItemsError, checkDurability, DurabilityError, Fleet, FleetItem, LedgerWriteError, openFleet, redactRedisUrl } from '../../../../smtp/bulk/fleet';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { testCertificate } from '../../../support/certs';
+import { freePort } from '../../../support/postfix';
 import { describeWithRedis, startRedis, TestRedis } from '../../../support/redis';
 
 const TEMPLATE = { bytes: Buffer.from('From: news@x.test\r\nTo: {{recipient}}\r\nSubject: Hello {{name}}\r\n\r\nDear {{name}}.\r\n') };
@@ -220,6 +224,33 @@ describeWithRedis('fleet ledger in Redis', () => {
     expect(await client.keys('tclmail:c:gone:*')).toEqual([]);
     expect(await fleet.campaigns()).not.toContain('gone');
     await expect(fleet.status('gone')).rejects.toMatchObject({ code: 'ECAMPAIGN' });
+  });
+
+  test('rediss:// with a password: TLS to Redis, verified against the CA', async () => {
+    const cert = await testCertificate(['127.0.0.1']);
+    const tlsPort = await freePort();
+    const scratch = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tclmail-redis-tls-'));
+    for (const [name, text] of Object.entries({ 'key.pem': cert.key, 'cert.pem': cert.cert, 'ca.pem': cert.ca })) fs.writeFileSync(path.join(scratch, name), text);
+    const secure = await startRedis({
+      extraArgs: [
+        '--tls-port', String(tlsPort), '--tls-cert-file', path.join(scratch, 'cert.pem'), '--tls-key-file', path.join(scratch, 'key.pem'),
+        '--tls-ca-cert-file', path.join(scratch, 'ca.pem'), '--tls-auth-clients', 'no', '--requirepass', 's3cret pass',
+      ],
+    });
+    try {
+      const url = `rediss://:${encodeURIComponent('s3cret pass')}@127.0.0.1:${tlsPort}`;
+      await expect(checkDurability({ url, tls: { ca: cert.ca } })).resolves.toMatchObject({ durable: true });
+      const overTls = await openFleet({ url, tls: { ca: cert.ca } });
+      try {
+        await overTls.enqueueCampaign({ campaign: 'tls', sender: 'news@x.test', template: TEMPLATE, items: rows(3) });
+        expect(await overTls.status('tls')).toMatchObject({ total: 3, pending: 3 });
+      } finally {
+        await overTls.close();
+      }
+    } finally {
+      await secure.stop();
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   test('a Redis URL never shows its password', () => {
