@@ -71,7 +71,7 @@ export type WorkerEvent =
   | { type: 'outcome'; campaign: string; id: string; state: 'sent' | 'refused' | 'failed' | 'uncertain'; attempts: number; code: number | null; diagnostic: string; rejected: Rejected[] }
   | { type: 'deferred'; campaign: string; id: string; attempts: number; code: number | null; diagnostic: string; dueMs: number }
   /** The ledger refused a write: another worker holds the item now (this one lost its claim) or it is final. Nothing was sent by this try. */
-  | { type: 'lost'; campaign: string; id: string; reason: string }
+  | { type: 'lost'; campaign: string; id: string; /** What Redis answered: `not-holder`, `state:<state>`. */ reason: string }
   /** Something went wrong outside one item (a job, the due poller); the worker carries on. */
   | { type: 'error'; error: Error };
 
@@ -320,7 +320,7 @@ class Worker implements FleetWorker {
     } catch (error) {
       if (error instanceof LedgerWriteError) {
         this.counts.lost++;
-        this.emit({ type: 'lost', campaign: ledger.campaign, id: item.id, reason: error.reason });
+        this.emit({ type: 'lost', campaign: ledger.campaign, id: item.id, reason: error.reply });
       } else {
         this.emit({ type: 'error', error: error as Error });
         await this.salvage(ledger, item, error);

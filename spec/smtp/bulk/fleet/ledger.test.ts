@@ -96,7 +96,7 @@ describeWithRedis('fleet ledger in Redis', () => {
     // While A lives, B finds A's items held and may not write them.
     expect((await b.claim(['r0', 'r1', 'r3'])).map((c) => c.status)).toEqual(['held', 'held', 'claimed']);
     await expect(b.markSending('r0')).rejects.toBeInstanceOf(LedgerWriteError);
-    await expect(b.markOutcome('r1', { state: 'sent' })).rejects.toMatchObject({ code: 'ELEDGER', reason: 'not-holder' });
+    await expect(b.markOutcome('r1', { state: 'sent' })).rejects.toMatchObject({ code: 'ELEDGER', reply: 'not-holder', reason: 'claimed' });
     await a.markSending('r0');
     await a.markSending('r0'); // sent again after a reconnection: same answer, no change
     // A is paused past its lease: its lease key runs out.
@@ -105,14 +105,14 @@ describeWithRedis('fleet ledger in Redis', () => {
     // r0 was sending: it becomes uncertain, never sent again. r1 was only claimed: B takes it.
     expect(takeover.map((c) => c.status)).toEqual(['uncertain', 'claimed']);
     // A comes back: it cannot send r1 (B holds it) nor write its outcome.
-    await expect(a.markSending('r1')).rejects.toMatchObject({ reason: 'not-holder' });
-    await expect(a.markOutcome('r1', { state: 'failed', diagnostic: 'late' })).rejects.toMatchObject({ reason: 'not-holder' });
+    await expect(a.markSending('r1')).rejects.toMatchObject({ reply: 'not-holder', reason: 'claimed' });
+    await expect(a.markOutcome('r1', { state: 'failed', diagnostic: 'late' })).rejects.toMatchObject({ reply: 'not-holder', reason: 'claimed' });
     // A may settle r0, the item it did send: it knows its final reply.
     await a.markOutcome('r0', { state: 'sent', code: 250 });
     await b.markSending('r1');
     await b.markOutcome('r1', { state: 'sent', code: 250 });
     // A final item is not changed by anyone, its holder included.
-    await expect(b.markOutcome('r1', { state: 'failed' })).rejects.toMatchObject({ reason: 'state:sent' });
+    await expect(b.markOutcome('r1', { state: 'failed' })).rejects.toMatchObject({ reply: 'state:sent', reason: 'final' });
     await expect(b.claim(['r1'])).resolves.toEqual([{ id: 'r1', status: 'final' }]);
     expect(await fleet.item('guards', 'r0')).toMatchObject({ state: 'sent', code: 250, attempts: 1 });
     expect(await fleet.status('guards')).toMatchObject({ total: 4, sent: 2, pending: 2, sending: 0, uncertain: 0, done: 2 });
@@ -135,7 +135,7 @@ describeWithRedis('fleet ledger in Redis', () => {
     expect(resent).toEqual(['r0', 'r2']);
     expect(await fleet.status('lapse')).toMatchObject({ uncertain: 0, pending: 3 });
     // The old holder cannot settle a resent item any more.
-    await expect(c.markOutcome('r0', { state: 'sent' })).rejects.toMatchObject({ reason: 'not-holder' });
+    await expect(c.markOutcome('r0', { state: 'sent' })).rejects.toMatchObject({ reply: 'not-holder', reason: 'claimed' });
   });
 
   test('a deferred item comes back when due, to whichever worker asks', async () => {
