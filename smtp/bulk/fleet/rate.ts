@@ -13,9 +13,13 @@
 import { CampaignKeys } from './keys';
 import type { FleetRedis } from './scripts';
 
-/** The bucket's size for a rate: 10 % of a second's messages, at least 1. */
+/**
+ * The bucket's size for a rate: 10 % of a second's messages less one, at
+ * least 1. The one kept back is for a message let through up to one interval
+ * late (see `pass`), so that no second holds more than 110 % of the rate.
+ */
 export function burstOf(rate: number): number {
-  return Math.max(1, Math.floor(rate / 10));
+  return Math.max(1, Math.floor(rate / 10) - 1);
 }
 
 /**
