@@ -12,8 +12,9 @@ import { bulk } from './commands/bulk';
 import { inspect } from './commands/inspect';
 import { send } from './commands/send';
 import { serve } from './commands/serve';
+import { worker } from './commands/worker';
 
-export const COMMANDS: readonly Command[] = [send, bulk, serve, inspect];
+export const COMMANDS: readonly Command[] = [send, bulk, worker, serve, inspect];
 
 function version(): string {
   // The same code runs from cli/ (tests) and dist/cli/ (installed): look upwards.

@@ -11,10 +11,12 @@
  */
 import { InvalidInputError } from '../lib/errors';
 import { templateDigest } from '../smtp/bulk/identity';
+import type * as mime from '../mime';
+import { missingFields, render } from './template';
 import type { Template, TemplatePart } from './template';
 
 /** The version of the stored form; a worker refuses a form it does not know. */
-const FORMAT = 'tclmail-template/1';
+export const TEMPLATE_FORMAT = 'tclmail-template/1';
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
 
@@ -72,7 +74,7 @@ function fieldsOf(part: TemplatePart, into: Set<string>): void {
 
 /** The template as bytes a worker can rebuild it from, attachments included. */
 export function storeTemplate(template: Template): Buffer {
-  return Buffer.from(JSON.stringify({ format: FORMAT, root: toStored(template.root) }), 'utf8');
+  return Buffer.from(JSON.stringify({ format: TEMPLATE_FORMAT, root: toStored(template.root) }), 'utf8');
 }
 
 /** The template rebuilt from {@link storeTemplate}'s bytes; throws InvalidInputError on bytes it cannot read. */
@@ -83,7 +85,7 @@ export function loadTemplate(bytes: Uint8Array): Template {
   } catch {
     bad('not JSON');
   }
-  if (parsed.format !== FORMAT) bad(`format ${JSON.stringify(parsed.format)}, this tclmail reads ${FORMAT}`);
+  if (parsed.format !== TEMPLATE_FORMAT) bad(`format ${JSON.stringify(parsed.format)}, this tclmail reads ${TEMPLATE_FORMAT}`);
   const root = fromStored(parsed.root, 0);
   const fields = new Set<string>();
   fieldsOf(root, fields);
@@ -93,4 +95,26 @@ export function loadTemplate(bytes: Uint8Array): Template {
 /** The digest item digests cover: of the stored bytes, which hold the attachments too. */
 export function storedTemplateDigest(bytes: Uint8Array): string {
   return templateDigest(bytes);
+}
+
+/** Templates rebuilt so far, by digest: a worker parses a campaign's template once, not per message. */
+const rebuilt = new Map<string, Template>();
+const REBUILT_KEPT = 32;
+
+/**
+ * One item's message from a campaign's stored template bytes and the row's
+ * values; the caller sends and finalizes it. What a fleet worker renders with.
+ * @throws InvalidInputError for damaged bytes, a missing value or a value the mime layer refuses.
+ */
+export function renderStored(bytes: Uint8Array, digest: string, values: Readonly<Record<string, string>>, recipient: string): mime.Token {
+  const key = digest !== '' ? digest : storedTemplateDigest(bytes);
+  let template = rebuilt.get(key);
+  if (template === undefined) {
+    template = loadTemplate(bytes);
+    if (rebuilt.size >= REBUILT_KEPT) rebuilt.delete(rebuilt.keys().next().value as string);
+    rebuilt.set(key, template);
+  }
+  const missing = missingFields(template, values);
+  if (missing.length > 0) throw new InvalidInputError(`field ${missing[0]}`, `the template uses {{${missing[0]}}} and the item has no such value`);
+  return render(template, values, recipient);
 }

@@ -20,6 +20,7 @@ import { readRecipients } from '../recipients';
 import type { Recipient } from '../recipients';
 import { missingFields, readTemplate, render } from '../template';
 import type { Template } from '../template';
+import { FLEET_HELP, fleetBulk, isFleetBulk } from './fleet-bulk';
 import { isInputError, sendOptions, SENDING_FLAGS } from './send';
 
 const HELP = `Usage: tclmail bulk TEMPLATE LIST [options]
@@ -210,8 +211,9 @@ function writeReport(path: string, recipients: Recipient[], results: Map<string,
 export const bulk: Command = {
   name: 'bulk',
   summary: 'send a template to every row of a CSV or JSON Lines list (journal, dry run, report)',
-  help: HELP,
+  help: `${HELP}\n${FLEET_HELP}`,
   async run(argv: string[], io: Io): Promise<number> {
+    if (isFleetBulk(argv)) return fleetBulk(argv, io);
     const { flags, args } = parseFlags(argv, FLAGS, { min: 0, max: 2 });
     if (args.length < 2) throw new UsageError('expected a template and a recipient list: tclmail bulk TEMPLATE LIST');
     const [templatePath, listPath] = args;
