@@ -1,0 +1,459 @@
+/**
+ * A fleet worker: a BullMQ Worker on the fleet's queue, sending for every
+ * campaign in that Redis. Each job carries a batch of item ids; for each item
+ * the worker claims it (a Lua script), renders it, takes a token from the
+ * campaign's rate bucket, records `sending` (durably) just before the end of
+ * data, and records the outcome. Temporary failures wait in the campaign's due
+ * set and come back on any worker after their back-off.
+ *
+ * `concurrency` counts messages in flight on this worker, pipelined ones
+ * included, so a worker killed at any instant leaves at most that many items
+ * `uncertain`. The worker's lease key says it is alive; when it runs out
+ * (killed, paused, cut off), its claims may be taken by other workers.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { OptionError, Rejected } from '../../../lib/errors';
+import { OptionSpecs, parseOptions } from '../../../lib/options';
+import { isToken, Token } from '../../../mime';
+import { SENDMESSAGE_OPTIONS } from '../../sendmessage';
+import { POOL_LIMITS, PoolOptions, readPoolOptions, SessionPool } from '../pool';
+import { backoffDelay, Backoff, classify } from '../retry';
+import { CampaignRecord, loadCampaign } from './campaign';
+import { CLIENT, openRedis, quit, RedisConnection } from './connection';
+import { loadBullmq } from './deps';
+import { checkDurability, DurabilityReport } from './durability';
+import { FleetError, LedgerWriteError } from './errors';
+import { CampaignKeys, campaignsKey, DEFAULT_PREFIX, QUEUE_NAME, QUEUE_PREFIX, workerKey } from './keys';
+import { takeToken } from './rate';
+import { ClaimedItem, RedisLedger } from './redis-ledger';
+import { Rendered, RenderHook, renderRawTemplate } from './render';
+import { FleetRedis, withScripts } from './scripts';
+import { Slots } from './slots';
+
+/** Options of {@link startWorker}: every pool option (servers, ports, TLS, AUTH, ...) and the worker's own. */
+export interface WorkerOptions extends PoolOptions {
+  /** Where Redis is. */
+  connection: RedisConnection;
+  /** Messages in flight on this worker, pipelined ones included. Default 5; `maxConnections` defaults to it. */
+  concurrency?: number;
+  /** Makes each item's message. Default: the template is a raw message with `{{field}}` placeholders (renderRawTemplate). */
+  render?: RenderHook;
+  /** How many times a temporary failure is tried again. Default 3. */
+  retries?: number;
+  /** Seconds before the first retry; doubled for each further one, with jitter. Default 5. */
+  retryDelay?: number;
+  /** The longest wait between tries, in seconds. Default 300. */
+  maxRetryDelay?: number;
+  /** Start even when Redis does not persist every write (a Redis crash can then resend messages). Default false. */
+  allowUnsafeRedis?: boolean;
+  /**
+   * Seconds a worker's claims and job locks last without renewal (renewed every third of it). A worker
+   * paused or cut off longer loses its claims to other workers. Default 30.
+   */
+  leaseSecs?: number;
+  /** Seconds between checks for jobs whose worker stopped (BullMQ's stalled check). Default: leaseSecs. */
+  stalledSecs?: number;
+  /** Milliseconds between looks for deferred items that are due. Default 500. */
+  pollMs?: number;
+  /** Key prefix of the fleet's own keys. Default `tclmail:`. */
+  prefix?: string;
+  /** This worker's name in claim tokens and logs (letters, digits, `.`, `_`, `-`). Default host-pid-random. */
+  workerId?: string;
+  /** Called for every outcome and every lost claim (for logs and metrics). Must not throw. */
+  onEvent?: (event: WorkerEvent) => void;
+}
+
+/** What a worker reports as it goes. */
+export type WorkerEvent =
+  | { type: 'outcome'; campaign: string; id: string; state: 'sent' | 'refused' | 'failed' | 'uncertain'; attempts: number; code: number | null; diagnostic: string; rejected: Rejected[] }
+  | { type: 'deferred'; campaign: string; id: string; attempts: number; code: number | null; diagnostic: string; dueMs: number }
+  /** The ledger refused a write: another worker holds the item now (this one lost its claim) or it is final. Nothing was sent by this try. */
+  | { type: 'lost'; campaign: string; id: string; reason: string }
+  /** Something went wrong outside one item (a job, the due poller); the worker carries on. */
+  | { type: 'error'; error: Error };
+
+/** Counts since the worker started. */
+export interface WorkerStats {
+  sent: number;
+  refused: number;
+  failed: number;
+  uncertain: number;
+  deferred: number;
+  lost: number;
+  /** Messages in flight now. */
+  inFlight: number;
+}
+
+/** A running worker. */
+export interface FleetWorker {
+  readonly id: string;
+  /** What the durability check found (null when it was skipped by allowUnsafeRedis and failed). */
+  readonly durability: DurabilityReport | null;
+  stats(): WorkerStats;
+  /**
+   * Stops gracefully: no new message starts; messages in flight finish and are
+   * recorded; items claimed and not started are handed back (their jobs go back
+   * to the queue); then the connections close. Resolves when all is done.
+   */
+  close(): Promise<void>;
+}
+
+const COMMAND = 'tclmail.fleet.startWorker';
+
+const WORKER_OPTIONS: OptionSpecs = {
+  ...SENDMESSAGE_OPTIONS,
+  ...POOL_LIMITS,
+  connection: { kind: 'any' },
+  concurrency: { kind: 'integer', min: 1 },
+  render: { kind: 'function' },
+  retries: { kind: 'integer', min: 0 },
+  retryDelay: { kind: 'any' },
+  maxRetryDelay: { kind: 'any' },
+  allowUnsafeRedis: { kind: 'boolean' },
+  leaseSecs: { kind: 'any' },
+  stalledSecs: { kind: 'any' },
+  pollMs: { kind: 'integer', min: 10 },
+  prefix: { kind: 'string' },
+  workerId: { kind: 'string' },
+  onEvent: { kind: 'function' },
+};
+
+const OWN = new Set(Object.keys(WORKER_OPTIONS).filter((name) => !(name in SENDMESSAGE_OPTIONS) && !(name in POOL_LIMITS)));
+
+function seconds(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const number = typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isFinite(number) || number <= 0) {
+    throw new OptionError(COMMAND, name, `-${name} expects a positive number of seconds, not ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** What a job carries. */
+interface JobData {
+  c: string;
+  ids: string[];
+}
+
+/** How long a worker trusts a campaign record it read before reading it again (pause, rate). */
+const RECORD_TTL_MS = 1000;
+
+class Worker implements FleetWorker {
+  readonly id: string;
+  durability: DurabilityReport | null = null;
+  private readonly slots: Slots;
+  private readonly pool: SessionPool;
+  private readonly leaseMs: number;
+  private readonly counts = { sent: 0, refused: 0, failed: 0, uncertain: 0, deferred: 0, lost: 0 };
+  private readonly records = new Map<string, { record: CampaignRecord | null; at: number }>();
+  private readonly loose = new Set<Promise<void>>();
+  private closing = false;
+  private closed: Promise<void> | null = null;
+  private run = 0;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private polling = false;
+  private bull: import('bullmq').Worker | null = null;
+  private bullRedis: Redis | null = null;
+
+  constructor(
+    private readonly redis: FleetRedis,
+    private readonly settings: {
+      prefix: string;
+      render: RenderHook;
+      retries: number;
+      backoff: Backoff;
+      pollMs: number;
+      stalledMs: number;
+      onEvent: ((event: WorkerEvent) => void) | undefined;
+      connection: RedisConnection;
+    },
+    concurrency: number,
+    pool: SessionPool,
+    leaseMs: number,
+    id: string,
+  ) {
+    this.slots = new Slots(concurrency);
+    this.pool = pool;
+    this.leaseMs = leaseMs;
+    this.id = id;
+  }
+
+  stats(): WorkerStats {
+    return { ...this.counts, inFlight: this.slots.inUse };
+  }
+
+  async start(): Promise<void> {
+    const lease = workerKey(this.settings.prefix, this.id);
+    await this.redis.set(lease, String(process.pid), 'PX', this.leaseMs);
+    this.heartbeat = setInterval(() => {
+      this.redis.set(lease, String(process.pid), 'PX', this.leaseMs).catch((error: Error) => this.emit({ type: 'error', error }));
+    }, Math.max(100, Math.floor(this.leaseMs / 3)));
+    const { Worker: BullWorker } = loadBullmq();
+    this.bullRedis = openRedis(this.settings.connection, `tclmail-worker-${this.id}`);
+    this.bull = new BullWorker<JobData>(QUEUE_NAME, (job, token) => this.process(job, token), {
+      connection: this.bullRedis,
+      prefix: QUEUE_PREFIX,
+      // Jobs only hold claims; the slots bound the messages. Two jobs let the next batch start as one ends.
+      concurrency: 2,
+      lockDuration: this.leaseMs,
+      stalledInterval: this.settings.stalledMs,
+      // A job whose worker died is handed to another, however often that happens: its items are guarded by claims.
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+    });
+    this.bull.on('error', (error) => this.emit({ type: 'error', error }));
+    this.poller = setInterval(() => this.pollDue(), this.settings.pollMs);
+  }
+
+  private emit(event: WorkerEvent): void {
+    try {
+      this.settings.onEvent?.(event);
+    } catch {
+      // A listener's failure must not stop the sending.
+    }
+  }
+
+  private async record(campaign: string): Promise<CampaignRecord | null> {
+    const cached = this.records.get(campaign);
+    if (cached && Date.now() - cached.at < RECORD_TTL_MS) return cached.record;
+    let record: CampaignRecord | null;
+    try {
+      record = await loadCampaign(this.redis, new CampaignKeys(this.settings.prefix, campaign));
+    } catch (error) {
+      if (!(error instanceof FleetError) || error.code !== 'ECAMPAIGN') throw error;
+      record = null;
+    }
+    this.records.set(campaign, { record, at: Date.now() });
+    return record;
+  }
+
+  /** One job: its batch of items, claimed, sent, recorded. Items another live worker holds are waited for. */
+  private async process(job: Job<JobData>, bullToken?: string): Promise<void> {
+    const { c: campaign, ids } = job.data;
+    const { DelayedError } = loadBullmq();
+    const keys = new CampaignKeys(this.settings.prefix, campaign);
+    const ledger = new RedisLedger(this.redis, keys, `${this.id}:${++this.run}`);
+    let todo = ids;
+    while (todo.length > 0) {
+      const record = await this.record(campaign);
+      // Purged or cancelled: nothing of it is sent.
+      if (record === null || record.status === 'cancelled') return;
+      if (this.closing || record.status === 'paused') {
+        await job.moveToDelayed(Date.now() + (this.closing ? 0 : 1000), bullToken);
+        throw new DelayedError();
+      }
+      const claims = await ledger.claim(todo);
+      const held: string[] = [];
+      const work: Array<Promise<boolean>> = [];
+      for (const claim of claims) {
+        if (claim.status === 'claimed') work.push(this.send(ledger, claim.item!));
+        else if (claim.status === 'held') held.push(claim.id);
+      }
+      const started = await Promise.all(work);
+      if (started.some((s) => !s)) {
+        // Stopping or paused before every item began: the job goes back to the queue for the rest.
+        await job.moveToDelayed(Date.now() + (this.closing ? 0 : 1000), bullToken);
+        throw new DelayedError();
+      }
+      todo = held;
+      if (todo.length > 0) await sleep(Math.min(1000, this.leaseMs / 3));
+    }
+  }
+
+  /** Claims due deferred items of every active campaign, as many as there are free slots. */
+  private pollDue(): void {
+    if (this.polling || this.closing) return;
+    this.polling = true;
+    const done = (async () => {
+      try {
+        const campaigns = await this.redis.smembers(campaignsKey(this.settings.prefix));
+        for (const campaign of campaigns) {
+          const free = this.slots.free;
+          if (free <= 0 || this.closing) return;
+          const record = await this.record(campaign);
+          if (record === null || record.status !== 'active') continue;
+          const keys = new CampaignKeys(this.settings.prefix, campaign);
+          const ledger = new RedisLedger(this.redis, keys, `${this.id}:d${++this.run}`);
+          const items = await ledger.claimDue(free, this.leaseMs);
+          for (const item of items) this.track(this.send(ledger, item).then(() => undefined));
+        }
+      } catch (error) {
+        this.emit({ type: 'error', error: error as Error });
+      } finally {
+        this.polling = false;
+      }
+    })();
+    this.track(done);
+  }
+
+  private track(promise: Promise<void>): void {
+    this.loose.add(promise);
+    void promise.finally(() => this.loose.delete(promise));
+  }
+
+  /**
+   * One try of one claimed item. Resolves false when the item was handed back
+   * unstarted (the worker is stopping, or the campaign was paused).
+   */
+  private async send(ledger: RedisLedger, item: ClaimedItem): Promise<boolean> {
+    await this.slots.acquire();
+    try {
+      const record = await this.record(ledger.campaign);
+      if (this.closing || record === null || record.status !== 'active') {
+        await ledger.release(item.id);
+        return record?.status === 'cancelled' || record === null;
+      }
+      await this.attempt(ledger, record, item);
+      return true;
+    } catch (error) {
+      if (error instanceof LedgerWriteError) {
+        this.counts.lost++;
+        this.emit({ type: 'lost', campaign: ledger.campaign, id: item.id, reason: error.reason });
+      } else this.emit({ type: 'error', error: error as Error });
+      return true;
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  private async attempt(ledger: RedisLedger, record: CampaignRecord, item: ClaimedItem): Promise<void> {
+    const attempts = item.attempts + 1;
+    const campaign = ledger.campaign;
+    let token: Token;
+    let plan: ReturnType<SessionPool['plan']>;
+    try {
+      const rendered: Rendered = await this.settings.render(record, item);
+      const given = isToken(rendered) ? { token: rendered, options: undefined } : rendered;
+      if (!given || !isToken(given.token)) throw new FleetError('ECAMPAIGN', 'the render hook must return a mime token or { token, options }');
+      token = given.token;
+      const own = parseOptions('smtp.sendmessage', SENDMESSAGE_OPTIONS, [{ ...(given.options ?? {}), originator: record.sender, recipients: [item.recipient] }]);
+      plan = this.pool.plan(token, own);
+    } catch (error) {
+      const diagnostic = `not sent: ${(error as Error).message}`;
+      await ledger.markOutcome(item.id, { state: 'failed', code: null, diagnostic });
+      this.outcome(campaign, item.id, 'failed', attempts, null, diagnostic, []);
+      return;
+    }
+    const lost: { error: LedgerWriteError | null } = { error: null };
+    const beforeEndOfData = async (): Promise<void> => {
+      if (record.rate !== null) await takeToken(this.redis, ledger.keys, record.rate);
+      try {
+        await ledger.markSending(item.id);
+      } catch (error) {
+        if (error instanceof LedgerWriteError) lost.error = error;
+        throw error;
+      }
+    };
+    let rejected: Rejected[];
+    try {
+      rejected = await this.pool.deliver(token, plan, { beforeEndOfData });
+    } catch (error) {
+      // Another worker holds the item: this try wrote no end of data, and the record is not ours to change.
+      if (lost.error) throw lost.error;
+      await this.failure(ledger, item, attempts, error);
+      return;
+    }
+    await ledger.markOutcome(item.id, { state: 'sent', code: 250, rejected });
+    this.outcome(campaign, item.id, 'sent', attempts, 250, '', rejected);
+  }
+
+  private async failure(ledger: RedisLedger, item: ClaimedItem, attempts: number, error: unknown): Promise<void> {
+    const campaign = ledger.campaign;
+    const verdict = classify(error);
+    const rejected = (error as { rejected?: Rejected[] }).rejected ?? [];
+    const code = (error as { replyCode?: number | null }).replyCode ?? null;
+    const diagnostic = (error as Error).message ?? String(error);
+    if (verdict === 'uncertain') {
+      await ledger.markUncertain(item.id, diagnostic);
+      this.outcome(campaign, item.id, 'uncertain', attempts, code, diagnostic, rejected);
+      return;
+    }
+    if (verdict === 'temporary' && (attempts <= this.settings.retries || this.closing)) {
+      // A stopping worker leaves the item to the others at once; otherwise it waits out its back-off.
+      const dueMs = Date.now() + (this.closing ? 0 : backoffDelay(attempts, this.settings.backoff));
+      await ledger.markDeferred(item.id, { code, diagnostic, dueMs });
+      this.counts.deferred++;
+      this.emit({ type: 'deferred', campaign, id: item.id, attempts, code, diagnostic, dueMs });
+      return;
+    }
+    const state = verdict === 'refused' ? 'refused' : 'failed';
+    await ledger.markOutcome(item.id, { state, code, diagnostic, rejected });
+    this.outcome(campaign, item.id, state, attempts, code, diagnostic, rejected);
+  }
+
+  private outcome(campaign: string, id: string, state: 'sent' | 'refused' | 'failed' | 'uncertain', attempts: number, code: number | null, diagnostic: string, rejected: Rejected[]): void {
+    this.counts[state]++;
+    this.emit({ type: 'outcome', campaign, id, state, attempts, code, diagnostic, rejected });
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    if (this.poller) clearInterval(this.poller);
+    await this.bull?.close();
+    while (this.loose.size > 0) await Promise.all([...this.loose]);
+    await this.pool.close();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    // Claims of a worker that is gone may be taken at once.
+    await this.redis.del(workerKey(this.settings.prefix, this.id));
+    await quit(this.redis);
+    if (this.bullRedis) await quit(this.bullRedis);
+  }
+}
+
+/**
+ * Starts a worker that sends for every campaign in a Redis, until `close()`.
+ * Checks first that Redis persists every write (see checkDurability).
+ *
+ * ```ts
+ * const worker = await startWorker({ connection: 'redis://127.0.0.1:6379', servers: ['mx.example.net'], concurrency: 8 });
+ * process.once('SIGTERM', () => worker.close().then(() => process.exit(0)));
+ * ```
+ * @throws OptionError for a bad option; DurabilityError for a Redis that may lose writes; FleetError `EDEPENDENCY`
+ *   without bullmq and ioredis.
+ */
+export async function startWorker(options: WorkerOptions): Promise<FleetWorker> {
+  const o = parseOptions(COMMAND, WORKER_OPTIONS, [options]);
+  if (o.connection === undefined) throw new OptionError(COMMAND, 'connection', '-connection (a Redis URL or its parts) is required');
+  const concurrency = (o.concurrency as number | undefined) ?? 5;
+  const sendOptions: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(o)) if (!OWN.has(name)) sendOptions[name] = value;
+  const { limits, messageDefaults } = readPoolOptions(sendOptions, { maxConnections: concurrency });
+  const leaseMs = Math.round(seconds('leaseSecs', o.leaseSecs, 30) * 1000);
+  const settings = {
+    prefix: (o.prefix as string | undefined) ?? DEFAULT_PREFIX,
+    render: (o.render as RenderHook | undefined) ?? renderRawTemplate,
+    retries: (o.retries as number | undefined) ?? 3,
+    backoff: { initialSecs: seconds('retryDelay', o.retryDelay, 5), maxSecs: seconds('maxRetryDelay', o.maxRetryDelay, 300) },
+    pollMs: (o.pollMs as number | undefined) ?? 500,
+    stalledMs: Math.round(seconds('stalledSecs', o.stalledSecs, leaseMs / 1000) * 1000),
+    onEvent: o.onEvent as ((event: WorkerEvent) => void) | undefined,
+    connection: o.connection as RedisConnection,
+  };
+  const id = (o.workerId as string | undefined) ?? `${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(id)) throw new OptionError(COMMAND, 'workerId', `-workerId expects letters, digits, ".", "_" or "-", not ${JSON.stringify(id)}`);
+  loadBullmq();
+  const redis = withScripts(openRedis(settings.connection, `tclmail-worker-${id}`));
+  let durability: DurabilityReport | null;
+  try {
+    durability = await checkDurability({ [CLIENT]: redis }, { allowUnsafe: o.allowUnsafeRedis === true });
+  } catch (error) {
+    await quit(redis);
+    throw error;
+  }
+  const worker = new Worker(redis, settings, concurrency, new SessionPool(messageDefaults, limits), leaseMs, id);
+  worker.durability = durability;
+  await worker.start();
+  return worker;
+}
