@@ -16,6 +16,7 @@ import type { Flags, Io } from '../args';
 import { csvLine } from '../csv';
 import { openFleet } from '../../smtp/bulk/fleet';
 import type { Fleet } from '../../smtp/bulk/fleet';
+import { CLIENT } from '../../smtp/bulk/fleet/connection';
 import { REDIS_FLAGS, redisTarget } from '../redis-url';
 import { enqueueList } from '../fleet-enqueue';
 
@@ -196,6 +197,25 @@ function listed(out: Writable, what: string, items: ReadonlyArray<{ id: string; 
   for (const item of items) line(out, printable(`${what} ${item.id} ${item.recipient ?? '-'}`));
 }
 
+/** How long a command waits for Redis to answer at all (a worker waits for ever; a command does not). */
+const CONNECT_TIMEOUT_MS = 15_000;
+
+/** Resolves once Redis answers; rejects naming the Redis (without its password) when it does not in time. */
+async function reachable(fleet: Fleet, shown: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis at ${shown} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s; is it running, and is the URL right?`)), CONNECT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([fleet[CLIENT].ping(), late]);
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new Error(/WRONGPASS|NOAUTH|NOPERM/.test(message) ? `Redis at ${shown} refused the credentials: ${message}` : message);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** `tclmail bulk` on the fleet; resolves to the exit status. */
 export async function fleetBulk(argv: string[], io: Io): Promise<number> {
   const { flags, args } = parseFlags(argv, FLAGS, { min: 0, max: 2 });
@@ -207,6 +227,7 @@ export async function fleetBulk(argv: string[], io: Io): Promise<number> {
 
   const fleet = await openFleet(target.url);
   try {
+    await reachable(fleet, target.shown);
     switch (act) {
       case 'enqueue': {
         const result = await enqueueList(fleet, { templatePath: args[0], listPath: args[1], campaign, flags, io, rate, retainDays: retainDays ?? 7 });
