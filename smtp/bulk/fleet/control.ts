@@ -64,7 +64,7 @@ async function* campaignKeys(redis: FleetRedis, keys: CampaignKeys): AsyncIterab
     yield ids.map((id) => keys.item(id));
     if (ids.length < PAGE) break;
   }
-  yield [keys.meta, keys.template, keys.counts, keys.due, keys.bucket, keys.order];
+  yield [keys.meta, keys.template, keys.values, keys.counts, keys.due, keys.bucket, keys.order];
 }
 
 /** Deletes a campaign and everything stored for it. Jobs still queued for it find nothing and end. */

@@ -6,6 +6,7 @@
  * - `c:<name>:meta`: hash: manifest (campaign, listDigest, total, createdAt), sender, rate, status, template digest, attachment names, options.
  * - `c:<name>:tpl`: hash of bytes: `t` the template, `a<n>` attachment n.
  * - `c:<name>:i:<id>`: hash per item (see scripts.ts for the fields).
+ * - `c:<name>:v`: hash of each item's row values (JSON) by id.
  * - `c:<name>:order`: list of ids in list order.
  * - `c:<name>:counts`: hash of counts by state.
  * - `c:<name>:due`: sorted set of deferred (and retried-and-held) ids by due time (ms).
@@ -62,6 +63,10 @@ export class CampaignKeys {
   }
   get counts(): string {
     return `${this.base}counts`;
+  }
+  /** Hash of every item's values (JSON) by id: kept apart so that item hashes stay small (listpack-encoded). */
+  get values(): string {
+    return `${this.base}v`;
   }
   get due(): string {
     return `${this.base}due`;

@@ -5,10 +5,12 @@
  * neither send an item another worker holds nor overwrite its outcome. The
  * counts by state change in the same script, so status is O(1).
  *
- * The fields of an item's hash: `d` digest, `s` state, `r` recipient, `v`
- * the row's values (JSON), `t` the holder's claim token, `p` the token that
+ * The fields of an item's hash: `d` digest, `s` state, `r` recipient, `t`
+ * the holder's claim token, `p` the token that
  * last deferred it, `n` tries, `c` reply code, `g` diagnostic, `j` refused
  * recipients (JSON), `u` due time (ms), `a` time of the last change (ms).
+ * The row's values live in the campaign's values hash, so that item hashes
+ * stay under Redis's listpack limits (64-byte values) and small.
  *
  * A token is `<worker>:<run>`; the worker is alive while its lease key
  * `<prefix>w:<worker>` exists. A claim whose worker's lease ran out may be
@@ -56,7 +58,7 @@ local out = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
   local key = base .. 'i:' .. id
-  local f = redis.call('HMGET', key, 's', 't', 'u', 'r', 'v', 'n')
+  local f = redis.call('HMGET', key, 's', 't', 'u', 'r', 'n')
   local s, t = f[1], f[2]
   local status = 'claimed'
   if not s then status = 'missing'
@@ -68,7 +70,7 @@ for i = 4, #ARGV do
   elseif s == 'deferred' and tonumber(f[3] or '0') > now then status = 'later'
   else redis.call('HSET', key, 't', token) end
   if status == 'claimed' then
-    out[#out + 1] = status; out[#out + 1] = f[4] or ''; out[#out + 1] = f[5] or '{}'; out[#out + 1] = f[6] or '0'
+    out[#out + 1] = status; out[#out + 1] = f[4] or ''; out[#out + 1] = redis.call('HGET', base .. 'v', id) or '{}'; out[#out + 1] = f[5] or '0'
   else
     out[#out + 1] = status; out[#out + 1] = ''; out[#out + 1] = ''; out[#out + 1] = ''
   end
@@ -90,7 +92,7 @@ local ids = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)
 local out = {}
 for _, id in ipairs(ids) do
   local key = base .. 'i:' .. id
-  local f = redis.call('HMGET', key, 's', 't', 'r', 'v', 'n')
+  local f = redis.call('HMGET', key, 's', 't', 'r', 'n')
   local s, t = f[1], f[2]
   if not s or FINAL[s] then redis.call('ZREM', due, id)
   elseif s == 'sending' then
@@ -100,7 +102,7 @@ for _, id in ipairs(ids) do
   else
     redis.call('HSET', key, 't', token)
     redis.call('ZADD', due, now + lease, id)
-    out[#out + 1] = id; out[#out + 1] = f[3] or ''; out[#out + 1] = f[4] or '{}'; out[#out + 1] = f[5] or '0'
+    out[#out + 1] = id; out[#out + 1] = f[3] or ''; out[#out + 1] = redis.call('HGET', base .. 'v', id) or '{}'; out[#out + 1] = f[4] or '0'
   end
 end
 return out
@@ -177,8 +179,9 @@ for i = 3, #ARGV, 6 do
   local key = base .. 'i:' .. id
   local f = redis.call('HMGET', key, 'd', 's')
   if not f[1] then
-    if diag ~= '' then redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'v', values, 'a', now, 'g', diag)
-    else redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'v', values, 'a', now) end
+    if diag ~= '' then redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'a', now, 'g', diag)
+    else redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'a', now) end
+    redis.call('HSET', base .. 'v', id, values)
     redis.call('HINCRBY', counts, state, 1)
     redis.call('RPUSH', order, id)
     redis.call('HINCRBY', meta, 'total', 1)
@@ -186,7 +189,8 @@ for i = 3, #ARGV, 6 do
   elseif f[1] == digest then
     out[#out + 1] = f[2] == 'pending' and 'pending' or 'known'
   elseif accept then
-    redis.call('HSET', key, 'd', digest, 'r', rcpt, 'v', values)
+    redis.call('HSET', key, 'd', digest, 'r', rcpt)
+    redis.call('HSET', base .. 'v', id, values)
     out[#out + 1] = f[2] == 'pending' and 'pending' or 'changed'
   else
     out[#out + 1] = 'refused'
@@ -229,7 +233,7 @@ local out = {}
 for i = 2, #ARGV do
   local key = base .. 'i:' .. ARGV[i]
   if redis.call('HGET', key, 's') == 'uncertain' then
-    redis.call('HSET', key, 's', 'pending', 't', '', 'g', 'sent again at the operator''s request: it may arrive twice')
+    redis.call('HSET', key, 's', 'pending', 't', '', 'g', "sent again at the operator's request: it may arrive twice")
     redis.call('HINCRBY', counts, 'uncertain', -1)
     redis.call('HINCRBY', counts, 'pending', 1)
     out[#out + 1] = ARGV[i]
@@ -239,22 +243,24 @@ return out
 `;
 
 /**
- * Takes one token from a campaign's bucket. KEYS: bucket. ARGV: rate per second, burst.
- * Refills by the time elapsed on Redis's clock. Returns 0 when taken, else ms to wait before asking again.
+ * Reserves a send time in a campaign's bucket (GCRA, the generic cell rate algorithm: a token bucket kept as
+ * one "theoretical arrival time"). KEYS: bucket. ARGV: rate per second, burst. Each reservation moves the
+ * bucket's time on by one interval (1000 / rate ms); a reservation may fall up to burst - 1 intervals before it,
+ * never before now. So any window of L ms holds at most burst + L * rate / 1000 reservations. Times are Redis's
+ * own clock, in ms; the reply is the reserved time as a string (fractions kept).
  */
-const TAKE_TOKEN = `
+const RESERVE = `
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local interval = 1000 / rate
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local b = redis.call('HMGET', KEYS[1], 'k', 'ts')
-local tokens, ts = tonumber(b[1]), tonumber(b[2])
-if not tokens then tokens = burst; ts = now end
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / rate) end
-redis.call('HSET', KEYS[1], 'k', string.format('%.6f', tokens), 'ts', string.format('%.3f', now))
+local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
+if tat < now then tat = now end
+local slot = tat - (burst - 1) * interval
+if slot < now then slot = now end
+redis.call('HSET', KEYS[1], 'tat', string.format('%.3f', tat + interval))
 redis.call('PEXPIRE', KEYS[1], 3600000)
-return wait
+return string.format('%.3f', slot)
 `;
 
 /** The scripts as commands of a client (ioredis sends EVALSHA and falls back to EVAL, e.g. after a Redis restart). */
@@ -268,7 +274,7 @@ export interface FleetCommands {
   tclmailAddItems(counts: string, order: string, meta: string, ...args: string[]): Promise<string[]>;
   tclmailResend(counts: string, ...args: string[]): Promise<string[]>;
   tclmailCheck(seen: string, ...args: string[]): Promise<string[]>;
-  tclmailTakeToken(bucket: string, rate: string, burst: string): Promise<number>;
+  tclmailReserve(bucket: string, rate: string, burst: string): Promise<string>;
 }
 
 export type FleetRedis = Redis & FleetCommands;
@@ -287,7 +293,7 @@ export function withScripts(client: Redis): FleetRedis {
     client.defineCommand('tclmailAddItems', { numberOfKeys: 3, lua: ADD_ITEMS });
     client.defineCommand('tclmailResend', { numberOfKeys: 1, lua: RESEND });
     client.defineCommand('tclmailCheck', { numberOfKeys: 1, lua: CHECK });
-    client.defineCommand('tclmailTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN });
+    client.defineCommand('tclmailReserve', { numberOfKeys: 1, lua: RESERVE });
     DEFINED.add(client);
   }
   return client as FleetRedis;

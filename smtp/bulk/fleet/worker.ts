@@ -27,7 +27,7 @@ import { loadBullmq } from './deps';
 import { checkDurability, DurabilityReport } from './durability';
 import { FleetError, LedgerWriteError } from './errors';
 import { CampaignKeys, campaignsKey, DEFAULT_PREFIX, QUEUE_NAME, QUEUE_PREFIX, workerKey } from './keys';
-import { takeToken } from './rate';
+import { RateGate } from './rate';
 import { ClaimedItem, RedisLedger } from './redis-ledger';
 import { Rendered, RenderHook, renderRawTemplate } from './render';
 import { FleetRedis, withScripts } from './scripts';
@@ -149,6 +149,7 @@ class Worker implements FleetWorker {
   readonly id: string;
   durability: DurabilityReport | null = null;
   private readonly slots: Slots;
+  private readonly gate: RateGate;
   private readonly pool: SessionPool;
   private readonly leaseMs: number;
   private readonly counts = { sent: 0, refused: 0, failed: 0, uncertain: 0, deferred: 0, lost: 0 };
@@ -181,6 +182,7 @@ class Worker implements FleetWorker {
     id: string,
   ) {
     this.slots = new Slots(concurrency);
+    this.gate = new RateGate(redis);
     this.pool = pool;
     this.leaseMs = leaseMs;
     this.id = id;
@@ -342,13 +344,20 @@ class Worker implements FleetWorker {
       return;
     }
     const lost: { error: LedgerWriteError | null } = { error: null };
+    const rate = record.rate;
+    // The send time is reserved first, so that recording `sending` happens while it comes nearer.
+    let slot = rate === null ? 0 : await this.gate.reserve(ledger.keys, rate);
     const beforeEndOfData = async (): Promise<void> => {
-      if (record.rate !== null) await takeToken(this.redis, ledger.keys, record.rate);
       try {
         await ledger.markSending(item.id);
       } catch (error) {
         if (error instanceof LedgerWriteError) lost.error = error;
         throw error;
+      }
+      if (rate !== null) {
+        await this.gate.pass(ledger.keys, rate, slot);
+        // Another server after a failover, or a fresh session, needs a time of its own.
+        slot = 0;
       }
     };
     let rejected: Rejected[];

@@ -1,0 +1,71 @@
+/**
+ * A fleet worker in a process of its own, for the chaos and rate tests
+ * (spec/smtp/bulk/fleet/*.heavy.test.ts): the tests kill it, freeze it and
+ * take Redis away under it. It runs the TypeScript sources as they are (each
+ * file transpiled on load), so it needs no build. Settings come as one JSON
+ * argument:
+ *   { "url": "redis://127.0.0.1:6379", "port": 2525, "workerId": "w0", "concurrency": 4, "leaseSecs": 4 }
+ * Each message carries an `X-Fleet-Worker` header naming the worker. Every
+ * event is written to stdout as one JSON line; SIGTERM stops gracefully and
+ * exits 0, as `tclmail worker` does.
+ */
+'use strict';
+const fs = require('node:fs');
+const ts = require('typescript');
+
+require.extensions['.ts'] = function load(module, filename) {
+  const source = fs.readFileSync(filename, 'utf8');
+  const { outputText } = ts.transpileModule(source, {
+    fileName: filename,
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, sourceMap: false },
+  });
+  module._compile(outputText, filename);
+};
+
+const { startWorker, renderRawTemplate } = require('../../smtp/bulk/fleet');
+
+const settings = JSON.parse(process.argv[2]);
+
+function line(object) {
+  process.stdout.write(JSON.stringify(object) + '\n');
+}
+
+async function main() {
+  const worker = await startWorker({
+    connection: settings.url,
+    servers: ['127.0.0.1'],
+    ports: [settings.port],
+    usetls: false,
+    concurrency: settings.concurrency,
+    leaseSecs: settings.leaseSecs,
+    stalledSecs: settings.stalledSecs,
+    pollMs: 200,
+    retryDelay: 0.5,
+    maxRetryDelay: 2,
+    maxsecs: settings.maxsecs || 60,
+    workerId: settings.workerId,
+    render: (campaign, item) => ({ token: renderRawTemplate(campaign, item), options: { header: [['X-Fleet-Worker', settings.workerId]] } }),
+    onEvent: (event) => {
+      if (event.type === 'error') line({ type: 'error', message: String(event.error && event.error.message) });
+      else if (event.type !== 'outcome' || event.state !== 'sent') line(event);
+    },
+  });
+  line({ type: 'ready', id: worker.id, pid: process.pid });
+  process.once('SIGTERM', () => {
+    worker.close().then(
+      () => {
+        line({ type: 'closed', stats: worker.stats() });
+        process.exit(0);
+      },
+      (error) => {
+        process.stderr.write(`${error && error.stack ? error.stack : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  });
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error && error.stack ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
