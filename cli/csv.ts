@@ -95,3 +95,121 @@ export function quoteCsv(value: string): string {
 export function csvLine(values: readonly string[]): string {
   return `${values.map(quoteCsv).join(',')}\r\n`;
 }
+
+/**
+ * CSV read a piece at a time: `push` text as it comes (any split, even inside
+ * a quoted field or between CR and LF), take the whole records each call
+ * returns, and `end()` for the last one. Memory holds one record at most, so
+ * a list of millions of rows is read in constant memory. Same rules as
+ * {@link parseCsv}.
+ */
+export class CsvReader {
+  private fields: string[] = [];
+  private field = '';
+  private quoted = false;
+  /** Inside quotes. */
+  private inQuotes = false;
+  /** A quote seen inside quotes: either the end of the field or the first of a doubled quote. */
+  private quoteSeen = false;
+  private pendingCr = false;
+  private blank = true;
+  private line = 1;
+  private start = 1;
+  private first = true;
+
+  push(text: string): CsvRecord[] {
+    const out: CsvRecord[] = [];
+    let i = 0;
+    if (this.first && text.length > 0) {
+      this.first = false;
+      if (text.charCodeAt(0) === 0xfeff) i = 1;
+    }
+    for (; i < text.length; i++) {
+      const c = text[i];
+      if (this.pendingCr) {
+        this.pendingCr = false;
+        if (c === '\n') {
+          this.endRecord(out);
+          this.line += 1;
+          this.start = this.line;
+          continue;
+        }
+        // A lone CR is text of an unquoted field.
+        this.field += '\r';
+        this.blank = false;
+      }
+      if (this.inQuotes) {
+        if (this.quoteSeen) {
+          this.quoteSeen = false;
+          if (c === '"') {
+            this.field += '"';
+            continue;
+          }
+          this.inQuotes = false;
+          // fall through: c follows the closing quote
+        } else if (c === '"') {
+          this.quoteSeen = true;
+          continue;
+        } else {
+          if (c === '\n') this.line += 1;
+          this.field += c;
+          continue;
+        }
+      }
+      if (c === ',') {
+        this.fields.push(this.field);
+        this.field = '';
+        this.quoted = false;
+        this.blank = false;
+      } else if (c === '\n') {
+        this.endRecord(out);
+        this.line += 1;
+        this.start = this.line;
+      } else if (c === '\r') {
+        this.pendingCr = true;
+      } else if (this.quoted) {
+        throw new CsvSyntaxError(this.line, 'a closing quote must be followed by a comma or the end of the line');
+      } else if (c === '"') {
+        if (this.field !== '') throw new CsvSyntaxError(this.line, 'a quote inside an unquoted field (quote the whole field and double the quote)');
+        this.inQuotes = true;
+        this.quoted = true;
+        this.blank = false;
+      } else {
+        this.field += c;
+        this.blank = false;
+      }
+    }
+    return out;
+  }
+
+  /** The last record, if the text did not end with a line end. */
+  end(): CsvRecord[] {
+    const out: CsvRecord[] = [];
+    if (this.inQuotes && !this.quoteSeen) throw new CsvSyntaxError(this.start, 'a quoted field is not closed');
+    if (this.pendingCr) {
+      this.pendingCr = false;
+    }
+    this.inQuotes = false;
+    this.quoteSeen = false;
+    this.endRecord(out);
+    return out;
+  }
+
+  private endRecord(out: CsvRecord[]): void {
+    this.fields.push(this.field);
+    if (!this.blank) out.push({ fields: this.fields, line: this.start });
+    this.fields = [];
+    this.field = '';
+    this.quoted = false;
+    this.blank = true;
+  }
+}
+
+/**
+ * A report cell that a spreadsheet will show as text: a value starting with
+ * `=`, `+`, `-`, `@`, TAB or CR would be read as a formula (CSV injection),
+ * so it gets a leading `'`.
+ */
+export function reportCell(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}

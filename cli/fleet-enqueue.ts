@@ -9,8 +9,8 @@ import { parseMailboxList } from '../lib/address';
 import type { Fleet, FleetItem } from '../smtp/bulk/fleet';
 import { EXIT, line, stringFlag, UsageError } from './args';
 import type { Flags, Io } from './args';
-import { readRecipients } from './recipients';
-import { missingFields, readTemplate } from './template';
+import { ListChecker } from './bulk-list';
+import { readTemplate } from './template';
 import type { Template } from './template';
 import { storeTemplate, TEMPLATE_FORMAT } from './template-store';
 
@@ -42,32 +42,56 @@ function senderOf(template: Template, flags: Flags): string {
   return mailbox.address;
 }
 
+/** Exit status for a list that cannot be enqueued as it is (sysexits' EX_DATAERR). */
+const DATA_ERROR = 65;
+
 /** Validates, stores and enqueues; resolves to the exit status. */
 export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promise<number> {
-  const { flags, io, campaign } = request;
+  const { flags, io, campaign, listPath } = request;
   const template = readTemplate(request.templatePath);
   const sender = senderOf(template, flags);
-  const recipients = readRecipients(request.listPath);
-  for (const r of recipients) {
-    const missing = missingFields(template, r.fields);
-    if (missing.length > 0) throw new UsageError(`${request.listPath}: row ${r.row} (line ${r.line}, id ${r.id}) has no field ${JSON.stringify(missing[0])}, which the template uses as {{${missing[0]}}}`);
+  // The rules of a local run: one mailbox per row, every value present, ids unique (checker.rows() streams the list again).
+  const checker = new ListChecker({ path: listPath, template, templatePath: request.templatePath, sender, allowEmpty: flags['allow-empty'] === true });
+  const validation = checker.validate();
+  if (validation.invalid > 0 && flags['skip-invalid'] !== true) {
+    line(io.stderr, `tclmail bulk: ${listPath}: ${validation.invalid} invalid row${validation.invalid === 1 ? '' : 's'}; nothing was stored:`);
+    for (const text of validation.firstInvalid) line(io.stderr, `  ${text}`);
+    if (validation.invalid > validation.firstInvalid.length) line(io.stderr, `  and ${validation.invalid - validation.firstInvalid.length} more`);
+    line(io.stderr, 'Correct the list, or enqueue the valid rows with --skip-invalid (the others are recorded invalid).');
+    return DATA_ERROR;
   }
-  const items = (): Iterable<FleetItem> =>
-    recipients.map((r) => ({ ...(r.fields.id !== undefined && r.fields.id.trim() !== '' ? { id: r.fields.id.trim() } : {}), recipient: r.email, values: r.fields }));
-  const result = await fleet.enqueueCampaign({
-    campaign,
-    sender,
-    template: { bytes: storeTemplate(template) },
-    ...(request.rate !== undefined ? { rate: request.rate } : {}),
-    options: { format: TEMPLATE_FORMAT, retainDays: request.retainDays },
-    items,
-    acceptChanged: flags['accept-changed'] === true,
-  });
+  // Duplicates (the same row again) are one item; invalid rows are stored as such, so that --status and the report name them.
+  const items = function* (): Generator<FleetItem> {
+    for (const verdict of checker.rows()) {
+      if (verdict.kind === 'duplicate') continue;
+      const item: FleetItem = { id: verdict.id, recipient: verdict.address, values: verdict.row.fields };
+      yield verdict.kind === 'invalid' ? { ...item, invalid: verdict.reason } : item;
+    }
+  };
+  let result;
+  try {
+    result = await fleet.enqueueCampaign({
+      campaign,
+      sender,
+      template: { bytes: storeTemplate(template) },
+      ...(request.rate !== undefined ? { rate: request.rate } : {}),
+      options: { format: TEMPLATE_FORMAT, retainDays: request.retainDays },
+      items,
+      acceptChanged: flags['accept-changed'] === true,
+    });
+  } catch (error) {
+    // An id the fleet cannot keep (a space, over 200 characters): the list's fault, found before anything was stored.
+    if ((error as { code?: unknown }).code === 'EINVAL') {
+      line(io.stderr, `tclmail bulk: ${listPath}: ${(error as Error).message}; nothing was stored`);
+      return DATA_ERROR;
+    }
+    throw error;
+  }
   line(
     io.stderr,
     `campaign ${campaign}: ${result.total} item(s): ${result.added} added, ${result.known} already enqueued` +
       `${result.changed > 0 ? `, ${result.changed} changed (accepted)` : ''}${result.invalid > 0 ? `, ${result.invalid} invalid` : ''}` +
-      `${result.duplicates.count > 0 ? `, ${result.duplicates.count} duplicate row(s)` : ''}; ${result.jobs} job(s) queued`,
+      `${validation.duplicates > 0 ? `, ${validation.duplicates} duplicate row(s)` : ''}; ${result.jobs} job(s) queued`,
   );
   return EXIT.OK;
 }

@@ -32,6 +32,8 @@ export class Progress {
   private readonly started: number;
   private lastDraw = -Infinity;
   private drawn = false;
+  /** The word for a message done: `sent`, or `written` for a dry run. */
+  verb = 'sent';
 
   constructor(
     private readonly out: Writable,
@@ -67,7 +69,7 @@ export class Progress {
     const rate = this.rate();
     const left = this.total - this.done;
     const eta = left === 0 ? 0 : rate > 0 ? left / rate : Infinity;
-    return `${this.done}/${this.total} ${rate.toFixed(1)} msg/s sent ${c.sent} refused ${c.refused} failed ${c.failed} uncertain ${c.uncertain} ETA ${duration(eta)}`;
+    return `${this.done}/${this.total} ${rate.toFixed(1)} msg/s ${this.verb} ${c.sent} refused ${c.refused} failed ${c.failed} uncertain ${c.uncertain} ETA ${duration(eta)}`;
   }
 
   private draw(): void {
@@ -91,6 +93,6 @@ export class Progress {
     }
     const c = this.counts;
     const seconds = (this.now() - this.started) / 1000;
-    this.out.write(`done: ${this.done}/${this.total} in ${duration(seconds)}: sent ${c.sent}, refused ${c.refused}, failed ${c.failed}, uncertain ${c.uncertain}\n`);
+    this.out.write(`done: ${this.done}/${this.total} in ${duration(seconds)}: ${this.verb} ${c.sent}, refused ${c.refused}, failed ${c.failed}, uncertain ${c.uncertain}\n`);
   }
 }

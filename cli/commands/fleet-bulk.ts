@@ -64,17 +64,20 @@ const FLAGS = {
 } as const;
 
 /** Flags that only the fleet has: one of them on the command line means the fleet path. */
-const FLEET_ONLY = new Set(['--redis', '--redis-file', '--campaign', '--pause', '--resume', '--cancel', '--purge', '--retain-days']);
+const FLEET_ONLY = new Set(['--redis', '--redis-file', '--pause', '--resume', '--cancel', '--purge', '--retain-days']);
 
 /**
- * True when `tclmail bulk` is asked for the fleet: a fleet-only flag, or
- * `--status` / `--resend-uncertain` without `--journal` (with a journal they
- * are the local run's).
+ * True when `tclmail bulk` is asked for the fleet: a fleet-only flag; or,
+ * without `--journal` (which names a local run's journal) or `--dry-run`,
+ * `--status` or `--resend-uncertain`, or `--campaign` while TCLMAIL_REDIS_URL
+ * names a Redis.
  */
-export function isFleetBulk(argv: readonly string[]): boolean {
+export function isFleetBulk(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
   const names = argv.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]);
   if (names.some((n) => FLEET_ONLY.has(n))) return true;
-  return !names.includes('--journal') && (names.includes('--status') || names.includes('--resend-uncertain'));
+  if (names.includes('--journal') || names.includes('--dry-run')) return false;
+  if (names.includes('--status') || names.includes('--resend-uncertain')) return true;
+  return names.includes('--campaign') && env.TCLMAIL_REDIS_URL !== undefined && env.TCLMAIL_REDIS_URL !== '';
 }
 
 const ACTIONS = ['status', 'pause', 'resume', 'cancel', 'resend-uncertain', 'purge'] as const;

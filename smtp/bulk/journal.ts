@@ -1,45 +1,61 @@
 /**
- * The write-ahead journal of `smtp.sendmany` (API.md, "Bulk journal"): one
- * JSON object per line, each line on disk (fsync) before the step it records
- * can have an effect. `sending` is written just before a message's end of
- * data goes out; `sent`, `refused` or `failed` after the server's final
- * answer. A crash can come between any two instructions, so on a restart:
- * an id with an outcome is done, an id whose last line is `sending` may have
- * been delivered (uncertain), and an id with no line was never at the end of
- * data. One more line, `deferred`, follows a `sending` whose end of data was
- * answered without taking the message (a 4xx) or never left (the connection
- * broke first): nothing is pending for that id, and it is sent again.
+ * The file ledger: the write-ahead journal of `smtp.sendmany` and `tclmail
+ * bulk`, one JSON object per line (docs/bulk.md). The first line is the
+ * campaign's manifest; each later line is one step of one item, with its id,
+ * its digest and the time, fsynced before the step it records can have an
+ * effect: `sending` just before the end of data goes out, `sent`, `refused` or
+ * `failed` (with the reply code) after the final answer, `deferred` when the
+ * end of data did not take the message. Lines of messages sent at the same
+ * time share one write and one fsync.
  *
- * Lines from messages sent at the same time share one write and one fsync.
+ * On open the journal is indexed compactly (id-table.ts): per item a 64-bit
+ * hash of its id, a key of its digest, its state and the offset of its latest
+ * line, and no string; a detail is re-read from the file when asked for.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { JournalError, type Rejected } from '../../lib/errors';
+import { JournalError } from '../../lib/errors';
+import { digestKey, idHash, IdTable } from './id-table';
+import type { Entry } from './id-table';
+import { formatItemLine, formatManifestLine, JournalLineError, linesOf, parseJournalLine, readLineAt } from './journal-lines';
+import type { ItemLine } from './journal-lines';
+import { JournalLock } from './journal-lock';
+import { emptyCounts, FINAL_STATES, ITEM_STATES, LedgerError } from './ledger';
+import type { Admission, CampaignCounts, CampaignManifest, ItemState, Ledger, LedgerItem, OutcomeRecord } from './ledger';
 
-export { JournalError };
+export { JournalError, JournalLineError };
+export { JournalLockError } from './journal-lock';
 
-/** The states a journal line records. */
-export type JournalState = 'sending' | 'deferred' | 'sent' | 'refused' | 'failed';
+const STATE_MASK = 0x0f;
+/** Set on an entry once the current run has admitted the id: a second admission is a duplicate. */
+const SEEN = 0x10;
+/** Set on an entry once this run has written a line for it. */
+const WRITTEN = 0x20;
+const PENDING = ITEM_STATES.indexOf('pending') + 1;
 
-/** The outcomes: an id whose last line is one of these is done. */
-export type JournalOutcome = 'sent' | 'refused' | 'failed';
+const stateCode = (state: ItemState): number => ITEM_STATES.indexOf(state) + 1;
+const stateOf = (meta: number): ItemState => ITEM_STATES[(meta & STATE_MASK) - 1];
 
-const STATES = new Set<string>(['sending', 'deferred', 'sent', 'refused', 'failed']);
-
-/** What the journal knows about one id: its latest line. */
-export interface JournalEntry {
-  state: JournalState;
-  /** For `sent`: the refused recipients; for `refused`/`failed`: the refusal or error, as recorded. */
-  rejected: Rejected[];
-  error?: { code?: string; reply?: number | null; message: string };
+/** Options of {@link FileLedger.open}. */
+export interface FileLedgerOptions {
+  /** The campaign's name, for a new journal (default: the file name without its extension); an existing journal must carry the same. */
+  campaign?: string;
+  /** The list as validated, recorded in the manifest of a new journal. */
+  list?: { listDigest: string; total: number };
+  /** Remove a lock left in place whoever holds it (the operator has checked that no run uses the journal). */
+  breakLock?: boolean;
 }
 
-/** Extra data of an outcome line. */
-export interface OutcomeDetail {
-  rejected?: Rejected[];
-  error?: unknown;
+/** What admission found, and whether the id came twice in this run. */
+export interface FileAdmission extends Admission {
+  /** The id was admitted before in this run: the same item again. */
+  duplicate: boolean;
 }
 
+interface Live {
+  digest: string;
+  recipient?: string;
+}
 
 interface Pending {
   line: string;
@@ -47,61 +63,37 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-/** An open journal: the state read at start, and the lines appended since. */
-export class Journal {
-  private readonly entries: Map<string, JournalEntry>;
+function defaultCampaign(file: string): string {
+  const base = path.basename(file);
+  return base.replace(/\.[^.]*$/, '') || base;
+}
+
+/** An open file journal. */
+export class FileLedger implements Ledger {
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
   private failure: JournalError | null = null;
   private closed = false;
+  /** Items admitted and not final: their digest and recipient, which every line carries. */
+  private readonly live = new Map<string, Live>();
 
   private constructor(
     readonly file: string,
     private readonly handle: fs.FileHandle,
-    private readonly lockFile: string,
-    entries: Map<string, JournalEntry>,
-  ) {
-    this.entries = entries;
+    private readonly lock: JournalLock | null,
+    private readonly index: IdTable,
+    private current: CampaignManifest,
+    /** Bytes of whole lines: where the next line starts. */
+    private length: number,
+  ) {}
+
+  /** The manifest: the first line, as amended by later manifest lines. */
+  get manifest(): CampaignManifest {
+    return this.current;
   }
 
-  /**
-   * Opens (or creates) the journal at `file` and reads it. A torn last line,
-   * left by a crash during a write, is cut off: it was never fsynced, so the
-   * step it announced never happened. A bad line before good ones is refused.
-   * A lock file (`<file>.lock`, holding the process id) keeps a second run off
-   * the same journal while the first is alive.
-   */
-  static async open(file: string): Promise<Journal> {
-    const lockFile = `${file}.lock`;
-    await takeLock(file, lockFile);
-    let handle: fs.FileHandle | undefined;
-    try {
-      const existed = await fs.stat(file).then(() => true, () => false);
-      handle = await fs.open(file, 'a+');
-      if (!existed) await syncDirectory(file);
-      const text = await handle.readFile();
-      const { entries, goodLength } = readLines(file, text);
-      if (goodLength < text.length) {
-        await handle.truncate(goodLength);
-        await handle.sync();
-      }
-      return new Journal(file, handle, lockFile, entries);
-    } catch (error) {
-      await handle?.close().catch(() => undefined);
-      await fs.unlink(lockFile).catch(() => undefined);
-      if (error instanceof JournalError) throw error;
-      throw new JournalError(file, (error as Error).message, { cause: error });
-    }
-  }
-
-  /** The latest line for `id`, if any. */
-  entry(id: string): JournalEntry | undefined {
-    return this.entries.get(id);
-  }
-
-  /** How many ids the journal knows. */
-  get size(): number {
-    return this.entries.size;
+  get campaign(): string {
+    return this.current.campaign;
   }
 
   /** Set once a write failed; every later write fails with it. */
@@ -109,45 +101,203 @@ export class Journal {
     return this.failure;
   }
 
-  /** Records that the end of data of `id` is about to go out. Resolves once the line is on disk. */
-  sending(id: string): Promise<void> {
-    return this.append(id, { state: 'sending', rejected: [] });
+  /** How many items the index holds (recorded, or admitted in this run). */
+  get size(): number {
+    return this.index.size;
   }
 
-  /** Records that the end of data of `id` did not deliver it (answered 4xx, or never sent); it will be tried again. */
-  deferred(id: string, error?: unknown): Promise<void> {
-    return this.append(id, { state: 'deferred', rejected: [], error: error === undefined ? undefined : describe(error) });
+  /**
+   * Opens (or creates) the journal at `file` for a run: takes its lock, reads
+   * and indexes it, cuts a torn tail, and writes the manifest of a new journal.
+   * @throws JournalLockError when another run holds it; JournalLineError for a line that is not trusted.
+   */
+  static async open(file: string, options: FileLedgerOptions = {}): Promise<FileLedger> {
+    const lock = await JournalLock.take(file, { breakLock: options.breakLock });
+    let handle: fs.FileHandle | undefined;
+    try {
+      const existed = await fs.stat(file).then(() => true, () => false);
+      handle = await fs.open(file, 'a+');
+      if (!existed) await syncDirectory(file);
+      const { index, manifest, goodLength, total } = await readJournal(file, handle);
+      if (goodLength < total) {
+        await handle.truncate(goodLength);
+        await handle.sync();
+      }
+      if (manifest && options.campaign !== undefined && options.campaign !== manifest.campaign) {
+        throw new JournalError(file, `belongs to the campaign ${JSON.stringify(manifest.campaign)}, not ${JSON.stringify(options.campaign)}`);
+      }
+      const current: CampaignManifest = manifest ?? {
+        campaign: options.campaign ?? defaultCampaign(file),
+        listDigest: options.list?.listDigest ?? '',
+        total: options.list?.total ?? 0,
+        createdAt: new Date().toISOString(),
+      };
+      const ledger = new FileLedger(file, handle, lock, index, current, goodLength);
+      if (!manifest) await ledger.appendLines([formatManifestLine(current)]);
+      return ledger;
+    } catch (error) {
+      await handle?.close().catch(() => undefined);
+      await lock.release();
+      if (error instanceof JournalError) throw error;
+      throw new JournalError(file, (error as Error).message, { cause: error });
+    }
   }
 
-  /** Records the final outcome of `id`. */
-  outcome(id: string, state: JournalOutcome, detail: OutcomeDetail = {}): Promise<void> {
-    return this.append(id, {
-      state,
-      rejected: detail.rejected ?? [],
-      error: detail.error === undefined || detail.error === null ? undefined : describe(detail.error),
-    });
+  /**
+   * Opens a journal to read only (for `--status`, a dashboard): no lock is
+   * taken and nothing is written; a torn tail is ignored, not cut.
+   */
+  static async openReadOnly(file: string): Promise<FileLedger> {
+    let handle: fs.FileHandle | undefined;
+    try {
+      handle = await fs.open(file, 'r');
+      const { index, manifest, goodLength } = await readJournal(file, handle);
+      if (!manifest) throw new JournalError(file, 'empty: no campaign recorded yet');
+      const ledger = new FileLedger(file, handle, null, index, manifest, goodLength);
+      ledger.closed = true;
+      return ledger;
+    } catch (error) {
+      await handle?.close().catch(() => undefined);
+      if (error instanceof JournalError) throw error;
+      throw new JournalError(file, (error as Error).message, { cause: error });
+    }
   }
 
-  /** Waits for pending lines, closes the file and releases the lock. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    while (this.flushing) await this.flushing;
-    await this.handle.close().catch(() => undefined);
-    await fs.unlink(this.lockFile).catch(() => undefined);
+  /** What the journal knows of `id` with `digest`, without admitting it. */
+  check(id: string, digest: string): Admission {
+    const [h1, h2] = idHash(id);
+    const entry = this.index.find(h1, h2);
+    if (entry < 0) return { match: 'new', state: 'pending' };
+    return { match: this.compare(entry, id, digest), state: stateOf(this.index.meta(entry)) };
   }
 
-  private append(id: string, entry: JournalEntry): Promise<void> {
+  private compare(entry: Entry, id: string, digest: string): Admission['match'] {
+    if (this.index.digest(entry) === digestKey(digest)) return 'same';
+    const line = this.lineOf(entry);
+    if (line === null) return 'same';
+    if (line.id !== id) throw new LedgerError('damaged', `journal ${this.file}: the ids ${JSON.stringify(id)} and ${JSON.stringify(line.id)} share a hash; give the items other ids`);
+    return line.digest === digest ? 'same' : 'changed';
+  }
+
+  private lineOf(entry: Entry): ItemLine | null {
+    const offset = offsetOf(this.index, entry);
+    if (offset === 0) return null;
+    const parsed = parseJournalLine(readLineAt(this.handle.fd, offset));
+    return typeof parsed === 'object' && parsed.kind === 'item' ? parsed.item : null;
+  }
+
+  /**
+   * Admits an item of this run: says whether the journal knows it (with the
+   * same digest?) and in which state, and whether this run admitted it before.
+   * A changed item is left as it is unless `acceptChanged`, which records the
+   * new digest (a final item keeps its state under the new digest).
+   */
+  async admit(id: string, digest: string, recipient?: string, options: { acceptChanged?: boolean; resendUncertain?: boolean } = {}): Promise<FileAdmission> {
+    const [h1, h2] = idHash(id);
+    const { entry, created } = this.index.insert(h1, h2);
+    if (created) {
+      this.index.setDigest(entry, digestKey(digest));
+      this.index.setMeta(entry, PENDING | SEEN);
+      this.live.set(id, { digest, recipient });
+      return { match: 'new', state: 'pending', duplicate: false };
+    }
+    const meta = this.index.meta(entry);
+    const state = stateOf(meta);
+    if (meta & SEEN) return { match: 'same', state, duplicate: true };
+    this.index.setMeta(entry, meta | SEEN);
+    const match = this.compare(entry, id, digest);
+    if (match === 'changed' && state === 'invalid') {
+      // Refused by validation and never sent: the corrected item is a new one.
+      this.live.set(id, { digest, recipient });
+      return { match: 'new', state: 'pending', duplicate: false };
+    }
+    if (match === 'changed') {
+      if (!options.acceptChanged) return { match, state, duplicate: false };
+      if (FINAL_STATES.has(state)) {
+        const old = this.lineOf(entry)!;
+        // The outcome is an earlier run's: the line only moves it to the new digest.
+        await this.append(entry, { ...old, digest, at: new Date().toISOString(), ...(recipient !== undefined ? { recipient } : {}) }, false);
+      }
+    }
+    const again = options.resendUncertain && (state === 'sending' || state === 'uncertain');
+    if (!FINAL_STATES.has(state) || state === 'sending' || again) this.live.set(id, { digest, recipient });
+    return { match, state, duplicate: false };
+  }
+
+  /** Records `sending`; call it just before the end of data goes out. */
+  markSending(id: string): Promise<void> {
+    return this.step(id, { state: 'sending' });
+  }
+
+  /** Records a temporary failure: the item will be tried again. */
+  markDeferred(id: string, detail: { code?: number | null; diagnostic?: string; dueMs?: number }): Promise<void> {
+    return this.step(id, { state: 'deferred', code: detail.code ?? null, diagnostic: detail.diagnostic, due: detail.dueMs });
+  }
+
+  /** Records the final outcome of a try. */
+  async markOutcome(id: string, outcome: OutcomeRecord): Promise<void> {
+    await this.step(id, { state: outcome.state, code: outcome.code ?? null, diagnostic: outcome.diagnostic, rejected: outcome.rejected });
+    this.live.delete(id);
+  }
+
+  /**
+   * Records that the item's end of data went out with no final reply (in this
+   * run, or in an earlier one whose last word was `sending`): it may have been
+   * delivered and is not sent again unless asked.
+   */
+  async markUncertain(id: string): Promise<void> {
+    if (this.live.has(id)) {
+      await this.step(id, { state: 'uncertain' });
+      this.live.delete(id);
+      return;
+    }
+    const [h1, h2] = idHash(id);
+    const entry = this.index.find(h1, h2);
+    const line = entry < 0 ? null : this.lineOf(entry);
+    if (line === null || line.id !== id) throw new LedgerError('unknown-item', `journal ${this.file}: no record of ${JSON.stringify(id)}`);
+    await this.append(entry, { id, digest: line.digest, state: 'uncertain', at: new Date().toISOString(), ...(line.recipient !== undefined ? { recipient: line.recipient } : {}) });
+  }
+
+  /** Records an item refused by validation (not sent, never tried). */
+  async markInvalid(id: string, digest: string, recipient: string | undefined, diagnostic: string): Promise<void> {
+    const [h1, h2] = idHash(id);
+    const { entry } = this.index.insert(h1, h2);
+    this.index.setMeta(entry, this.index.meta(entry) | SEEN);
+    await this.append(entry, { id, digest, state: 'invalid', at: new Date().toISOString(), recipient, diagnostic });
+  }
+
+  private step(id: string, fields: Omit<ItemLine, 'id' | 'digest' | 'at'>): Promise<void> {
+    const live = this.live.get(id);
+    if (!live) return Promise.reject(new LedgerError('unknown-item', `journal ${this.file}: ${JSON.stringify(id)} was not admitted in this run (or is final)`));
+    const [h1, h2] = idHash(id);
+    const entry = this.index.find(h1, h2);
+    return this.append(entry, { id, digest: live.digest, at: new Date().toISOString(), ...(live.recipient !== undefined ? { recipient: live.recipient } : {}), ...fields });
+  }
+
+  private append(entry: Entry, item: ItemLine, ours = true): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new JournalError(this.file, 'the journal is closed'));
-    const record: Record<string, unknown> = { id, state: entry.state, at: new Date().toISOString() };
-    if (entry.rejected.length > 0) record.rejected = entry.rejected;
-    if (entry.error) record.error = entry.error;
-    const line = JSON.stringify(record) + '\n';
+    const offset = this.length;
     // Known at once, so the rest of the run sees the state it asked for even while the write is pending.
-    this.entries.set(id, entry);
+    this.index.setDigest(entry, digestKey(item.digest));
+    this.index.setAux(entry, offset % 2 ** 32);
+    this.index.setMeta(entry, stateCode(item.state) | (this.index.meta(entry) & (SEEN | WRITTEN)) | (ours ? WRITTEN : 0) | (Math.floor(offset / 2 ** 32) << 8));
+    return this.appendLines([formatItemLine(item)]);
+  }
+
+  /** Appends a manifest line with the list now validated (a resume with an edited list). */
+  amendManifest(list: { listDigest: string; total: number }): Promise<void> {
+    this.current = { ...this.current, ...list };
+    return this.appendLines([formatManifestLine(this.current)]);
+  }
+
+  private appendLines(lines: string[]): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new JournalError(this.file, 'the journal is closed'));
+    const text = lines.map((l) => l + '\n').join('');
+    this.length += Buffer.byteLength(text);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ line, resolve, reject });
+      this.queue.push({ line: text, resolve, reject });
       if (!this.flushing) this.flushing = this.flush();
     });
   }
@@ -172,14 +322,133 @@ export class Journal {
       this.flushing = null;
     }
   }
+
+  /** The record of one item (its latest line, re-read from the file). */
+  async lookup(id: string): Promise<LedgerItem | undefined> {
+    return this.lookupSync(id);
+  }
+
+  /** {@link lookup}, synchronously. */
+  lookupSync(id: string): LedgerItem | undefined {
+    const [h1, h2] = idHash(id);
+    const entry = this.index.find(h1, h2);
+    if (entry < 0) return undefined;
+    const line = this.lineOf(entry);
+    const state = stateOf(this.index.meta(entry));
+    if (line === null || line.id !== id) return undefined;
+    return { ...line, state };
+  }
+
+  /** True when this run wrote a line for `id` (its state is this run's doing, not an earlier run's). */
+  writtenThisRun(id: string): boolean {
+    const [h1, h2] = idHash(id);
+    const entry = this.index.find(h1, h2);
+    return entry >= 0 && (this.index.meta(entry) & WRITTEN) !== 0;
+  }
+
+  /** The state of `id`, from the index alone (`undefined` when unknown). */
+  stateOf(id: string): ItemState | undefined {
+    const [h1, h2] = idHash(id);
+    const entry = this.index.find(h1, h2);
+    return entry < 0 ? undefined : stateOf(this.index.meta(entry));
+  }
+
+  /** Counts by state: `total` is the manifest's (or the items known, when more), `pending` what has no step yet. */
+  async counts(): Promise<CampaignCounts> {
+    const byCode = new Array<number>(ITEM_STATES.length + 1).fill(0);
+    this.index.forEachMeta((meta) => byCode[meta & STATE_MASK]++);
+    const total = Math.max(this.current.total, this.index.size);
+    const counts = emptyCounts(this.current.campaign, total);
+    let recorded = 0;
+    ITEM_STATES.forEach((state, i) => {
+      if (state === 'pending') return;
+      counts[state] = byCode[i + 1];
+      recorded += byCode[i + 1];
+      if (FINAL_STATES.has(state)) counts.done += byCode[i + 1];
+    });
+    counts.pending = total - recorded;
+    return counts;
+  }
+
+  /** Every recorded item with its latest line, in the order of those lines; `pending` items have no line and are not listed. */
+  async *items(filter: { states?: readonly ItemState[] } = {}): AsyncIterable<LedgerItem> {
+    const wanted = filter.states ? new Set(filter.states) : null;
+    const end = this.length;
+    for (const { offset, text } of linesOf(this.handle.fd)) {
+      if (offset >= end) break;
+      const parsed = parseJournalLine(text);
+      if (typeof parsed !== 'object' || parsed.kind !== 'item') continue;
+      const [h1, h2] = idHash(parsed.item.id);
+      const entry = this.index.find(h1, h2);
+      if (entry < 0 || offsetOf(this.index, entry) !== offset) continue;
+      const state = stateOf(this.index.meta(entry));
+      if (wanted && !wanted.has(state)) continue;
+      yield { ...parsed.item, state };
+    }
+  }
+
+  /** Waits for pending lines, closes the file and releases the lock. */
+  async close(): Promise<void> {
+    const wasOpen = !this.closed;
+    this.closed = true;
+    while (this.flushing) await this.flushing;
+    await this.handle.close().catch(() => undefined);
+    if (wasOpen || this.lock) await this.lock?.release();
+  }
+
+  /** Releases the lock at once, for a process about to exit without waiting (a second Ctrl-C). */
+  releaseLockSync(): void {
+    this.lock?.releaseSync();
+  }
 }
 
-function describe(error: unknown): { code?: string; reply?: number | null; message: string } {
-  if (error instanceof Error) {
-    const e = error as Error & { code?: unknown; replyCode?: number | null };
-    return { code: typeof e.code === 'string' ? e.code : undefined, reply: e.replyCode, message: e.message };
+function offsetOf(index: IdTable, entry: Entry): number {
+  return index.aux(entry) + (index.meta(entry) >>> 8) * 2 ** 32;
+}
+
+async function readJournal(
+  file: string,
+  handle: fs.FileHandle,
+): Promise<{ index: IdTable; manifest: CampaignManifest | null; goodLength: number; total: number }> {
+  const { size } = await handle.stat();
+  // About 120 bytes a line and two lines an item: sizes the index so that few shards grow.
+  const index = new IdTable({ aux: true, meta: true }, size / 240);
+  let manifest: CampaignManifest | null = null;
+  const fd = handle.fd;
+  const lines = linesOf(fd);
+  let lineNumber = 0;
+  let goodLength = 0;
+  for (;;) {
+    const next = lines.next();
+    if (next.done) {
+      goodLength = next.value;
+      break;
+    }
+    const { offset, text } = next.value;
+    lineNumber++;
+    const parsed = parseJournalLine(text);
+    if (typeof parsed === 'string') throw new JournalLineError(file, lineNumber, parsed);
+    if (parsed.kind === 'manifest') {
+      if (lineNumber > 1 && manifest && parsed.manifest.campaign !== manifest.campaign) throw new JournalLineError(file, lineNumber, 'a manifest of another campaign');
+      manifest = parsed.manifest;
+      continue;
+    }
+    if (lineNumber === 1) throw new JournalLineError(file, 1, 'the first line must be the manifest (campaign, list digest, total); an older tclmail or a hand wrote this journal');
+    const item = parsed.item;
+    const [h1, h2] = idHash(item.id);
+    const { entry, created } = index.insert(h1, h2);
+    const key = digestKey(item.digest);
+    if (!created && index.digest(entry) !== key) {
+      const previous = parseJournalLine(readLineAt(fd, offsetOf(index, entry)));
+      if (typeof previous === 'object' && previous.kind === 'item' && previous.item.id !== item.id) {
+        throw new JournalLineError(file, lineNumber, `its id shares a hash with ${JSON.stringify(previous.item.id)}`);
+      }
+    }
+    index.setDigest(entry, key);
+    index.setAux(entry, offset % 2 ** 32);
+    index.setMeta(entry, stateCode(item.state) | (Math.floor(offset / 2 ** 32) << 8));
   }
-  return { message: String(error) };
+  return { index, manifest, goodLength, total: size };
 }
 
 async function writeAll(handle: fs.FileHandle, bytes: Buffer): Promise<void> {
@@ -202,72 +471,7 @@ async function syncDirectory(file: string): Promise<void> {
   }
 }
 
-function parseLine(line: string): { id: string; entry: JournalEntry } | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) return null;
-  const v = value as Record<string, unknown>;
-  if (typeof v.id !== 'string' || typeof v.state !== 'string' || !STATES.has(v.state)) return null;
-  const rejected = Array.isArray(v.rejected) ? (v.rejected as Rejected[]) : [];
-  const error = typeof v.error === 'object' && v.error !== null ? (v.error as JournalEntry['error']) : undefined;
-  return { id: v.id, entry: { state: v.state as JournalState, rejected, error } };
-}
-
-/** The latest line per id, and how many leading bytes are whole, good lines. */
-function readLines(file: string, text: Buffer): { entries: Map<string, JournalEntry>; goodLength: number } {
-  const entries = new Map<string, JournalEntry>();
-  let start = 0;
-  let goodLength = 0;
-  let badAt = -1;
-  let lineNumber = 0;
-  while (start < text.length) {
-    const newline = text.indexOf(0x0a, start);
-    const end = newline < 0 ? text.length : newline;
-    lineNumber++;
-    const parsed = newline < 0 ? null : parseLine(text.toString('utf8', start, end));
-    if (parsed) {
-      // A good line after a bad one: the bad one was not a torn tail but damage.
-      if (badAt >= 0) throw new JournalError(file, `line ${badAt} is not a journal line`);
-      entries.set(parsed.id, parsed.entry);
-      goodLength = end + 1;
-    } else if (badAt < 0) badAt = lineNumber;
-    start = end + 1;
-  }
-  return { entries, goodLength };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function takeLock(file: string, lockFile: string): Promise<void> {
-  for (let round = 0; round < 2; round++) {
-    try {
-      const handle = await fs.open(lockFile, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new JournalError(file, `cannot create the lock ${lockFile}: ${(error as Error).message}`, { cause: error });
-      }
-    }
-    const owner = Number((await fs.readFile(lockFile, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
-      throw new JournalError(file, `in use by process ${owner} (lock ${lockFile})`);
-    }
-    if (owner === process.pid) throw new JournalError(file, `already open in this process (lock ${lockFile})`);
-    // The run that held it is gone (killed, crashed): its lock no longer protects anything.
-    await fs.unlink(lockFile).catch(() => undefined);
-  }
-  throw new JournalError(file, `cannot take the lock ${lockFile}`);
+/** Opens a file journal read-only, for status pages and `tclmail bulk --status` (no lock taken). */
+export function openLedgerForStatus(file: string): Promise<FileLedger> {
+  return FileLedger.openReadOnly(file);
 }

@@ -125,3 +125,78 @@ export function emptyCounts(campaign: string, total = 0): CampaignCounts {
   for (const state of ITEM_STATES) counts[state] = 0;
   return counts;
 }
+
+/**
+ * A ledger refused a write or a read: the item is final, another holder
+ * claimed it, the store is damaged or locked. `reason` says which, stably.
+ */
+export class LedgerError extends Error {
+  readonly code = 'ELEDGER' as const;
+  constructor(
+    readonly reason: 'final' | 'claimed' | 'unknown-item' | 'damaged' | 'locked' | 'closed' | 'store',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'LedgerError';
+  }
+}
+
+/** How many changed ids a {@link ChangedItemsError} names. */
+export const CHANGED_IDS_SHOWN = 20;
+
+/**
+ * A resume (or a second enqueue) brought items whose id the ledger knows with
+ * another digest: the list or the template changed since the campaign began.
+ * Raised before anything is sent; `acceptChanged` (`--accept-changed`) says
+ * the operator means it and records the new digests.
+ */
+export class ChangedItemsError extends Error {
+  readonly code = 'ECHANGED' as const;
+  constructor(
+    readonly campaign: string,
+    /** The first {@link CHANGED_IDS_SHOWN} changed ids, in list order. */
+    readonly ids: readonly string[],
+    /** How many items changed in all. */
+    readonly count: number,
+  ) {
+    super(
+      `campaign ${JSON.stringify(campaign)}: ${count} item${count === 1 ? '' : 's'} changed since ${count === 1 ? 'it was' : 'they were'} recorded ` +
+        `(same id, another digest): ${ids.map((id) => JSON.stringify(id)).join(', ')}${count > ids.length ? `, and ${count - ids.length} more` : ''}. ` +
+        'Nothing was sent. Use the list the campaign began with, or accept the change (acceptChanged / --accept-changed).',
+    );
+    this.name = 'ChangedItemsError';
+  }
+}
+
+/** Collects changed ids as a list is checked: the first {@link CHANGED_IDS_SHOWN} and the count. */
+export class ChangedItems {
+  readonly ids: string[] = [];
+  count = 0;
+
+  add(id: string): void {
+    if (this.ids.length < CHANGED_IDS_SHOWN) this.ids.push(id);
+    this.count++;
+  }
+
+  /** Throws the error when any item changed. */
+  check(campaign: string): void {
+    if (this.count > 0) throw new ChangedItemsError(campaign, this.ids, this.count);
+  }
+}
+
+/**
+ * What a ledger knows about an id at admission: whether it holds the same
+ * digest, and its state. Both ledgers answer this before an item is sent.
+ */
+export interface Admission {
+  /** `new`: the ledger has no record of the id; `same`: the recorded digest is the one given; `changed`: another digest. */
+  match: 'new' | 'same' | 'changed';
+  /** The recorded state (`pending` for a new id). */
+  state: ItemState;
+}
+
+/** A digest a ledger accepts: 16 to 128 characters of hex, base32/64 or `-_.:`. */
+export function isValidDigest(digest: unknown): digest is string {
+  return typeof digest === 'string' && /^[A-Za-z0-9+/=_.:-]{16,128}$/.test(digest);
+}

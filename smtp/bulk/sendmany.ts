@@ -8,17 +8,25 @@
  * the first outcome is asked for, the source is read only as fast as
  * messages can go out, and outcomes are yielded as messages finish.
  */
-import { InvalidInputError, OptionError, Rejected } from '../../lib/errors';
+import { InvalidInputError, OptionError, Rejected, SmtpError } from '../../lib/errors';
 import { OptionSpecs, parseOptions, ParsedOptions } from '../../lib/options';
-import { getHeaderFields, isToken, Token } from '../../mime';
-import { Journal } from './journal';
-import { mergeOptions, POOL_LIMITS, PoolOptions, readPoolOptions, SessionPool } from './pool';
+import type { Token } from '../../mime';
+import { Breaker, isConnectionFailure } from './breaker';
+import { IdTable, idHash } from './id-table';
+import { identify, plannedMessageId } from './identify';
+import { FileLedger } from './journal';
+import { ChangedItems } from './ledger';
+import { POOL_LIMITS, PoolOptions, readPoolOptions, SessionPool } from './pool';
 import { backoffDelay, Backoff, classify, Pacer } from './retry';
 import type { Plan, SendMessageOptions } from '../sendmessage';
 import { SENDMESSAGE_OPTIONS } from '../sendmessage';
 
-/** One message of the source: a token, or a token with its own options and id. */
-export type BulkItem = Token | { token: Token; options?: SendMessageOptions; id?: string };
+/**
+ * One message of the source: a token, or a token with its own options, its id
+ * and its digest (what the item means; computed from the envelope and the
+ * message when not given, see message-digest.ts).
+ */
+export type BulkItem = Token | { token: Token; options?: SendMessageOptions; id?: string; digest?: string };
 
 /** What became of one message. */
 export interface BulkOutcome {
@@ -29,8 +37,9 @@ export interface BulkOutcome {
    * `refused`: the server refused the sender, the recipients or the message for good (5xx).
    * `failed`: not sent: bad input, retries used up, no server reachable, TLS or AUTH failure.
    * `uncertain`: the end of data went out and no final reply came back; it may have been delivered.
+   * `duplicate`: the id came earlier in the same source: one item, sent (or not) once.
    */
-  status: 'sent' | 'refused' | 'failed' | 'uncertain';
+  status: 'sent' | 'refused' | 'failed' | 'uncertain' | 'duplicate';
   /** Refused recipients `[address, code, diagnostic]`, as smtp.sendmessage returns them (or its error carries them). */
   rejected: Rejected[];
   /** Why the message was not sent (or may not have been); null when sent. */
@@ -47,6 +56,8 @@ export interface BulkProgress {
   refused: number;
   failed: number;
   uncertain: number;
+  /** Items that came twice in the source (counted once, reported once as a duplicate). */
+  duplicate: number;
   /** Outcomes taken from the journal (counted in the four above as well). */
   journaled: number;
   /** Messages being sent now. */
@@ -71,10 +82,18 @@ export interface SendManyOptions extends PoolOptions {
   retryDelay?: number;
   /** The longest wait between tries, in seconds. Default 300. */
   maxRetryDelay?: number;
-  /** Path of the write-ahead journal (JSON Lines). Without it, nothing is recorded. */
-  journal?: string;
+  /** Path of the write-ahead journal (JSON Lines), or a journal already opened with `FileLedger.open`. Without it, nothing is recorded. */
+  journal?: string | FileLedger;
+  /** The campaign's name, recorded in a new journal's manifest (default: the journal's file name). */
+  campaign?: string;
   /** Send again the messages the journal shows as uncertain (they may then arrive twice). Default false. */
   resendUncertain?: boolean;
+  /** Accept items whose id the journal knows with another digest, and record the new digest. Default false: such a run is refused. */
+  acceptChanged?: boolean;
+  /** Remove the journal's lock whoever holds it (the operator has checked that no run uses it). Default false. */
+  breakLock?: boolean;
+  /** Seconds of refused or dropped connections, with nothing delivered, before the run gives up (CircuitOpenError). 0 never gives up. Default 60. */
+  giveUpAfter?: number;
   /** Called with the counts after every outcome and every deferral. */
   onProgress?: (progress: BulkProgress) => void;
 }
@@ -87,8 +106,12 @@ const RUN_OPTIONS: OptionSpecs = {
   retries: { kind: 'integer', min: 0 },
   retryDelay: { kind: 'any' },
   maxRetryDelay: { kind: 'any' },
-  journal: { kind: 'string' },
+  journal: { kind: 'any' },
+  campaign: { kind: 'string' },
   resendUncertain: { kind: 'boolean' },
+  acceptChanged: { kind: 'boolean' },
+  breakLock: { kind: 'boolean' },
+  giveUpAfter: { kind: 'any' },
   onProgress: { kind: 'function' },
 };
 
@@ -111,14 +134,19 @@ interface Settings {
   pacer: Pacer;
   retries: number;
   backoff: Backoff;
-  journal: string | undefined;
+  journal: string | FileLedger | undefined;
+  campaign: string | undefined;
   resendUncertain: boolean;
+  acceptChanged: boolean;
+  breakLock: boolean;
+  giveUpAfter: number;
   onProgress: ((progress: BulkProgress) => void) | undefined;
 }
 
 /** A message accepted into the run: planned once, so a retry sends the same Date and Message-ID. */
 interface Job {
   id: string;
+  digest: string;
   token: Token;
   plan: Plan;
   tries: number;
@@ -131,15 +159,20 @@ interface Deferral {
 
 const END = Symbol('end');
 
-function headerValue(fields: ReadonlyArray<readonly [string, unknown]>, name: string): string | undefined {
-  for (const [key, value] of fields) if (key.toLowerCase() === name && typeof value === 'string') return value.trim();
-  return undefined;
+/** The error text of a journaled outcome. */
+function journaledError(state: string, diagnostic: string | undefined): Error | null {
+  return state === 'sent' ? null : new Error(diagnostic ?? `${state} in an earlier run`);
+}
+
+/** The reply code of an error, for the journal. */
+function codeOf(error: unknown): number | null {
+  return error instanceof SmtpError ? error.replyCode : null;
 }
 
 /**
  * A bulk run: an async iterable of outcomes, one per message of the source,
- * in the order they finish. Breaking out of the loop stops the run: messages
- * in flight finish (and are journaled), nothing new starts.
+ * in the order they finish. Breaking out of the loop, or `stop()`, stops the
+ * run: messages in flight finish (and are journaled), nothing new starts.
  */
 export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
   private started = false;
@@ -157,18 +190,24 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
   private pulling: Promise<IteratorResult<BulkItem>> | null = null;
   private iterator: Iterator<BulkItem> | AsyncIterator<BulkItem> | null = null;
   private pool: SessionPool | null = null;
-  private journal: Journal | null = null;
-  private readonly seen = new Set<string>();
+  private ledger: FileLedger | null = null;
+  /** True when this run opened the ledger (and so closes it). */
+  private ownLedger = false;
+  /** Ids seen in this run when there is no journal (the journal's index does it otherwise). */
+  private readonly seen = new IdTable();
+  private readonly breaker: Breaker;
   private pulled = 0;
   private runPromise: Promise<void> | null = null;
-  private readonly counts: BulkProgress = { sent: 0, refused: 0, failed: 0, uncertain: 0, journaled: 0, inFlight: 0, deferred: 0, retries: 0, done: 0 };
+  private readonly counts: BulkProgress = { sent: 0, refused: 0, failed: 0, uncertain: 0, duplicate: 0, journaled: 0, inFlight: 0, deferred: 0, retries: 0, done: 0 };
 
   constructor(
     private readonly source: Iterable<BulkItem> | AsyncIterable<BulkItem>,
     private readonly settings: Settings,
     private readonly poolDefaults: ParsedOptions,
     private readonly poolLimits: ReturnType<typeof readPoolOptions>['limits'],
-  ) {}
+  ) {
+    this.breaker = new Breaker(settings.giveUpAfter);
+  }
 
   [Symbol.asyncIterator](): this {
     return this;
@@ -198,10 +237,18 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
     return new Promise((resolve, reject) => this.consumers.push({ resolve, reject }));
   }
 
-  /** Stops the run: nothing new starts, messages in flight finish. Resolves when the pool and journal are closed. */
-  async return(): Promise<IteratorResult<BulkOutcome>> {
+  /**
+   * Stops starting messages; those in flight finish and are journaled, then
+   * the iteration ends. What was not started stays for the next run.
+   */
+  stop(): void {
     this.stopping = true;
     this.changed();
+  }
+
+  /** Stops the run (as {@link stop}) and resolves when the pool and journal are closed. */
+  async return(): Promise<IteratorResult<BulkOutcome>> {
+    this.stop();
     if (this.runPromise) await this.runPromise;
     return { value: undefined, done: true };
   }
@@ -217,8 +264,15 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
       if (typeof source[Symbol.asyncIterator] === 'function') this.iterator = source[Symbol.asyncIterator]!();
       else if (typeof source[Symbol.iterator] === 'function') this.iterator = source[Symbol.iterator]!();
       else throw new InvalidInputError('source', 'expected an iterable or an async iterable of messages');
-      if (this.settings.journal !== undefined) this.journal = await Journal.open(this.settings.journal);
+      const journal = this.settings.journal;
+      if (journal instanceof FileLedger) this.ledger = journal;
+      else if (journal !== undefined) {
+        this.ledger = await FileLedger.open(journal, { campaign: this.settings.campaign, breakLock: this.settings.breakLock });
+        this.ownLedger = true;
+      }
       this.pool = new SessionPool(this.poolDefaults, this.poolLimits);
+      // An array can be read twice: check it whole, so that a changed item refuses the run before anything is sent.
+      if (this.ledger && !this.settings.acceptChanged && Array.isArray(this.source)) this.preflight(this.source as BulkItem[]);
       await Promise.all(Array.from({ length: this.settings.concurrency }, () => this.worker()));
     } catch (error) {
       this.fatal ??= error;
@@ -232,10 +286,25 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
         }
       }
       await this.pool?.close();
-      await this.journal?.close();
+      if (this.ownLedger) await this.ledger?.close();
       this.finished = true;
       this.deliverToConsumer();
     }
+  }
+
+  /** Every item of an array source against the journal: changed ones refuse the run. */
+  private preflight(items: readonly BulkItem[]): void {
+    const changed = new ChangedItems();
+    items.forEach((item, i) => {
+      let known;
+      try {
+        known = identify(item, `#${i + 1}`, this.poolDefaults, this.pool!);
+      } catch {
+        return; // reported as failed when its turn comes
+      }
+      if (known.id !== undefined && this.ledger!.check(known.id, known.digest).match === 'changed') changed.add(known.id);
+    });
+    changed.check(this.ledger!.campaign);
   }
 
   private async worker(): Promise<void> {
@@ -257,16 +326,25 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
   private async nextJob(): Promise<Job | null> {
     for (;;) {
       if (this.stopping || this.fatal !== null) return null;
+      const tripped = this.breaker.tripped();
+      if (tripped) {
+        this.fatal ??= tripped;
+        this.stopping = true;
+        this.changed();
+        return null;
+      }
       const now = Date.now();
       let earliest = -1;
       for (let i = 0; i < this.deferrals.length; i++) {
         if (earliest < 0 || this.deferrals[i].due < this.deferrals[earliest].due) earliest = i;
       }
       if (earliest >= 0 && this.deferrals[earliest].due <= now) return this.deferrals.splice(earliest, 1)[0].job;
-      if (!this.sourceDone && this.outcomes.length < BUFFER_PER_SLOT * this.settings.concurrency) {
+      // While the relay looks dead, one message at a time probes it; the rest of the source waits.
+      const probing = this.breaker.suspect && (this.deferrals.length > 0 || this.active > 0);
+      if (!probing && !this.sourceDone && this.outcomes.length < BUFFER_PER_SLOT * this.settings.concurrency) {
         const item = await this.pull();
         if (item === END) continue;
-        const job = this.admit(item);
+        const job = await this.admit(item);
         if (job) return job;
         continue;
       }
@@ -274,7 +352,8 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
         this.changed(); // the other workers can see it is over
         return null;
       }
-      await this.waitForChange(earliest >= 0 ? this.deferrals[earliest].due - now : undefined);
+      const waits = [earliest >= 0 ? this.deferrals[earliest].due - now : undefined, this.breaker.remainingMs].filter((w): w is number => w !== undefined);
+      await this.waitForChange(waits.length > 0 ? Math.min(...waits) : undefined);
     }
   }
 
@@ -301,64 +380,71 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
   }
 
   /** Plans a message and checks the journal: a job to send, or null when its outcome is already known. */
-  private admit(item: BulkItem): Job | null {
+  private async admit(item: BulkItem): Promise<Job | null> {
     const ordinal = `#${this.pulled}`;
-    let token: Token;
-    let own: ParsedOptions = {};
-    let givenId: string | undefined;
-    let plan: Plan;
-    let merged: ParsedOptions;
+    let known: ReturnType<typeof identify>;
     try {
-      if (isToken(item)) token = item;
-      else if (typeof item === 'object' && item !== null && isToken((item as { token?: unknown }).token)) {
-        const entry = item as { token: Token; options?: SendMessageOptions; id?: unknown };
-        token = entry.token;
-        if (entry.options !== undefined) own = parseOptions('smtp.sendmessage', SENDMESSAGE_OPTIONS, [entry.options]);
-        if (entry.id !== undefined) {
-          if (typeof entry.id !== 'string' || entry.id === '') throw new InvalidInputError('id', 'a message id must be a non-empty string');
-          givenId = entry.id;
-        }
-      } else throw new InvalidInputError('source', `item ${ordinal} is neither a mime token nor { token, options, id }`);
-      merged = mergeOptions(this.poolDefaults, own);
-      plan = this.pool!.plan(token, own);
+      known = identify(item, ordinal, this.poolDefaults, this.pool!);
     } catch (error) {
-      this.emit({ id: givenId ?? ordinal, status: 'failed', rejected: [], error: error as Error, attempts: 0, journaled: false });
+      const id = typeof item === 'object' && item !== null && typeof (item as { id?: unknown }).id === 'string' ? (item as { id: string }).id : ordinal;
+      this.emit({ id, status: 'failed', rejected: [], error: error as Error, attempts: 0, journaled: false });
       return null;
     }
-
-    // The id must name the same message in the next run: the caller's, or a Message-ID the message carries.
-    let id =
-      givenId ??
-      headerValue((merged.header as Array<[string, unknown]> | undefined) ?? [], 'message-id') ??
-      headerValue(getHeaderFields(token).map((f): [string, string] => [f.name, f.value]), 'message-id');
+    const { token, plan, digest } = known;
+    let id = known.id;
     if (id === undefined) {
-      if (this.journal) {
+      if (this.ledger) {
         const error = new InvalidInputError('id', `item ${ordinal} has no id and no Message-ID: a journal needs an id that stays the same from run to run`);
         this.emit({ id: ordinal, status: 'failed', rejected: [], error, attempts: 0, journaled: false });
         return null;
       }
-      id = headerValue(plan.envelope.addHeaders, 'message-id') ?? ordinal;
+      id = plannedMessageId(plan) ?? ordinal;
     }
-    if (this.journal) {
-      if (this.seen.has(id)) {
-        const error = new InvalidInputError('id', `${JSON.stringify(id)} appears twice in the source: the journal could not tell them apart`);
-        this.emit({ id, status: 'failed', rejected: [], error, attempts: 0, journaled: false });
-        return null;
-      }
-      this.seen.add(id);
-      const entry = this.journal.entry(id);
-      if (entry && (entry.state === 'sent' || entry.state === 'refused' || entry.state === 'failed')) {
-        const error = entry.state === 'sent' ? null : new Error(entry.error?.message ?? `${entry.state} in an earlier run`);
-        this.emit({ id, status: entry.state, rejected: entry.rejected, error, attempts: 0, journaled: true });
-        return null;
-      }
-      if (entry?.state === 'sending' && !this.settings.resendUncertain) {
-        const error = new Error('an earlier run sent the end of data and recorded no reply: the message may have been delivered');
-        this.emit({ id, status: 'uncertain', rejected: [], error, attempts: 0, journaled: true });
-        return null;
-      }
+    const ledger = this.ledger;
+    if (!ledger) {
+      const [h1, h2] = idHash(id);
+      if (!this.seen.insert(h1, h2).created) return this.duplicate(id);
+      return { id, digest, token, plan, tries: 0 };
     }
-    return { id, token, plan, tries: 0 };
+    const admission = await ledger.admit(id, digest, known.recipient, { acceptChanged: this.settings.acceptChanged, resendUncertain: this.settings.resendUncertain });
+    if (admission.duplicate) return this.duplicate(id);
+    if (admission.match === 'changed' && !this.settings.acceptChanged) {
+      // Read as it comes, the source cannot be checked whole first: stop before anything more is sent.
+      const changed = new ChangedItems();
+      changed.add(id);
+      this.fatal ??= (() => {
+        try {
+          changed.check(ledger.campaign);
+        } catch (error) {
+          return error;
+        }
+        return null;
+      })();
+      this.stopping = true;
+      this.changed();
+      return null;
+    }
+    const state = admission.state;
+    if (state === 'sent' || state === 'refused' || state === 'failed' || state === 'invalid' || state === 'suppressed' || state === 'bounced') {
+      const status = state === 'sent' || state === 'bounced' ? 'sent' : state === 'refused' ? 'refused' : 'failed';
+      const record = state === 'sent' ? undefined : ledger.lookupSync(id);
+      const rejected = record?.rejected ?? [];
+      this.emit({ id, status, rejected, error: journaledError(status, record?.diagnostic), attempts: 0, journaled: true });
+      return null;
+    }
+    if ((state === 'sending' || state === 'uncertain') && !this.settings.resendUncertain) {
+      if (state === 'sending') await ledger.markUncertain(id);
+      const error = new Error('an earlier run sent the end of data and recorded no reply: the message may have been delivered');
+      this.emit({ id, status: 'uncertain', rejected: [], error, attempts: 0, journaled: true });
+      return null;
+    }
+    return { id, digest, token, plan, tries: 0 };
+  }
+
+  private duplicate(id: string): null {
+    const error = new InvalidInputError('id', `${JSON.stringify(id)} came earlier in the source: one item, sent once`);
+    this.emit({ id, status: 'duplicate', rejected: [], error, attempts: 0, journaled: false });
+    return null;
   }
 
   /** One try of one message, and what follows from it: an outcome, or a deferral. */
@@ -367,42 +453,50 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
     try {
       await this.settings.pacer.take();
       job.tries++;
-      const journal = this.journal;
+      const ledger = this.ledger;
       let announced = false;
-      const beforeEndOfData = journal
+      const beforeEndOfData = ledger
         ? async (): Promise<void> => {
             if (announced) return;
-            await journal.sending(job.id);
+            await ledger.markSending(job.id);
             announced = true;
           }
         : undefined;
       try {
         const rejected = await this.pool!.deliver(job.token, job.plan, { beforeEndOfData });
-        await journal?.outcome(job.id, 'sent', { rejected });
+        this.breaker.alive();
+        await ledger?.markOutcome(job.id, { state: 'sent', code: 250, rejected });
         this.emit({ id: job.id, status: 'sent', rejected, error: null, attempts: job.tries, journaled: false });
       } catch (error) {
-        if (journal?.broken) throw journal.broken;
+        if (ledger?.broken) throw ledger.broken;
         const verdict = classify(error);
         const rejected = (error as { rejected?: Rejected[] }).rejected ?? [];
+        const connection = isConnectionFailure(error);
+        if (connection) this.breaker.failed(error);
+        else this.breaker.alive();
         if (verdict === 'uncertain') {
-          // The `sending` line stays the last word on it: a restart reports it uncertain too.
+          if (announced) await ledger!.markUncertain(job.id);
           this.emit({ id: job.id, status: 'uncertain', rejected, error: error as Error, attempts: job.tries, journaled: false });
           return;
         }
         if (verdict === 'temporary' && this.stopping) {
           // The run is being stopped: leave the message to the next run, as if it had never been tried.
-          if (announced) await journal!.deferred(job.id, error);
+          if (announced) await ledger!.markDeferred(job.id, { code: codeOf(error), diagnostic: (error as Error).message });
           return;
         }
+        // While the relay looks dead, a refused connection says nothing of this message: it keeps its retries.
+        if (verdict === 'temporary' && connection && this.breaker.suspect) job.tries--;
         if (verdict === 'temporary' && job.tries <= this.settings.retries) {
-          if (announced) await journal!.deferred(job.id, error);
+          const due = Date.now() + backoffDelay(Math.max(1, job.tries), this.settings.backoff);
+          if (announced) await ledger!.markDeferred(job.id, { code: codeOf(error), diagnostic: (error as Error).message, dueMs: due });
           this.counts.retries++;
-          this.deferrals.push({ job, due: Date.now() + backoffDelay(job.tries, this.settings.backoff) });
+          this.deferrals.push({ job, due });
           this.report();
           return;
         }
         const status = verdict === 'refused' ? 'refused' : 'failed';
-        await journal?.outcome(job.id, status, { rejected, error });
+        const code = codeOf(error) ?? (rejected[0]?.[1] ?? null);
+        await ledger?.markOutcome(job.id, { state: status, code, diagnostic: (error as Error)?.message ?? String(error), rejected });
         this.emit({ id: job.id, status, rejected, error: error as Error, attempts: job.tries, journaled: false });
       }
     } catch (error) {
@@ -502,10 +596,16 @@ export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, .
       initialSecs: positive('retryDelay', o.retryDelay, 5, true) as number,
       maxSecs: positive('maxRetryDelay', o.maxRetryDelay, 300, true) as number,
     },
-    journal: o.journal as string | undefined,
+    journal: o.journal as string | FileLedger | undefined,
+    campaign: o.campaign as string | undefined,
     resendUncertain: (o.resendUncertain as boolean | undefined) ?? false,
+    acceptChanged: (o.acceptChanged as boolean | undefined) ?? false,
+    breakLock: (o.breakLock as boolean | undefined) ?? false,
+    giveUpAfter: positive('giveUpAfter', o.giveUpAfter, 60, true) as number,
     onProgress: o.onProgress as ((progress: BulkProgress) => void) | undefined,
   };
-  if (settings.journal === '') throw new OptionError(COMMAND, 'journal', '-journal expects a file path, not ""');
+  if (settings.journal !== undefined && !(settings.journal instanceof FileLedger) && (typeof settings.journal !== 'string' || settings.journal === '')) {
+    throw new OptionError(COMMAND, 'journal', `-journal expects a file path or an open FileLedger, not ${JSON.stringify(settings.journal)}`);
+  }
   return new BulkRun(source, settings, messageDefaults, limits);
 }

@@ -141,7 +141,7 @@ test('1,000 messages through random drops, stopped and resumed: each held once i
   expect([...heldCount.keys()].every((id) => final.has(id))).toBe(true);
 
   // The chaos did happen, at every stage, and was survived by retries.
-  const counts = { sent: 0, refused: 0, failed: 0, uncertain: 0 };
+  const counts = { sent: 0, refused: 0, failed: 0, uncertain: 0, duplicate: 0 };
   for (const o of final.values()) counts[o.status]++;
   expect(counts.uncertain).toBeGreaterThan(0);
   expect(counts.refused).toBeGreaterThan(0);

@@ -124,4 +124,4 @@ test('a run killed with SIGKILL and started again on its journal loses nothing a
   for (const id of sent) expect([id, held.get(id) ?? 0]).toEqual([id, 1]);
   for (const id of uncertain) expect(held.get(id) ?? 0).toBeLessThanOrEqual(1);
   expect([...held.values()].every((n) => n === 1)).toBe(true);
-});
+}, 120_000);

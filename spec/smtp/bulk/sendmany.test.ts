@@ -6,12 +6,17 @@
  * back-off and the pace. Real peers: npm smtp-server and the scripted server.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mime from '../../../mime';
 import { BulkOutcome, BulkProgress, sendmany } from '../../../smtp/bulk/sendmany';
 import { backoffDelay, classify, Pacer } from '../../../smtp/bulk/retry';
+import { createHash } from 'node:crypto';
 import { InvalidInputError, OptionError, SmtpError, UncertainDeliveryError } from '../../../lib/errors';
+import { CircuitOpenError } from '../../../smtp/bulk/breaker';
+import { ChangedItemsError } from '../../../smtp/bulk/ledger';
+import { messageDigest } from '../../../smtp/bulk/message-digest';
 import { releaseToken, tracked } from '../../support/fixtures';
 import { realServer, RealServer } from '../../support/real-server';
 import { scriptedServer, ScriptedServer } from '../../support/scripted-server';
@@ -59,6 +64,8 @@ function held(srv: ScriptedServer): string[] {
 }
 
 const FAST = { retryDelay: 0.001, maxRetryDelay: 0.005 };
+
+const D = (id: string): string => createHash('sha256').update(id).digest('hex');
 
 describe('smtp.sendmany against smtp-server', () => {
   it('pipelines messages on fewer sessions than are in flight, and still sends each exactly once', async () => {
@@ -171,29 +178,33 @@ describe('smtp.sendmany: the journal', () => {
       },
     });
     await collect(sendmany(ids(2).map((id) => ({ token: message(id), id })), { servers: '127.0.0.1', ports: srv.port, usetls: false, concurrency: 1, journal: file }));
-    expect(atDot).toEqual([expect.stringMatching(/^m000: \{"id":"m000","state":"sending"/), expect.stringMatching(/^m001: \{"id":"m001","state":"sending"/)]);
-    const states = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string; state: string }));
-    expect(states.map((s) => `${s.id}:${s.state}`)).toEqual(['m000:sending', 'm000:sent', 'm001:sending', 'm001:sent']);
+    expect(atDot).toEqual([expect.stringMatching(/^m000: \{"id":"m000","digest":"[0-9a-f]{64}","state":"sending"/), expect.stringMatching(/^m001: \{"id":"m001","digest":"[0-9a-f]{64}","state":"sending"/)]);
+    const states = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string; state: string; code?: number }));
+    expect(states[0]).toMatchObject({ type: 'manifest', campaign: 'run' });
+    expect(states.slice(1).map((s) => `${s.id}:${s.state}:${s.code ?? ''}`)).toEqual(['m000:sending:', 'm000:sent:250', 'm001:sending:', 'm001:sent:250']);
     expect(fs.existsSync(`${file}.lock`)).toBe(false);
   });
 
-  it('on a restart skips what has an outcome, reports `sending` alone as uncertain, and sends the rest', async () => {
+  it('on a restart skips what has an outcome, reports `sending` alone as uncertain (and records it so), and sends the rest', async () => {
     const file = path.join(dir, 'run.jsonl');
+    const at = '"at":"2026-12-01T00:00:00Z"';
+    const line = (id: string, rest: string): string => `{"id":"${id}","digest":"${D(id)}",${rest},${at}}`;
     fs.writeFileSync(
       file,
       [
-        '{"id":"m000","state":"sending"}',
-        '{"id":"m000","state":"sent"}',
-        '{"id":"m001","state":"refused","error":{"message":"550: no"}}',
-        '{"id":"m002","state":"sending"}',
-        '{"id":"m003","state":"sending"}',
-        '{"id":"m003","state":"deferred"}',
+        `{"type":"manifest","campaign":"run","listDigest":"","total":5,"createdAt":"2026-12-01T00:00:00Z",${at}}`,
+        line('m000', '"state":"sending"'),
+        line('m000', '"state":"sent","code":250'),
+        line('m001', '"state":"refused","code":550,"diagnostic":"550: no"'),
+        line('m002', '"state":"sending"'),
+        line('m003', '"state":"sending"'),
+        line('m003', '"state":"deferred","code":451'),
         '',
       ].join('\n'),
     );
     const srv = await real();
     const run = (extra: object = {}): Promise<BulkOutcome[]> =>
-      collect(sendmany(ids(5).map((id) => ({ token: message(id), id })), { servers: '127.0.0.1', ports: srv.port, usetls: false, journal: file, ...extra }));
+      collect(sendmany(ids(5).map((id) => ({ token: message(id), id, digest: D(id) })), { servers: '127.0.0.1', ports: srv.port, usetls: false, journal: file, ...extra }));
     const first = byId(await run());
     expect(first.get('m000')).toMatchObject({ status: 'sent', journaled: true, attempts: 0 });
     expect(first.get('m001')).toMatchObject({ status: 'refused', journaled: true, attempts: 0 });
@@ -202,6 +213,7 @@ describe('smtp.sendmany: the journal', () => {
     expect(first.get('m003')).toMatchObject({ status: 'sent', journaled: false, attempts: 1 });
     expect(first.get('m004')).toMatchObject({ status: 'sent', journaled: false, attempts: 1 });
     expect(srv.messages.map((m) => m.mailFrom.split('@')[0]).sort()).toEqual(['m003', 'm004']);
+    expect(fs.readFileSync(file, 'utf8')).toMatch(/"id":"m002","digest":"[0-9a-f]+","state":"uncertain"/);
 
     // Run again: everything is settled, except the uncertain one, which goes only when asked for.
     const second = await run();
@@ -212,6 +224,40 @@ describe('smtp.sendmany: the journal', () => {
     expect(srv.messages.map((m) => m.mailFrom.split('@')[0]).sort()).toEqual(['m002', 'm003', 'm004']);
   });
 
+  it('refuses a resume whose items changed (same id, another digest) before anything is sent, unless acceptChanged', async () => {
+    const file = path.join(dir, 'run.jsonl');
+    const srv = await real();
+    const options = { servers: '127.0.0.1', ports: srv.port, usetls: false, journal: file, concurrency: 1 };
+    await collect(sendmany(ids(3).map((id) => ({ token: message(id), id })), options));
+    expect(srv.messages).toHaveLength(3);
+    // The same ids for other messages: m001 and m002 now say something else.
+    const edited = (): Array<{ token: mime.Token; id: string }> => ids(5).map((id) => ({ token: message(id === 'm000' ? id : `${id}-v2`), id }));
+    const error = await collect(sendmany(edited(), options)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ChangedItemsError);
+    expect(error).toMatchObject({ code: 'ECHANGED', ids: ['m001', 'm002'], count: 2 });
+    expect(srv.messages).toHaveLength(3);
+    const accepted = byId(await collect(sendmany(edited(), { ...options, acceptChanged: true })));
+    expect(accepted.get('m001')).toMatchObject({ status: 'sent', journaled: true });
+    expect(accepted.get('m003')).toMatchObject({ status: 'sent', journaled: false });
+    expect(srv.messages).toHaveLength(5);
+    // The new digests are recorded: the edited list is now the known one.
+    const again = await collect(sendmany(edited(), options));
+    expect(again.every((o) => o.journaled)).toBe(true);
+  });
+
+  it('computes the same digest for the same message built twice (Date, Message-ID and boundaries aside), another for an edited one', () => {
+    const build = (text: string, n: number): mime.Token => {
+      const part = mime.initialize({ canonical: 'text/plain', string: text });
+      return track.add(mime.initialize({ canonical: 'multipart/mixed', parts: [part], header: [['From', 'a@x.org'], ['Subject', 'Hi'], ['Date', `Mon, ${n} Dec 2026 10:00:00 +0000`], ['Message-ID', `<${n}@x.org>`]] }), releaseToken);
+    };
+    const envelope = { sender: 'a@x.org', recipients: ['B@y.org'] };
+    const one = messageDigest(build('hello', 1), envelope);
+    expect(messageDigest(build('hello', 2), envelope)).toBe(one);
+    expect(messageDigest(build('hello', 1), { sender: 'a@x.org', recipients: ['b@y.org'] })).toBe(one);
+    expect(messageDigest(build('hello!', 1), envelope)).not.toBe(one);
+    expect(messageDigest(build('hello', 1), { sender: 'a@x.org', recipients: ['c@y.org'] })).not.toBe(one);
+  });
+
   it('needs an id that survives a restart, and unique ones', async () => {
     const srv = await real();
     const file = path.join(dir, 'run.jsonl');
@@ -220,10 +266,10 @@ describe('smtp.sendmany: the journal', () => {
     expect(outcomes.map((o) => [o.id, o.status])).toEqual([
       ['#1', 'failed'],
       ['same', 'sent'],
-      ['same', 'failed'],
+      ['same', 'duplicate'],
     ]);
     expect(outcomes[0].error?.message).toMatch(/no id and no Message-ID/);
-    expect(outcomes[2].error?.message).toMatch(/appears twice/);
+    expect(outcomes[2].error?.message).toMatch(/came earlier in the source/);
     expect(srv.messages).toHaveLength(1);
   });
 
@@ -250,12 +296,57 @@ describe('smtp.sendmany: the journal', () => {
 
   it('stops the run with a JournalError when the journal is held by a live process', async () => {
     const file = path.join(dir, 'run.jsonl');
-    fs.writeFileSync(`${file}.lock`, String(process.ppid));
+    const start = fs.readFileSync(`/proc/${process.ppid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+    const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    fs.writeFileSync(`${file}.lock`, JSON.stringify({ host: os.hostname(), bootId, pid: process.ppid, start, at: new Date().toISOString() }));
     const srv = await real();
     await expect(collect(sendmany([{ token: message('a'), id: 'a' }], { servers: '127.0.0.1', ports: srv.port, usetls: false, journal: file }))).rejects.toThrow(
-      /in use by process/,
+      new RegExp(`in use by process ${process.ppid} on `),
     );
     expect(srv.messages).toHaveLength(0);
+  });
+});
+
+describe('smtp.sendmany: stopping and the circuit breaker', () => {
+  it('stop(): nothing new starts, messages in flight finish and are journaled, the rest go on the next run', async () => {
+    const file = path.join(dir, 'run.jsonl');
+    const srv = await real();
+    const list = ids(30);
+    const options = { servers: '127.0.0.1', ports: srv.port, usetls: false, journal: file, concurrency: 3, rate: 50 };
+    const run = sendmany(list.map((id) => ({ token: message(id), id })), options);
+    const first: BulkOutcome[] = [];
+    for await (const o of run) {
+      first.push(o);
+      if (first.length === 4) run.stop();
+    }
+    expect(first.length).toBeGreaterThanOrEqual(4);
+    expect(first.length).toBeLessThan(30);
+    expect(srv.messages).toHaveLength(first.length);
+    const rest = await collect(sendmany(list.map((id) => ({ token: message(id), id })), options));
+    expect(rest.filter((o) => o.journaled).map((o) => o.id).sort()).toEqual(first.map((o) => o.id).sort());
+    expect(srv.messages.map((m) => m.mailFrom.split('@')[0]).sort()).toEqual(list);
+  });
+
+  it('gives up with a CircuitOpenError when no server takes a connection for giveUpAfter seconds; the rest stays pending', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const port = (probe.address() as net.AddressInfo).port;
+        probe.close(() => resolve(port));
+      });
+    });
+    const file = path.join(dir, 'run.jsonl');
+    const started = Date.now();
+    const outcomes: BulkOutcome[] = [];
+    const error = await (async () => {
+      for await (const o of sendmany(ids(50).map((id) => ({ token: message(id), id })), { servers: '127.0.0.1', ports: closed, usetls: false, journal: file, retries: 2, retryDelay: 0.05, giveUpAfter: 1 })) outcomes.push(o);
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    expect((error as Error).message).toMatch(/gave up: every server refused or dropped the connection for 1 s/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // Nothing was failed for good: every message is left for the resume.
+    expect(outcomes).toEqual([]);
+    expect(fs.readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(1);
   });
 });
 

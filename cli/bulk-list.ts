@@ -1,0 +1,180 @@
+/**
+ * The rows of a `tclmail bulk` list as items: each valid row is one message
+ * to one recipient, with an id (the `id` column, else a short digest of the
+ * row) and a digest of what it means (sender, recipient, template, values).
+ * A row is invalid when its address field is not exactly one mailbox, a value
+ * the template uses is missing or empty (without --allow-empty), or a value
+ * put into a header holds a line break; a row with the id of an earlier row
+ * and the same values is a duplicate (one item), with other values invalid.
+ *
+ * The list is read as a stream, once to validate and once more per later
+ * pass; what is kept between passes is a compact table of id hashes
+ * (id-table.ts), about 19 bytes a row.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { idHash, digestKey, IdTable } from '../smtp/bulk/id-table';
+import { itemDigest, ListDigest, rowId, templateDigest } from '../smtp/bulk/identity';
+import { UsageError } from './args';
+import { addressField, oneMailbox, readRows } from './recipients';
+import type { Row } from './recipients';
+import type { Template, TemplatePart } from './template';
+
+/** How many invalid rows a refusal names. */
+export const ROWS_SHOWN = 20;
+
+/** What the list is checked against. */
+export interface ListContext {
+  path: string;
+  template: Template;
+  /** The template file's path (its bytes are part of every digest). */
+  templatePath: string;
+  /** The envelope sender: --originator, else the template's From as written. */
+  sender: string;
+  allowEmpty: boolean;
+}
+
+/** One row judged. */
+export type Verdict =
+  | { kind: 'valid'; row: Row; id: string; address: string; digest: string }
+  | { kind: 'duplicate'; row: Row; id: string; address: string; digest: string; of: number }
+  | { kind: 'invalid'; row: Row; id: string; address: string; digest: string; reason: string };
+
+/** What the validation pass found. */
+export interface Validation {
+  rows: number;
+  valid: number;
+  duplicates: number;
+  invalid: number;
+  /** The first {@link ROWS_SHOWN} invalid rows, as messages naming them. */
+  firstInvalid: string[];
+  /** Items: valid ones and invalid rows. */
+  total: number;
+  listDigest: string;
+}
+
+function headerFields(part: TemplatePart, into: Set<string>): void {
+  for (const [, value] of part.headers) for (const m of value.matchAll(/\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g)) into.add(m[1]);
+  if (part.body.kind === 'parts') for (const child of part.body.parts) headerFields(child, into);
+}
+
+function attachments(part: TemplatePart, into: Array<{ name: string; bytes: Uint8Array }>): void {
+  if (part.body.kind === 'bytes') into.push({ name: `${part.content};${part.params.map((p) => p.join('=')).join(';')}`, bytes: part.body.data });
+  if (part.body.kind === 'parts') for (const child of part.body.parts) attachments(child, into);
+}
+
+/** The sender the digest names: the template's From as written (placeholders and all) when no --originator. */
+export function templateSender(template: Template): string {
+  return template.root.headers.find(([name]) => name.toLowerCase() === 'from')?.[1] ?? '';
+}
+
+/** Safe, unique file names for dry-run previews: an id that is already a plain lower-case name keeps it; any other gets `~` and a hash of the id. */
+export function previewName(id: string): string {
+  if (/^[a-z0-9][a-z0-9._-]{0,99}$/.test(id) && !id.endsWith('.')) return `${id}.eml`;
+  const safe = id.toLowerCase().replace(/[^a-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 60);
+  const hash = createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 16);
+  return `${safe}~${hash}.eml`;
+}
+
+/** Judges the rows of one list; the first pass fills the table the later passes read. */
+export class ListChecker {
+  private readonly table: IdTable;
+  private readonly template: string;
+  private readonly inHeaders = new Set<string>();
+  private filled = false;
+
+  constructor(private readonly context: ListContext) {
+    const size = statSync(context.path).size;
+    this.table = new IdTable({ aux: true }, size / 40);
+    const files: Array<{ name: string; bytes: Uint8Array }> = [];
+    attachments(context.template.root, files);
+    this.template = templateDigest(readFileSync(context.templatePath), files);
+    headerFields(context.template.root, this.inHeaders);
+  }
+
+  /** Bytes held by the id table. */
+  get bytes(): number {
+    return this.table.bytes;
+  }
+
+  private judge(row: Row): { id: string; address: string; digest: string; reason?: string } {
+    const fields = row.fields;
+    const mailbox = oneMailbox(addressField(fields));
+    const address = 'address' in mailbox ? mailbox.address : (addressField(fields) ?? '').trim();
+    const given = fields.id;
+    const id = given === undefined ? rowId(address, fields) : given.trim();
+    // Invalid rows get a digest too: a --skip-invalid run records them, and a later fix is told from them.
+    const digest = itemDigest({ sender: this.context.sender, recipient: address, template: this.template, values: fields });
+    const result = { id: id === '' ? `row-${row.row}` : id, address, digest };
+    if (id === '') return { ...result, reason: 'an empty id' };
+    if ('reason' in mailbox) return { ...result, reason: mailbox.reason };
+    for (const name of this.context.template.fields) {
+      const value = fields[name];
+      if (value === undefined) return { ...result, reason: `no field ${JSON.stringify(name)}, which the template uses as {{${name}}}` };
+      if (value.trim() === '' && !this.context.allowEmpty) return { ...result, reason: `an empty ${JSON.stringify(name)}, which the template uses as {{${name}}} (--allow-empty to send it)` };
+      if (this.inHeaders.has(name) && /[\r\n]/.test(value)) return { ...result, reason: `the ${JSON.stringify(name)} value holds a line break, and the template puts it in a header` };
+    }
+    return result;
+  }
+
+  /** Judges one row; in the first pass it records the row's id. */
+  verdict(row: Row): Verdict {
+    const judged = this.judge(row);
+    const digest = judged.digest;
+    if (judged.reason !== undefined) return { kind: 'invalid', row, id: judged.id, address: judged.address, digest, reason: judged.reason };
+    const [h1, h2] = idHash(judged.id);
+    let entry: number;
+    if (!this.filled) {
+      const made = this.table.insert(h1, h2);
+      entry = made.entry;
+      if (made.created) {
+        this.table.setDigest(entry, digestKey(digest));
+        this.table.setAux(entry, row.row);
+      }
+    } else {
+      entry = this.table.find(h1, h2);
+    }
+    const first = this.table.aux(entry);
+    if (first !== row.row) {
+      if (this.table.digest(entry) === digestKey(digest)) return { kind: 'duplicate', row, id: judged.id, address: judged.address, digest, of: first };
+      return { kind: 'invalid', row, id: judged.id, address: judged.address, digest, reason: `repeats the id ${JSON.stringify(judged.id)} of row ${first} with other values` };
+    }
+    return { kind: 'valid', row, id: judged.id, address: judged.address, digest };
+  }
+
+  /** Every row judged, in list order. */
+  *rows(): Generator<Verdict> {
+    for (const row of readRows(this.context.path)) yield this.verdict(row);
+  }
+
+  /**
+   * The validation pass: every row judged, ids recorded, the list digest made.
+   * A template field that the list has no column for at all is a usage error.
+   */
+  validate(): Validation {
+    const result: Validation = { rows: 0, valid: 0, duplicates: 0, invalid: 0, firstInvalid: [], total: 0, listDigest: '' };
+    const digest = new ListDigest();
+    for (const verdict of this.rows()) {
+      result.rows++;
+      if (result.rows === 1) {
+        const missing = [...this.context.template.fields].filter((name) => verdict.row.fields[name] === undefined);
+        if (missing.length > 0 && (verdict.kind !== 'invalid' || verdict.reason.startsWith('no field'))) {
+          throw new UsageError(`${this.context.path}: row 1 (line ${verdict.row.line}) has no field ${JSON.stringify(missing[0])}, which the template uses as {{${missing[0]}}}`);
+        }
+      }
+      if (verdict.kind === 'valid') {
+        result.valid++;
+        digest.add(verdict.id, verdict.digest);
+      } else if (verdict.kind === 'duplicate') result.duplicates++;
+      else {
+        result.invalid++;
+        if (result.firstInvalid.length < ROWS_SHOWN) result.firstInvalid.push(`row ${verdict.row.row} (line ${verdict.row.line}, id ${verdict.id}): ${verdict.reason}`);
+      }
+    }
+    this.filled = true;
+    if (result.rows === 0) throw new UsageError(`${this.context.path}: no recipients`);
+    result.total = result.valid + result.invalid;
+    result.listDigest = digest.digest();
+    return result;
+  }
+}
