@@ -166,7 +166,7 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
     expect(new Set(outcomes.map((e) => e.item)).size).toBe(40);
   });
 
-  it('adds nothing when the same list is enqueued again, and refuses a changed list with exit 65', async () => {
+  it('adds nothing when the same list is enqueued again, and refuses a changed list or an invalid row with exit 65', async () => {
     const campaign = campaignName();
     const template = file('t.json', TEMPLATE);
     const people = file('people.csv', list(12));
@@ -180,6 +180,16 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
     expect(refused.status).toBe(65);
     expect(refused.stderr).toMatch(/2 item\(s\).*u5, u9/);
     expect(await status(campaign)).toMatchObject({ total: 12, pending: 12 });
+
+    // The rules of a local run: a row with two addresses refuses the list, nothing stored; --skip-invalid stores it as invalid.
+    const bad = file('bad.csv', `${list(3)}u4,"a@example.net, b@example.net",Name 4,code4\n`);
+    const other = campaignName();
+    const invalid = await enqueue(other, template, bad);
+    expect(invalid.status).toBe(65);
+    expect(invalid.stderr).toMatch(/1 invalid row; nothing was stored:\n  row 4 \(line 5, id u4\): 2 addresses in one field/);
+    expect((await run(['bulk', '--status', other, '--redis', redis.url])).status).toBe(64);
+    expect((await enqueue(other, template, bad, ['--skip-invalid'])).status).toBe(0);
+    expect(await status(other)).toMatchObject({ total: 4, pending: 3, invalid: 1, done: 1 });
 
     const counts = await status(campaign);
     expect(Object.keys(counts).sort()).toEqual(['campaign', 'done', 'total', ...ITEM_STATES].sort());
