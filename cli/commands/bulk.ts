@@ -24,6 +24,7 @@ import { Progress } from '../progress';
 import type { ProgressStyle } from '../progress';
 import { readTemplate } from '../template';
 import type { Template } from '../template';
+import { FLEET_HELP, fleetBulk, isFleetBulk } from './fleet-bulk';
 import { isInputError, sendOptions, SENDING_FLAGS } from './send';
 
 /** Exit statuses of bulk beyond the shared ones (BSD sysexits: 65 EX_DATAERR, 75 EX_TEMPFAIL). */
@@ -246,8 +247,9 @@ function onSignals(io: Io, handle: RunHandle, drainSecs: number, hardStop: (sign
 export const bulk: Command = {
   name: 'bulk',
   summary: 'send a template to every row of a CSV or JSON Lines list (journal, resume, dry run, report, status)',
-  help: HELP,
+  help: `${HELP}\n${FLEET_HELP}`,
   async run(argv: string[], io: Io): Promise<number> {
+    if (isFleetBulk(argv, io.env)) return fleetBulk(argv, io);
     const { flags, args } = parseFlags(argv, FLAGS, { min: 0, max: 2 });
     if (flags.status !== undefined) return status(flags, args, io);
     if (args.length < 2) throw new UsageError('expected a template and a recipient list: tclmail bulk TEMPLATE LIST');
