@@ -276,6 +276,15 @@ export class FileLedger implements Ledger {
     await this.append(entry, { id, digest, state: 'invalid', at: new Date().toISOString(), recipient, diagnostic });
   }
 
+  /** Records an item whose address is on the suppression list (never sent, never tried). */
+  async markSuppressed(id: string, digest: string, recipient: string): Promise<void> {
+    const [h1, h2] = idHash(id);
+    const { entry } = this.index.insert(h1, h2);
+    this.index.setMeta(entry, this.index.meta(entry) | SEEN);
+    this.live.delete(id);
+    await this.append(entry, { id, digest, state: 'suppressed', at: new Date().toISOString(), recipient, code: null, diagnostic: 'on the suppression list' });
+  }
+
   private step(id: string, fields: Omit<ItemLine, 'id' | 'digest' | 'at'>): Promise<void> {
     const live = this.live.get(id);
     if (!live) return Promise.reject(new LedgerError('unknown-item', `journal ${this.file}: ${JSON.stringify(id)} was not admitted in this run (or is final)`));
