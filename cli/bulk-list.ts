@@ -71,16 +71,21 @@ export function templateSender(template: Template): string {
   return template.root.headers.find(([name]) => name.toLowerCase() === 'from')?.[1] ?? '';
 }
 
-/** How many rows the list holds, from its size and the length of its first lines: sizes the id table. */
+/** How many rows the list holds, from its size and the length of its lines at the start and the end: sizes the id table. */
 function estimateRows(path: string): number {
   const size = statSync(path).size;
   const fd = openSync(path, 'r');
   try {
-    const head = Buffer.alloc(Math.min(size, 1 << 16));
-    const n = readSync(fd, head, 0, head.length, 0);
+    const window = Math.min(size, 1 << 16);
+    const sample = Buffer.alloc(window);
+    let bytes = 0;
     let lines = 0;
-    for (let i = 0; i < n; i++) if (head[i] === 0x0a) lines++;
-    return lines > 1 ? (size / n) * lines : size / 50;
+    for (const position of size > 2 * window ? [0, size - window] : [0]) {
+      const n = readSync(fd, sample, 0, window, position);
+      bytes += n;
+      for (let i = 0; i < n; i++) if (sample[i] === 0x0a) lines++;
+    }
+    return lines > 1 ? (size / bytes) * lines : size / 50;
   } finally {
     closeSync(fd);
   }
