@@ -11,7 +11,7 @@ import { ListDigest, templateDigest as digestOfTemplate } from '../identity';
 import { CampaignTemplate, storeCampaign } from './campaign';
 import { ChangedItemsError } from './errors';
 import { chunksOf, FleetItem, ItemSource, PreparedItem, prepareItem } from './items';
-import { CampaignKeys, campaignsKey, checkCampaignName } from './keys';
+import { CampaignKeys, campaignsKey, checkCampaignName, jobKey } from './keys';
 import type { FleetRedis } from './scripts';
 
 /** A campaign's definition: what is stored once. */
@@ -165,7 +165,7 @@ export async function enqueueWith(redis: FleetRedis, prefix: string, addJobs: Ad
   ordinal = 0;
   let jobs: Array<{ jobId: string; campaign: string; ids: string[] }> = [];
   const stores = new Ordered<string[]>(IN_FLIGHT);
-  const stored = (prepared: PreparedItem[], index: number, statuses: string[]): void => {
+  const stored = (prepared: PreparedItem[], jobId: string, statuses: string[]): void => {
     const toSend: string[] = [];
     prepared.forEach((p, i) => {
       const status = statuses[i];
@@ -178,14 +178,15 @@ export async function enqueueWith(redis: FleetRedis, prefix: string, addJobs: Ad
       } else if (status !== 'new') result.known++;
       if (((status === 'new' && p.state === 'pending') || status === 'pending') && !toSend.includes(p.id)) toSend.push(p.id);
     });
-    if (toSend.length > 0) jobs.push({ jobId: jobIdOf(campaign, `b${index}`, prepared.map((p) => p.id)), campaign, ids: toSend });
+    if (statuses[prepared.length] === '1') jobs.push({ jobId, campaign, ids: toSend });
   };
   for await (const chunk of chunksOf(fresh(source), batchSize)) {
     const prepared: PreparedItem[] = chunk.map((item) => prepareItem(item, options.sender, tplDigest, ++ordinal));
-    const args: string[] = [keys.base, options.acceptChanged ? '1' : '0'];
-    for (const p of prepared) args.push(p.id, p.digest, p.recipient, p.values, p.state, p.diagnostic);
     const index = batch++;
-    await stores.push(redis.tclmailAddItems(keys.counts, keys.order, keys.meta, ...args), (statuses) => stored(prepared, index, statuses));
+    const jobId = jobIdOf(campaign, `b${index}`, prepared.map((p) => p.id));
+    const args: string[] = [keys.base, options.acceptChanged ? '1' : '0', jobKey(jobId)];
+    for (const p of prepared) args.push(p.id, p.digest, p.recipient, p.values, p.state, p.diagnostic);
+    await stores.push(redis.tclmailAddItems(keys.counts, keys.order, keys.meta, ...args), (statuses) => stored(prepared, jobId, statuses));
     if (jobs.length >= 50) {
       const ready = jobs;
       jobs = [];

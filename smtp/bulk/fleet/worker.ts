@@ -368,20 +368,18 @@ class Worker implements FleetWorker {
     }
     const lost: { error: LedgerWriteError | null } = { error: null };
     const rate = record.rate;
-    // The send time is reserved first, so that recording `sending` happens while it comes nearer.
-    let slot = rate === null ? 0 : await this.gate.reserve(ledger.keys, rate);
     const beforeEndOfData = async (): Promise<void> => {
+      // The send time is reserved while `sending` is recorded: both writes share Redis's fsync, and the time
+      // is near enough that the wait for it ends just before the end of data.
+      const reserving = rate === null ? null : this.gate.reserve(ledger.keys, rate);
+      reserving?.catch(() => undefined);
       try {
         await ledger.markSending(item.id);
       } catch (error) {
         if (error instanceof LedgerWriteError) lost.error = error;
         throw error;
       }
-      if (rate !== null) {
-        await this.gate.pass(ledger.keys, rate, slot);
-        // Another server after a failover, or a fresh session, needs a time of its own.
-        slot = 0;
-      }
+      if (rate !== null) await this.gate.pass(ledger.keys, rate, await reserving!);
     };
     let rejected: Rejected[];
     try {
