@@ -2,7 +2,7 @@
  * Retention of finished campaigns, so that Redis memory stays bounded: a
  * campaign enqueued with `--retain-days N` (default 7) gets every key set to
  * expire N days after it is found finished (every item in a final state).
- * Workers look once a minute; `--retain-days 0` keeps a campaign until
+ * Workers look every 10 seconds; `--retain-days 0` keeps a campaign until
  * `tclmail bulk --purge`.
  */
 import type { Fleet } from '../smtp/bulk/fleet';

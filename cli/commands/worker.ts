@@ -6,6 +6,7 @@
  * recorded; claimed items not started go back to the queue) and exits 0; a
  * second signal exits at once, leaving the items in flight `uncertain`.
  */
+import * as mime from '../../mime';
 import type * as smtp from '../../smtp';
 import { EXIT, integerFlag, parseFlags, stringFlag, UsageError } from '../args';
 import type { Command, Flags, Io } from '../args';
@@ -79,6 +80,34 @@ function seconds(flags: Flags, name: string): number | undefined {
   return Number(text);
 }
 
+/**
+ * The messages this worker rendered and has not finalized: the fleet's worker
+ * does not finalize what a render hook made, so the last word on an item
+ * (an outcome, a deferral, a lost claim) releases its token here. Without
+ * this, every message's parts would stay registered for the worker's life.
+ */
+class Rendered {
+  private readonly tokens = new Map<string, mime.Token>();
+
+  add(campaign: string, id: string, token: mime.Token): mime.Token {
+    const key = `${campaign}\0${id}`;
+    this.release(key);
+    this.tokens.set(key, token);
+    return token;
+  }
+
+  done(event: WorkerEvent): void {
+    if (event.type === 'outcome' || event.type === 'deferred' || event.type === 'lost') this.release(`${event.campaign}\0${event.id}`);
+  }
+
+  private release(key: string): void {
+    const token = this.tokens.get(key);
+    if (token === undefined) return;
+    this.tokens.delete(key);
+    mime.finalize(token, { subordinates: 'all' });
+  }
+}
+
 /** The worker's figures for logs and the metrics endpoint. */
 class Figures {
   readonly counters: WorkerCounters = { sent: 0, refused: 0, failed: 0, uncertain: 0, deferred: 0 };
@@ -120,8 +149,8 @@ function logEvent(log: FleetLog, event: WorkerEvent): void {
   }
 }
 
-/** Minutes between looks for finished campaigns to set expiring. */
-const SWEEP_MS = 60_000;
+/** Milliseconds between looks for finished campaigns to set expiring (a few cheap reads per campaign). */
+const SWEEP_MS = 10_000;
 
 /**
  * A fleet handle of the worker's own: its connection says whether Redis
@@ -187,6 +216,7 @@ export const worker: Command = {
     }
 
     const figures = new Figures();
+    const rendered = new Rendered();
     let running: FleetWorker | undefined;
     let watcher: { stop: () => Promise<void> } | undefined;
     let metrics: MetricsServer | undefined;
@@ -231,8 +261,9 @@ export const worker: Command = {
             ...(retryDelay !== undefined ? { retryDelay } : {}),
             ...(leaseSecs !== undefined ? { leaseSecs } : {}),
             allowUnsafeRedis: flags['allow-unsafe-redis'] === true,
-            render: (campaign, item) => renderStored(campaign.template, campaign.templateDigest, item.values, item.recipient),
+            render: (campaign, item) => rendered.add(campaign.campaign, item.id, renderStored(campaign.template, campaign.templateDigest, item.values, item.recipient)),
             onEvent: (event) => {
+              rendered.done(event);
               figures.record(event);
               logEvent(log, event);
             },

@@ -230,6 +230,20 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
     expect(metrics.body).toMatch(/^# TYPE tclmail_worker_sent_total counter$/m);
     expect(metrics.body).toMatch(/^# HELP tclmail_worker_in_flight /m);
 
+    // Following a finished campaign prints its counts once and exits as a local run would: 1, one item refused.
+    const followed = await run(['bulk', '--status', campaign, '--redis', redis.url, '--follow', '--json']);
+    expect(followed.status).toBe(1);
+    expect(followed.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([expect.objectContaining({ campaign, total: 9, sent: 8, refused: 1, done: 9 })]);
+    // The worker sets a finished campaign to expire after its retention (default 7 days).
+    const admin = new Redis(redis.port, '127.0.0.1');
+    try {
+      await until(async () => (await admin.ttl(`tclmail:c:${campaign}:meta`)) > 0, 'the finished campaign to be set expiring', 30_000);
+      expect(await admin.ttl(`tclmail:c:${campaign}:meta`)).toBeLessThanOrEqual(7 * 24 * 3600);
+      expect(await admin.ttl(`tclmail:c:${campaign}:i:u1`)).toBeGreaterThan(6 * 24 * 3600);
+    } finally {
+      admin.disconnect();
+    }
+
     const report = join(work, 'report.csv');
     const shown = await run(['bulk', '--status', campaign, '--redis', redis.url, '--report', report]);
     expect(shown.stdout).toMatch(new RegExp(`^campaign ${campaign} \\(active\\): 9/9 done: .*sent 8.*refused 1`));
