@@ -24,6 +24,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'serve', summary: 'run an SMTP capture server that stores messages as .eml files', load: () => (require('./commands/serve') as typeof import('./commands/serve')).serve },
   { name: 'inspect', summary: 'print the MIME tree of an .eml file', load: () => (require('./commands/inspect') as typeof import('./commands/inspect')).inspect },
   { name: 'bounces', summary: 'read bounces and complaints; keep a suppression list', load: () => (require('./commands/bounces') as typeof import('./commands/bounces')).bounces },
+  { name: 'unsubscribe', summary: 'answer one-click unsubscribe POSTs (RFC 8058) and keep the suppression list', load: () => (require('./commands/unsubscribe') as typeof import('./commands/unsubscribe')).unsubscribe },
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */
 
