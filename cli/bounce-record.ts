@@ -50,6 +50,11 @@ function concerning(report: BounceReport, recipient: string | undefined): Set<Bo
   return new Set(mine.length > 0 ? mine : all);
 }
 
+/** A Message-ID without its angle brackets (bounce.parse gives it so). */
+function bareMessageId(value: string): string {
+  return value.trim().replace(/^<|>$/g, '');
+}
+
 function counted(report: BounceReport): boolean {
   // Auto-replies say nothing of delivery; a complaint is a suppression, not a bounce.
   return report.kind === 'dsn';
@@ -79,10 +84,10 @@ export function fileTarget(journal: string): BounceTarget {
         if (!item && messageId !== '') {
           if (byMessageId === null || seenLength !== ledger.size) {
             byMessageId = new Map();
-            for await (const it of ledger.items({ states: ['sent', 'bounced'] })) if (it.messageId) byMessageId.set(it.messageId, it.id);
+            for await (const it of ledger.items({ states: ['sent', 'bounced'] })) if (it.messageId) byMessageId.set(bareMessageId(it.messageId), it.id);
             seenLength = ledger.size;
           }
-          const id = byMessageId.get(messageId);
+          const id = byMessageId.get(bareMessageId(messageId));
           if (id !== undefined) item = ledger.lookupSync(id);
         }
         if (!item || !counted(report)) return report.recipients.map(() => ({ item: item?.id ?? '', result: item ? 'unchanged' : 'unknown' }));

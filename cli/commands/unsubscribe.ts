@@ -44,7 +44,8 @@ Example:
 const MAX_BODY = 4096;
 
 function answer(response: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers });
+  // Each request on its own connection: a refused request's body is never read, so the connection cannot serve another.
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close', ...headers });
   response.end(text + '\n');
 }
 
