@@ -312,6 +312,9 @@ describe('tclmail bulk --status', () => {
     expect(items.slice(1).map((r) => `${r[0]}:${r[1]}:${r[2]}:${r[3]}`).sort()).toEqual(['1:ann@example.com:sent:250', "2:nobody@example.com:refused:550", "3:'=cy@example.com:sent:250"]);
     const follow = await run(['bulk', '--status', 'spring', '--journal', journal, '--follow']);
     expect(follow).toMatchObject({ status: 0, stdout: 'spring: 3/3 done: sent 2, refused 1\n' });
+    const other = await run(['bulk', template, list, ...at(), '--journal', journal, '--campaign', 'autumn']);
+    expect(other.status).toBe(65);
+    expect(other.stderr).toMatch(/belongs to the campaign "spring", not "autumn"; nothing was sent/);
     const wrong = await run(['bulk', '--status', 'autumn', '--journal', journal]);
     expect(wrong.status).toBe(64);
     expect(wrong.stderr).toMatch(/holds the campaign "spring", not "autumn"/);
