@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { simpleParser } from 'mailparser';
 import { startCaptureServer } from '../../../cli/serve';
 import type { CaptureServer, CapturedMessage } from '../../../cli/serve';
+import { openFleet } from '../../../smtp/bulk/fleet';
 import { ITEM_STATES } from '../../../smtp/bulk/ledger';
 import { describeWithRedis, startRedis } from '../../support/redis';
 import type { TestRedis } from '../../support/redis';
@@ -166,7 +167,7 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
     expect(new Set(outcomes.map((e) => e.item)).size).toBe(40);
   });
 
-  it('adds nothing when the same list is enqueued again, and refuses a changed list or an invalid row with exit 65', async () => {
+  it('adds nothing when the same list is enqueued again, refuses a changed list or an invalid row with exit 65, resends uncertain items when asked, and cancels', async () => {
     const campaign = campaignName();
     const template = file('t.json', TEMPLATE);
     const people = file('people.csv', list(12));
@@ -191,9 +192,28 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
     expect((await enqueue(other, template, bad, ['--skip-invalid'])).status).toBe(0);
     expect(await status(other)).toMatchObject({ total: 4, pending: 3, invalid: 1, done: 1 });
 
+    // An item whose end of data went out with no reply is uncertain; --resend-uncertain names it and makes it pending again.
+    const fleet = await openFleet(redis.url);
+    try {
+      const ledger = fleet.ledger(campaign, 'test-worker:1');
+      expect((await ledger.claim(['u2']))[0].status).toBe('claimed');
+      await ledger.markSending('u2');
+      await ledger.markUncertain('u2', 'no reply after the end of data');
+    } finally {
+      await fleet.close();
+    }
+    expect(await status(campaign)).toMatchObject({ pending: 11, uncertain: 1, done: 1 });
+    const resent = await run(['bulk', '--resend-uncertain', campaign, '--redis', redis.url]);
+    expect(resent).toMatchObject({ status: 0, stdout: 'resend u2 user2@example.net\n' });
+    expect(resent.stderr).toMatch(/1 uncertain item\(s\) queued again; they may arrive twice/);
+    expect(await status(campaign)).toMatchObject({ pending: 12, uncertain: 0, done: 0 });
+
     const counts = await status(campaign);
     expect(Object.keys(counts).sort()).toEqual(['campaign', 'done', 'total', ...ITEM_STATES].sort());
     expect(counts).toMatchObject({ campaign, total: 12, pending: 12, sent: 0, done: 0 });
+
+    expect((await run(['bulk', '--cancel', campaign, '--redis', redis.url])).stderr).toMatch(/cancelled; the 12 item\(s\) not sent yet will not be/);
+    expect((await run(['bulk', '--status', campaign, '--redis', redis.url])).stdout).toMatch(new RegExp(`^campaign ${campaign} \\(cancelled\\): 0/12 done`));
   });
 
   it('pauses and resumes a campaign; status, the report and the metrics endpoint agree with the relay', async () => {
