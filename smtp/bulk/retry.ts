@@ -55,6 +55,11 @@ export function classify(error: unknown): Verdict {
   }
 }
 
+/** The reply code of a failed send, for the ledger (null when no reply came). */
+export function codeOf(error: unknown): number | null {
+  return error instanceof SmtpError ? error.replyCode : null;
+}
+
 /** Exponential back-off with jitter: how long to wait before the next try. */
 export interface Backoff {
   /** Seconds before the first retry. */
