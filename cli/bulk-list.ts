@@ -9,7 +9,7 @@
  *
  * The list is read as a stream, once to validate and once more per later
  * pass; what is kept between passes is a compact table of id hashes
- * (id-table.ts), about 19 bytes a row.
+ * (id-table.ts), about 17 bytes a row.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -19,6 +19,10 @@ import { UsageError } from './args';
 import { addressField, oneMailbox, readRows } from './recipients';
 import type { Row } from './recipients';
 import type { Template, TemplatePart } from './template';
+
+/** The top bit of an entry's digest key marks the id as seen in the current pass. */
+const SEEN = 0x80000000;
+const KEY = 0x7fffffff;
 
 /** How many invalid rows a refusal names. */
 export const ROWS_SHOWN = 20;
@@ -37,7 +41,7 @@ export interface ListContext {
 /** One row judged. */
 export type Verdict =
   | { kind: 'valid'; row: Row; id: string; address: string; digest: string }
-  | { kind: 'duplicate'; row: Row; id: string; address: string; digest: string; of: number }
+  | { kind: 'duplicate'; row: Row; id: string; address: string; digest: string }
   | { kind: 'invalid'; row: Row; id: string; address: string; digest: string; reason: string };
 
 /** What the validation pass found. */
@@ -85,7 +89,8 @@ export class ListChecker {
 
   constructor(private readonly context: ListContext) {
     const size = statSync(context.path).size;
-    this.table = new IdTable({ aux: true }, size / 40);
+    // About 50 bytes a row; a longer guess would only leave slots empty, a shorter one makes shards grow.
+    this.table = new IdTable({}, size / 50);
     const files: Array<{ name: string; bytes: Uint8Array }> = [];
     attachments(context.template.root, files);
     this.template = templateDigest(readFileSync(context.templatePath), files);
@@ -117,33 +122,26 @@ export class ListChecker {
     return result;
   }
 
-  /** Judges one row; in the first pass it records the row's id. */
+  /** Judges one row; the first pass records its id, every pass marks it seen. */
   verdict(row: Row): Verdict {
     const judged = this.judge(row);
     const digest = judged.digest;
     if (judged.reason !== undefined) return { kind: 'invalid', row, id: judged.id, address: judged.address, digest, reason: judged.reason };
+    const key = (digestKey(digest) & KEY) >>> 0;
     const [h1, h2] = idHash(judged.id);
-    let entry: number;
-    if (!this.filled) {
-      const made = this.table.insert(h1, h2);
-      entry = made.entry;
-      if (made.created) {
-        this.table.setDigest(entry, digestKey(digest));
-        this.table.setAux(entry, row.row);
-      }
-    } else {
-      entry = this.table.find(h1, h2);
+    const entry = this.filled ? this.table.find(h1, h2) : this.table.insert(h1, h2).entry;
+    const stored = this.table.digest(entry);
+    if (stored & SEEN) {
+      if (((stored & KEY) >>> 0) === key) return { kind: 'duplicate', row, id: judged.id, address: judged.address, digest };
+      return { kind: 'invalid', row, id: judged.id, address: judged.address, digest, reason: `repeats the id ${JSON.stringify(judged.id)} of an earlier row with other values` };
     }
-    const first = this.table.aux(entry);
-    if (first !== row.row) {
-      if (this.table.digest(entry) === digestKey(digest)) return { kind: 'duplicate', row, id: judged.id, address: judged.address, digest, of: first };
-      return { kind: 'invalid', row, id: judged.id, address: judged.address, digest, reason: `repeats the id ${JSON.stringify(judged.id)} of row ${first} with other values` };
-    }
+    this.table.setDigest(entry, (key | SEEN) >>> 0);
     return { kind: 'valid', row, id: judged.id, address: judged.address, digest };
   }
 
   /** Every row judged, in list order. */
   *rows(): Generator<Verdict> {
+    if (this.filled) this.table.clearDigestBits(SEEN);
     for (const row of readRows(this.context.path)) yield this.verdict(row);
   }
 

@@ -124,7 +124,7 @@ export function* dryRunPass(dir: string, checker: ListChecker, template: Templat
 }
 
 function duplicateResult(verdict: Extract<Verdict, { kind: 'duplicate' }>): RowResult {
-  return { status: 'duplicate', code: '', diagnostic: `the same item as row ${verdict.of} (same id, same values): sent once` };
+  return { status: 'duplicate', code: '', diagnostic: `the same item as an earlier row of id ${verdict.id} (same values): sent once` };
 }
 
 /** What the journal says of one row. */

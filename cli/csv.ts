@@ -124,61 +124,78 @@ export class CsvReader {
       this.first = false;
       if (text.charCodeAt(0) === 0xfeff) i = 1;
     }
+    // Runs of plain characters are taken as slices of the text, not one character at a time.
+    let runStart = i;
+    const take = (end: number): void => {
+      if (end > runStart) this.field += text.slice(runStart, end);
+    };
     for (; i < text.length; i++) {
-      const c = text[i];
+      const c = text.charCodeAt(i);
       if (this.pendingCr) {
         this.pendingCr = false;
-        if (c === '\n') {
+        if (c === 0x0a) {
           this.endRecord(out);
           this.line += 1;
           this.start = this.line;
+          runStart = i + 1;
           continue;
         }
         // A lone CR is text of an unquoted field.
         this.field += '\r';
         this.blank = false;
+        runStart = i;
       }
       if (this.inQuotes) {
         if (this.quoteSeen) {
           this.quoteSeen = false;
-          if (c === '"') {
+          if (c === 0x22) {
             this.field += '"';
+            runStart = i + 1;
             continue;
           }
           this.inQuotes = false;
-          // fall through: c follows the closing quote
-        } else if (c === '"') {
+          runStart = i;
+          // c follows the closing quote: judged below
+        } else if (c === 0x22) {
+          take(i);
           this.quoteSeen = true;
+          runStart = i + 1;
           continue;
         } else {
-          if (c === '\n') this.line += 1;
-          this.field += c;
+          if (c === 0x0a) this.line += 1;
           continue;
         }
       }
-      if (c === ',') {
+      if (c === 0x2c) {
+        take(i);
         this.fields.push(this.field);
         this.field = '';
         this.quoted = false;
         this.blank = false;
-      } else if (c === '\n') {
+        runStart = i + 1;
+      } else if (c === 0x0a) {
+        take(i);
         this.endRecord(out);
         this.line += 1;
         this.start = this.line;
-      } else if (c === '\r') {
+        runStart = i + 1;
+      } else if (c === 0x0d) {
+        take(i);
         this.pendingCr = true;
+        runStart = i + 1;
       } else if (this.quoted) {
         throw new CsvSyntaxError(this.line, 'a closing quote must be followed by a comma or the end of the line');
-      } else if (c === '"') {
-        if (this.field !== '') throw new CsvSyntaxError(this.line, 'a quote inside an unquoted field (quote the whole field and double the quote)');
+      } else if (c === 0x22) {
+        if (this.field !== '' || i > runStart) throw new CsvSyntaxError(this.line, 'a quote inside an unquoted field (quote the whole field and double the quote)');
         this.inQuotes = true;
         this.quoted = true;
         this.blank = false;
+        runStart = i + 1;
       } else {
-        this.field += c;
         this.blank = false;
       }
     }
+    if (!this.quoteSeen && !this.pendingCr) take(text.length);
     return out;
   }
 

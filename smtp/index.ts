@@ -12,6 +12,8 @@ export { JournalError, JournalLineError, JournalLockError, FileLedger, openLedge
 export type { FileLedgerOptions, FileAdmission } from './bulk/journal';
 export { CircuitOpenError } from './bulk/breaker';
 export { ChangedItemsError, LedgerError } from './bulk/ledger';
+export { SmtpError, UncertainDeliveryError, OptionError, InvalidInputError } from '../lib/errors';
+export type { Attempt, Rejected } from '../lib/errors';
 export { dkimSign, dkimRecord, DkimSigner } from './dkim/sign';
 export type { DkimAlgorithm, DkimOptions, DkimSignature } from './dkim/sign';
 export type { DsnOptions, NotifyValue } from './protocol/dsn';

@@ -1,9 +1,10 @@
 /**
  * A compact set of item ids for lists and journals of millions of lines: an
  * open-addressing table (linear probing) keyed by a 64-bit hash of the id,
- * its columns in typed arrays, so that an item costs 16 to 18 bytes and no
- * string is kept. The table is split into 256 shards that grow one at a time,
- * so growing never holds two copies of the whole table.
+ * its columns in typed arrays, so that an item costs 12 to 18 bytes and no
+ * string is kept. The table is split into 256 shards that grow one at a time
+ * (by half), so growing never holds two copies of the whole table, and a
+ * shard's size is not held to a power of two, so the load stays near 0.7.
  *
  * A 64-bit id hash stands for the id. Two ids of one campaign sharing it is a
  * one-in-10^6 event for 5,000,000 ids; whoever can re-read the line or row an
@@ -13,7 +14,7 @@
 const SHARD_BITS = 8;
 const SHARDS = 1 << SHARD_BITS;
 const MAX_LOAD = 0.85;
-const MIN_CAPACITY = 64;
+const MIN_CAPACITY = 61;
 
 /** Which optional columns a table keeps besides the id hash and the digest key. */
 export interface IdTableColumns {
@@ -31,8 +32,6 @@ interface Shard {
   dig: Uint32Array;
   aux: Uint32Array | null;
   meta: Uint16Array | null;
-  /** 1 where an entry lives (h1/h2 of 0 are valid hashes). */
-  used: Uint8Array;
 }
 
 function fnv(text: string, seed: number): number {
@@ -50,9 +49,11 @@ function fnv(text: string, seed: number): number {
   return h >>> 0;
 }
 
-/** The two 32-bit halves of an id's 64-bit hash. */
+/** The two 32-bit halves of an id's 64-bit hash (never both 0: that marks an empty slot). */
 export function idHash(id: string): [number, number] {
-  return [fnv(id, 0x9e3779b9), fnv(id, 0x7f4a7c15)];
+  const h1 = fnv(id, 0x9e3779b9);
+  const h2 = fnv(id, 0x7f4a7c15);
+  return [h1, h1 === 0 && h2 === 0 ? 1 : h2];
 }
 
 /** A 32-bit key of a digest, to tell a changed item from the same one without keeping the digest. */
@@ -72,8 +73,7 @@ export class IdTable {
     /** How many entries are expected: sizes the shards so that few of them grow. */
     expected = 0,
   ) {
-    let capacity = MIN_CAPACITY;
-    while (capacity * 0.7 < expected / SHARDS) capacity *= 2;
+    const capacity = Math.max(MIN_CAPACITY, Math.ceil(expected / SHARDS / 0.75));
     for (let i = 0; i < SHARDS; i++) this.shards.push(this.makeShard(capacity));
   }
 
@@ -84,7 +84,7 @@ export class IdTable {
 
   /** Bytes held by the typed arrays. */
   get bytes(): number {
-    let perSlot = 13;
+    let perSlot = 12;
     if (this.columns.aux) perSlot += 4;
     if (this.columns.meta) perSlot += 2;
     return this.shards.reduce((sum, s) => sum + s.capacity * perSlot, 0);
@@ -99,7 +99,6 @@ export class IdTable {
       dig: new Uint32Array(capacity),
       aux: this.columns.aux ? new Uint32Array(capacity) : null,
       meta: this.columns.meta ? new Uint16Array(capacity) : null,
-      used: new Uint8Array(capacity),
     };
   }
 
@@ -107,9 +106,9 @@ export class IdTable {
   find(h1: number, h2: number): Entry {
     const shardIndex = h1 >>> (32 - SHARD_BITS);
     const shard = this.shards[shardIndex];
-    const mask = shard.capacity - 1;
-    for (let i = h2 & mask; ; i = (i + 1) & mask) {
-      if (shard.used[i] === 0) return -1;
+    const capacity = shard.capacity;
+    for (let i = h2 % capacity; ; i = i + 1 === capacity ? 0 : i + 1) {
+      if ((shard.h1[i] | shard.h2[i]) === 0) return -1;
       if (shard.h1[i] === h1 && shard.h2[i] === h2) return shardIndex * 2 ** 32 + i;
     }
   }
@@ -119,10 +118,9 @@ export class IdTable {
     const shardIndex = h1 >>> (32 - SHARD_BITS);
     let shard = this.shards[shardIndex];
     if ((shard.count + 1) > shard.capacity * MAX_LOAD) shard = this.grow(shardIndex);
-    const mask = shard.capacity - 1;
-    for (let i = h2 & mask; ; i = (i + 1) & mask) {
-      if (shard.used[i] === 0) {
-        shard.used[i] = 1;
+    const capacity = shard.capacity;
+    for (let i = h2 % capacity; ; i = i + 1 === capacity ? 0 : i + 1) {
+      if ((shard.h1[i] | shard.h2[i]) === 0) {
         shard.h1[i] = h1;
         shard.h2[i] = h2;
         shard.count++;
@@ -135,13 +133,12 @@ export class IdTable {
 
   private grow(shardIndex: number): Shard {
     const old = this.shards[shardIndex];
-    const next = this.makeShard(old.capacity * 2);
-    const mask = next.capacity - 1;
+    const next = this.makeShard(Math.ceil(old.capacity * 1.5));
+    const capacity = next.capacity;
     for (let i = 0; i < old.capacity; i++) {
-      if (old.used[i] === 0) continue;
-      let j = old.h2[i] & mask;
-      while (next.used[j] !== 0) j = (j + 1) & mask;
-      next.used[j] = 1;
+      if ((old.h1[i] | old.h2[i]) === 0) continue;
+      let j = old.h2[i] % capacity;
+      while ((next.h1[j] | next.h2[j]) !== 0) j = j + 1 === capacity ? 0 : j + 1;
       next.h1[j] = old.h1[i];
       next.h2[j] = old.h2[i];
       next.dig[j] = old.dig[i];
@@ -187,10 +184,16 @@ export class IdTable {
     s.meta![i] = value;
   }
 
+  /** Clears the given bits of the digest column in every entry (a mark for one pass over a list). */
+  clearDigestBits(bits: number): void {
+    const keep = ~bits >>> 0;
+    for (const s of this.shards) for (let i = 0; i < s.capacity; i++) s.dig[i] = (s.dig[i] & keep) >>> 0;
+  }
+
   /** Calls `each` with the meta column of every entry (for counts by state). */
   forEachMeta(each: (meta: number) => void): void {
     for (const s of this.shards) {
-      for (let i = 0; i < s.capacity; i++) if (s.used[i] !== 0) each(s.meta![i]);
+      for (let i = 0; i < s.capacity; i++) if ((s.h1[i] | s.h2[i]) !== 0) each(s.meta![i]);
     }
   }
 }

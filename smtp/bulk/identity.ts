@@ -29,9 +29,11 @@ function sha256(...chunks: Array<string | Uint8Array>): ReturnType<typeof create
   const hash = createHash('sha256');
   for (const chunk of chunks) {
     // A length prefix per chunk, so that no two different lists of chunks hash alike.
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    hash.update(`${bytes.length}:`);
-    hash.update(bytes);
+    if (typeof chunk === 'string') hash.update(`${Buffer.byteLength(chunk, 'utf8')}:${chunk}`, 'utf8');
+    else {
+      hash.update(`${chunk.length}:`);
+      hash.update(chunk);
+    }
   }
   return hash;
 }

@@ -10,15 +10,34 @@
  * exits 0, as `tclmail worker` does.
  */
 'use strict';
+const crypto = require('node:crypto');
 const fs = require('node:fs');
-const ts = require('typescript');
+const os = require('node:os');
+const path = require('node:path');
+
+// Transpiled files are kept by content digest, so that the second and later workers start in a moment
+// instead of each transpiling the whole library again.
+const CACHE = path.join(os.tmpdir(), 'tclmail-fleet-child-cache');
+let ts = null;
 
 require.extensions['.ts'] = function load(module, filename) {
   const source = fs.readFileSync(filename, 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    fileName: filename,
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, sourceMap: false },
-  });
+  const key = crypto.createHash('sha256').update(filename).update('\0').update(source).digest('hex');
+  const cached = path.join(CACHE, `${key}.js`);
+  let outputText;
+  try {
+    outputText = fs.readFileSync(cached, 'utf8');
+  } catch {
+    ts = ts || require('typescript');
+    outputText = ts.transpileModule(source, {
+      fileName: filename,
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, sourceMap: false },
+    }).outputText;
+    fs.mkdirSync(CACHE, { recursive: true });
+    const temporary = `${cached}.${process.pid}`;
+    fs.writeFileSync(temporary, outputText);
+    fs.renameSync(temporary, cached);
+  }
   module._compile(outputText, filename);
 };
 

@@ -59,7 +59,8 @@ async function answering(port: number, ms: number): Promise<void> {
         reply += chunk.toString('latin1');
         if (reply.includes('\r\n')) {
           socket.destroy();
-          resolve(reply.startsWith('+PONG'));
+          // A server that asks for a password is up as well.
+          resolve(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
         }
       });
       socket.on('error', () => resolve(false));

@@ -36,11 +36,18 @@ export interface CampaignRecord extends CampaignManifest {
   options: Record<string, unknown>;
 }
 
-/** Reads a campaign's record. @throws FleetError `ECAMPAIGN` when there is no such campaign. */
-export async function loadCampaign(redis: FleetRedis, keys: CampaignKeys): Promise<CampaignRecord> {
-  const [meta, tpl] = await Promise.all([redis.hgetall(keys.meta), redis.hgetallBuffer(keys.template)]);
+/**
+ * Reads a campaign's record. The template's bytes are read again only when
+ * their digest differs from `previous` (a worker rereads the record often, for
+ * pauses and rate changes; attachments can be large).
+ * @throws FleetError `ECAMPAIGN` when there is no such campaign.
+ */
+export async function loadCampaign(redis: FleetRedis, keys: CampaignKeys, previous?: CampaignRecord | null): Promise<CampaignRecord> {
+  const meta = await redis.hgetall(keys.meta);
   if (!meta || meta.campaign === undefined) throw new FleetError('ECAMPAIGN', `no campaign ${keys.campaign} in this Redis`);
   const names = JSON.parse(meta.attachments ?? '[]') as string[];
+  const reuse = previous && previous.templateDigest !== '' && previous.templateDigest === meta.templateDigest;
+  const tpl: Record<string, Buffer> = reuse ? {} : await redis.hgetallBuffer(keys.template);
   return {
     campaign: meta.campaign,
     listDigest: meta.listDigest ?? '',
@@ -49,8 +56,8 @@ export async function loadCampaign(redis: FleetRedis, keys: CampaignKeys): Promi
     sender: meta.sender ?? '',
     rate: meta.rate ? Number(meta.rate) : null,
     status: (meta.status as CampaignStatus | undefined) ?? 'active',
-    template: tpl.t ?? Buffer.alloc(0),
-    attachments: names.map((name, i) => ({ name, bytes: tpl[`a${i}`] ?? Buffer.alloc(0) })),
+    template: reuse ? previous.template : (tpl.t ?? Buffer.alloc(0)),
+    attachments: reuse ? previous.attachments : names.map((name, i) => ({ name, bytes: tpl[`a${i}`] ?? Buffer.alloc(0) })),
     templateDigest: meta.templateDigest ?? '',
     options: JSON.parse(meta.options ?? '{}') as Record<string, unknown>,
   };

@@ -5,6 +5,7 @@
  * and every command waits for the connection instead of failing
  * (`maxRetriesPerRequest: null`, which BullMQ requires as well).
  */
+import { isIP } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { Redis } from 'ioredis';
 import { loadIoredis } from './deps';
@@ -58,6 +59,8 @@ function baseOptions(): Record<string, unknown> {
     // A failover replica answers READONLY: reconnect to find the primary.
     reconnectOnError: (error: Error) => /READONLY/.test(error.message),
     lazyConnect: false,
+    // A socket being closed is destroyed soon if Redis does not answer the close, so a stopped worker exits promptly.
+    disconnectTimeout: 200,
   };
 }
 
@@ -88,7 +91,8 @@ export function openRedis(connection: RedisConnection, name = 'tclmail'): Redis 
       if (!/^\d+$/.test(db)) throw new FleetError('EREDIS', `the Redis URL's path must be a database number, not /${db}`);
       options.db = Number(db);
     }
-    if (parsed.protocol === 'rediss:') options.tls = { servername: options.host as string };
+    // SNI carries host names only (RFC 6066 §3), never an address.
+    if (parsed.protocol === 'rediss:') options.tls = isIP(options.host as string) ? {} : { servername: options.host as string };
   }
   if (spec.host !== undefined) options.host = spec.host;
   if (spec.port !== undefined) options.port = spec.port;
@@ -122,6 +126,7 @@ export function connectionFor(connection: FleetConnection, name?: string): { red
 
 /** Closes a client politely, or at once when Redis is not there to answer. @internal */
 export async function quit(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
   if (redis.status === 'ready') {
     try {
       await redis.quit();

@@ -11,7 +11,7 @@ import { ListDigest, templateDigest as digestOfTemplate } from '../identity';
 import { CampaignTemplate, storeCampaign } from './campaign';
 import { ChangedItemsError } from './errors';
 import { chunksOf, FleetItem, ItemSource, PreparedItem, prepareItem } from './items';
-import { CampaignKeys, campaignsKey, checkCampaignName } from './keys';
+import { CampaignKeys, campaignsKey, checkCampaignName, jobKey } from './keys';
 import type { FleetRedis } from './scripts';
 
 /** A campaign's definition: what is stored once. */
@@ -61,6 +61,35 @@ export type AddJobs = (jobs: Array<{ jobId: string; campaign: string; ids: strin
 
 const CHECK_CHUNK = 1000;
 
+/**
+ * Script calls kept in flight by each pass. Redis with `appendfsync always`
+ * syncs once per round of commands, so calls sent together share an fsync:
+ * the list goes in at many times the speed of one call at a time.
+ */
+const IN_FLIGHT = 16;
+
+/** Runs calls with up to `limit` in flight, handling their results in the order they were sent. */
+class Ordered<T> {
+  private readonly queue: Array<{ reply: Promise<T>; handle: (reply: T) => void }> = [];
+  constructor(private readonly limit: number) {}
+
+  async push(reply: Promise<T>, handle: (reply: T) => void): Promise<void> {
+    // A failure is read when its turn comes; until then it must not count as unhandled.
+    reply.catch(() => undefined);
+    this.queue.push({ reply, handle });
+    while (this.queue.length >= this.limit) await this.next();
+  }
+
+  private async next(): Promise<void> {
+    const { reply, handle } = this.queue.shift()!;
+    handle(await reply);
+  }
+
+  async drain(): Promise<void> {
+    while (this.queue.length > 0) await this.next();
+  }
+}
+
 function fresh(source: ItemSource): Iterable<FleetItem> | AsyncIterable<FleetItem> {
   return typeof source === 'function' ? source() : source;
 }
@@ -97,13 +126,13 @@ export async function enqueueWith(redis: FleetRedis, prefix: string, addJobs: Ad
   let changedCount = 0;
   const duplicates = { count: 0, ids: [] as string[] };
   let ordinal = 0;
+  const checks = new Ordered<string[]>(IN_FLIGHT);
   try {
     for await (const chunk of chunksOf(fresh(source), CHECK_CHUNK)) {
       const prepared = chunk.map((item) => prepareItem(item, options.sender, tplDigest, ++ordinal));
       const args: string[] = [keys.base];
       for (const p of prepared) args.push(p.id, p.digest);
-      const verdicts = await redis.tclmailCheck(seen, ...args);
-      prepared.forEach((p, i) => {
+      await checks.push(redis.tclmailCheck(seen, ...args), (verdicts) => prepared.forEach((p, i) => {
         const verdict = verdicts[i];
         if (verdict === 'duplicate') {
           duplicates.count++;
@@ -115,8 +144,9 @@ export async function enqueueWith(redis: FleetRedis, prefix: string, addJobs: Ad
           changedCount++;
           if (changedIds.length < 20) changedIds.push(p.id);
         }
-      });
+      }));
     }
+    await checks.drain();
   } finally {
     await redis.del(seen);
   }
@@ -134,11 +164,8 @@ export async function enqueueWith(redis: FleetRedis, prefix: string, addJobs: Ad
   let batch = 0;
   ordinal = 0;
   let jobs: Array<{ jobId: string; campaign: string; ids: string[] }> = [];
-  for await (const chunk of chunksOf(fresh(source), batchSize)) {
-    const prepared: PreparedItem[] = chunk.map((item) => prepareItem(item, options.sender, tplDigest, ++ordinal));
-    const args: string[] = [keys.base, options.acceptChanged ? '1' : '0'];
-    for (const p of prepared) args.push(p.id, p.digest, p.recipient, p.values, p.state, p.diagnostic);
-    const statuses = await redis.tclmailAddItems(keys.counts, keys.order, keys.meta, ...args);
+  const stores = new Ordered<string[]>(IN_FLIGHT);
+  const stored = (prepared: PreparedItem[], jobId: string, statuses: string[]): void => {
     const toSend: string[] = [];
     prepared.forEach((p, i) => {
       const status = statuses[i];
@@ -151,13 +178,22 @@ export async function enqueueWith(redis: FleetRedis, prefix: string, addJobs: Ad
       } else if (status !== 'new') result.known++;
       if (((status === 'new' && p.state === 'pending') || status === 'pending') && !toSend.includes(p.id)) toSend.push(p.id);
     });
-    if (toSend.length > 0) jobs.push({ jobId: jobIdOf(campaign, `b${batch}`, prepared.map((p) => p.id)), campaign, ids: toSend });
-    batch++;
+    if (statuses[prepared.length] === '1') jobs.push({ jobId, campaign, ids: toSend });
+  };
+  for await (const chunk of chunksOf(fresh(source), batchSize)) {
+    const prepared: PreparedItem[] = chunk.map((item) => prepareItem(item, options.sender, tplDigest, ++ordinal));
+    const index = batch++;
+    const jobId = jobIdOf(campaign, `b${index}`, prepared.map((p) => p.id));
+    const args: string[] = [keys.base, options.acceptChanged ? '1' : '0', jobKey(jobId)];
+    for (const p of prepared) args.push(p.id, p.digest, p.recipient, p.values, p.state, p.diagnostic);
+    await stores.push(redis.tclmailAddItems(keys.counts, keys.order, keys.meta, ...args), (statuses) => stored(prepared, jobId, statuses));
     if (jobs.length >= 50) {
-      result.jobs += await addJobs(jobs);
+      const ready = jobs;
       jobs = [];
+      result.jobs += await addJobs(ready);
     }
   }
+  await stores.drain();
   if (jobs.length > 0) result.jobs += await addJobs(jobs);
   // Another enqueuer changed items between the two passes: what it stored stays, this list's changes were refused.
   if (changedCount > 0 && !options.acceptChanged) throw new ChangedItemsError(campaign, changedIds, changedCount);

@@ -1,14 +1,16 @@
 /**
  * The typed errors of the fleet (BullMQ + Redis). Each has a stable `code`
- * that a program (and the CLI's exit codes) can switch on.
+ * that a program (and the CLI's exit codes) can switch on. Changed items and
+ * refused ledger writes use the shared contract's errors (../ledger.ts).
  */
+import { LedgerError } from '../ledger';
+
+export { ChangedItemsError } from '../ledger';
 
 /** Stable codes of {@link FleetError}. */
 export type FleetErrorCode =
   | 'EDEPENDENCY' // bullmq or ioredis is not installed
   | 'EDURABILITY' // Redis does not persist every write, and unsafe Redis was not allowed
-  | 'ECHANGED' // items already stored under the same id mean something else now
-  | 'ELEDGER' // a ledger write this holder may not make (another worker claimed the item, or it is final)
   | 'ECAMPAIGN' // an unknown campaign, a bad campaign name, or a campaign that does not match
   | 'EREDIS'; // a Redis URL or connection setting that cannot work
 
@@ -24,42 +26,27 @@ export class FleetError extends Error {
   }
 }
 
-/**
- * Items already stored under the same id with another digest: the list was
- * edited (another recipient, other values, another template). Nothing was
- * stored. Pass `acceptChanged` when the change is meant.
- */
-export class ChangedItemsError extends FleetError {
-  constructor(
-    readonly campaign: string,
-    /** The first 20 changed ids, in list order. */
-    readonly ids: string[],
-    /** How many items changed in all. */
-    readonly count: number,
-  ) {
-    const more = count > ids.length ? ` and ${count - ids.length} more` : '';
-    super(
-      'ECHANGED',
-      `campaign ${campaign}: ${count} item(s) already enqueued mean something else now (${ids.join(', ')}${more}); nothing was stored. Pass acceptChanged (--accept-changed) if the change is meant`,
-    );
-    this.name = 'ChangedItemsError';
-  }
-}
+/** What Redis answered to a refused write, and the contract's reason for it. */
+const REASONS: Record<string, LedgerError['reason']> = { 'not-holder': 'claimed', missing: 'unknown-item' };
 
 /**
- * A ledger write refused by Redis: the item is claimed by another worker
- * (this one lost its claim: paused past its lease, or cut off), or it is
- * already final. Nothing was changed.
+ * A ledger write refused by Redis: another worker holds the item (this one
+ * lost its claim: paused past its lease, or cut off), or the item is final.
+ * Nothing was changed. A LedgerError of the shared contract (`reason`
+ * `claimed`, `final` or `unknown-item`), with what Redis answered.
  */
-export class LedgerWriteError extends FleetError {
+export class LedgerWriteError extends LedgerError {
   constructor(
     readonly campaign: string,
     readonly id: string,
-    /** What Redis answered: `not-holder`, `state:<state>`, `missing`. */
-    readonly reason: string,
+    /** What the script answered: `not-holder`, `state:<state>`, `missing`. */
+    readonly reply: string,
     write: string,
   ) {
-    super('ELEDGER', `campaign ${campaign}, item ${id}: ${write} refused (${reason}); another worker holds the item or it is final`);
+    super(
+      REASONS[reply] ?? (reply.startsWith('state:') ? 'final' : 'store'),
+      `campaign ${campaign}, item ${id}: ${write} refused (${reply}); another worker holds the item or it is final`,
+    );
     this.name = 'LedgerWriteError';
   }
 }

@@ -13,7 +13,7 @@ import { loadBullmq } from './deps';
 import { AddJobs, CampaignSpec, EnqueueCampaignOptions, enqueueWith, EnqueueResult, jobIdOf } from './enqueue';
 import { ChangedItemsError, FleetError } from './errors';
 import { FleetItem, PreparedItem, prepareItem } from './items';
-import { CampaignKeys, campaignsKey, checkCampaignName, DEFAULT_PREFIX, QUEUE_NAME, QUEUE_PREFIX } from './keys';
+import { CampaignKeys, campaignsKey, checkCampaignName, DEFAULT_PREFIX, jobKey, QUEUE_NAME, QUEUE_PREFIX } from './keys';
 import { expireCampaign, purgeCampaign, resendUncertainItems, setCampaignRate, setCampaignStatus } from './control';
 import { campaignCounts, campaignItems, RedisLedger } from './redis-ledger';
 import { FleetRedis, withScripts } from './scripts';
@@ -86,7 +86,7 @@ export class Fleet {
   private readonly addJobs: AddJobs = async (jobs) => {
     if (jobs.length === 0) return 0;
     const pipeline = this.redis.pipeline();
-    for (const job of jobs) pipeline.exists(`${QUEUE_PREFIX}:${QUEUE_NAME}:${job.jobId}`);
+    for (const job of jobs) pipeline.exists(jobKey(job.jobId));
     const exists = ((await pipeline.exec()) ?? []).map(([, n]) => n === 1);
     const missing = jobs.filter((_, i) => !exists[i]);
     if (missing.length === 0) return 0;
@@ -159,7 +159,7 @@ export class Fleet {
 
   private async store(live: LiveCampaign, batch: Waiting[]): Promise<void> {
     try {
-      const args: string[] = [live.keys.base, live.acceptChanged ? '1' : '0'];
+      const args: string[] = [live.keys.base, live.acceptChanged ? '1' : '0', ''];
       for (const { prepared: p } of batch) args.push(p.id, p.digest, p.recipient, p.values, p.state, p.diagnostic);
       const statuses = await this.redis.tclmailAddItems(live.keys.counts, live.keys.order, live.keys.meta, ...args);
       const ids: string[] = [];
@@ -223,14 +223,17 @@ export class Fleet {
     return new RedisLedger(this.redis, this.keys(campaign), token);
   }
 
+  /** Holds the campaign: workers see it within a second; messages in flight finish, nothing new starts. */
   pause(campaign: string): Promise<void> {
     return setCampaignStatus(this.redis, this.keys(campaign), 'paused');
   }
 
+  /** Lets a paused campaign go on (its jobs are looked at again within a few seconds). */
   resume(campaign: string): Promise<void> {
     return setCampaignStatus(this.redis, this.keys(campaign), 'active');
   }
 
+  /** Sends nothing more of the campaign; its unsent items stay `pending` in the record. */
   cancel(campaign: string): Promise<void> {
     return setCampaignStatus(this.redis, this.keys(campaign), 'cancelled');
   }

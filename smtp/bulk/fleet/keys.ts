@@ -83,6 +83,11 @@ export function campaignsKey(prefix: string): string {
   return `${prefix}campaigns`;
 }
 
+/** The key of a BullMQ job's hash: it exists while the job is queued, delayed, active or failed. */
+export function jobKey(jobId: string): string {
+  return `${QUEUE_PREFIX}:${QUEUE_NAME}:${jobId}`;
+}
+
 export function workerKey(prefix: string, worker: string): string {
   return `${prefix}w:${worker}`;
 }

@@ -6,9 +6,9 @@
  *
  * A message reserves a send time, then waits for it on the local clock
  * (Redis's clock mapped through a measured offset) and writes its end of
- * data then. Reserving ahead keeps Redis's own latency (an fsync on every
- * write) out of the spacing; a message that finds itself late past its time
- * (a stall) reserves again instead of going out in a clump with later ones.
+ * data then, so Redis's own latency (an fsync on every write) stays out of
+ * the spacing; a message that finds itself late past its time (a stall)
+ * reserves again instead of going out in a clump with later ones.
  */
 import { CampaignKeys } from './keys';
 import type { FleetRedis } from './scripts';
@@ -18,8 +18,14 @@ export function burstOf(rate: number): number {
   return Math.max(1, Math.floor(rate / 10));
 }
 
-/** How late past its reserved time a message may still go out, in ms. */
-const LATENESS_MS = 15;
+/**
+ * How late past its reserved time a message may still go out, in ms: one
+ * interval at most (and 15 ms at the least), so a late message adds at most
+ * one to any window.
+ */
+function lateness(rate: number): number {
+  return Math.max(15, 1000 / rate);
+}
 
 /** How often the clock offset is measured again, in ms. */
 const RESYNC_MS = 15000;
@@ -75,7 +81,7 @@ export class RateGate {
     for (;;) {
       const wait = at - Date.now();
       if (wait > 0) await sleep(wait);
-      if (Date.now() <= at + LATENESS_MS) return;
+      if (Date.now() <= at + lateness(rate)) return;
       at = await this.reserve(keys, rate);
     }
   }

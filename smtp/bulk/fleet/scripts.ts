@@ -164,17 +164,21 @@ return 'ok'
 `;
 
 /**
- * Stores items. KEYS: counts, order, meta. ARGV: base, accept changed (0/1), then 6 per item: id, digest,
- * recipient, values JSON, state (`pending` or `invalid`), diagnostic. Returns per item: `new` (stored now),
- * `pending` (known and still pending), `known`, `changed` (stored anew: accepted), `refused` (changed, not accepted).
+ * Stores items. KEYS: counts, order, meta. ARGV: base, accept changed (0/1), the key of the BullMQ job that
+ * carries this batch (or `''`), then 6 per item: id, digest, recipient, values JSON, state (`pending` or
+ * `invalid`), diagnostic. Returns per item: `new` (stored now), `pending` (known and still pending), `known`,
+ * `changed` (stored anew: accepted), `refused` (changed, not accepted); then one more value: `1` when the
+ * batch needs its job (some item is pending and the job is not queued), else `0`. A job is removed only once
+ * its items are settled, so checking both in one script leaves no gap for a job to be added twice.
  */
 const ADD_ITEMS = `
 local counts, order, meta = KEYS[1], KEYS[2], KEYS[3]
-local base, accept = ARGV[1], ARGV[2] == '1'
+local base, accept, job = ARGV[1], ARGV[2] == '1', ARGV[3]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
-for i = 3, #ARGV, 6 do
+local waiting = false
+for i = 4, #ARGV, 6 do
   local id, digest, rcpt, values, state, diag = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local key = base .. 'i:' .. id
   local f = redis.call('HMGET', key, 'd', 's')
@@ -186,16 +190,20 @@ for i = 3, #ARGV, 6 do
     redis.call('RPUSH', order, id)
     redis.call('HINCRBY', meta, 'total', 1)
     out[#out + 1] = 'new'
+    if state == 'pending' then waiting = true end
   elseif f[1] == digest then
     out[#out + 1] = f[2] == 'pending' and 'pending' or 'known'
+    if f[2] == 'pending' then waiting = true end
   elseif accept then
     redis.call('HSET', key, 'd', digest, 'r', rcpt)
     redis.call('HSET', base .. 'v', id, values)
     out[#out + 1] = f[2] == 'pending' and 'pending' or 'changed'
+    if f[2] == 'pending' then waiting = true end
   else
     out[#out + 1] = 'refused'
   end
 end
+if waiting and (job == '' or redis.call('EXISTS', job) == 0) then out[#out + 1] = '1' else out[#out + 1] = '0' end
 return out
 `;
 

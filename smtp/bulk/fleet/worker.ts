@@ -71,7 +71,7 @@ export type WorkerEvent =
   | { type: 'outcome'; campaign: string; id: string; state: 'sent' | 'refused' | 'failed' | 'uncertain'; attempts: number; code: number | null; diagnostic: string; rejected: Rejected[] }
   | { type: 'deferred'; campaign: string; id: string; attempts: number; code: number | null; diagnostic: string; dueMs: number }
   /** The ledger refused a write: another worker holds the item now (this one lost its claim) or it is final. Nothing was sent by this try. */
-  | { type: 'lost'; campaign: string; id: string; reason: string }
+  | { type: 'lost'; campaign: string; id: string; /** What Redis answered: `not-holder`, `state:<state>`. */ reason: string }
   /** Something went wrong outside one item (a job, the due poller); the worker carries on. */
   | { type: 'error'; error: Error };
 
@@ -144,6 +144,9 @@ interface JobData {
 
 /** How long a worker trusts a campaign record it read before reading it again (pause, rate). */
 const RECORD_TTL_MS = 1000;
+
+/** How long the job of a paused campaign waits before it is looked at again. */
+const PAUSED_RETRY_MS = 5000;
 
 class Worker implements FleetWorker {
   readonly id: string;
@@ -227,7 +230,7 @@ class Worker implements FleetWorker {
     if (cached && Date.now() - cached.at < RECORD_TTL_MS) return cached.record;
     let record: CampaignRecord | null;
     try {
-      record = await loadCampaign(this.redis, new CampaignKeys(this.settings.prefix, campaign));
+      record = await loadCampaign(this.redis, new CampaignKeys(this.settings.prefix, campaign), cached?.record);
     } catch (error) {
       if (!(error instanceof FleetError) || error.code !== 'ECAMPAIGN') throw error;
       record = null;
@@ -248,7 +251,7 @@ class Worker implements FleetWorker {
       // Purged or cancelled: nothing of it is sent.
       if (record === null || record.status === 'cancelled') return;
       if (this.closing || record.status === 'paused') {
-        await job.moveToDelayed(Date.now() + (this.closing ? 0 : 1000), bullToken);
+        await job.moveToDelayed(Date.now() + (this.closing ? 0 : PAUSED_RETRY_MS), bullToken);
         throw new DelayedError();
       }
       const claims = await ledger.claim(todo);
@@ -261,7 +264,7 @@ class Worker implements FleetWorker {
       const started = await Promise.all(work);
       if (started.some((s) => !s)) {
         // Stopping or paused before every item began: the job goes back to the queue for the rest.
-        await job.moveToDelayed(Date.now() + (this.closing ? 0 : 1000), bullToken);
+        await job.moveToDelayed(Date.now() + (this.closing ? 0 : PAUSED_RETRY_MS), bullToken);
         throw new DelayedError();
       }
       todo = held;
@@ -317,11 +320,31 @@ class Worker implements FleetWorker {
     } catch (error) {
       if (error instanceof LedgerWriteError) {
         this.counts.lost++;
-        this.emit({ type: 'lost', campaign: ledger.campaign, id: item.id, reason: error.reason });
-      } else this.emit({ type: 'error', error: error as Error });
+        this.emit({ type: 'lost', campaign: ledger.campaign, id: item.id, reason: error.reply });
+      } else {
+        this.emit({ type: 'error', error: error as Error });
+        await this.salvage(ledger, item, error);
+      }
       return true;
     } finally {
       this.slots.release();
+    }
+  }
+
+  /**
+   * An item whose try broke outside the SMTP verdicts (a failing hook, a Redis
+   * script error) must not stay claimed by a live worker: before `sending` it
+   * is deferred (tried again later); after, it is uncertain.
+   */
+  private async salvage(ledger: RedisLedger, item: ClaimedItem, error: unknown): Promise<void> {
+    const diagnostic = `worker error: ${(error as Error)?.message ?? String(error)}`;
+    try {
+      const current = await ledger.lookup(item.id);
+      if (current?.state === 'pending' || current?.state === 'deferred') {
+        await ledger.markDeferred(item.id, { diagnostic, dueMs: Date.now() + backoffDelay(item.attempts + 1, this.settings.backoff) });
+      } else if (current?.state === 'sending') await ledger.markUncertain(item.id, diagnostic);
+    } catch (again) {
+      this.emit({ type: 'error', error: again as Error });
     }
   }
 
@@ -345,20 +368,18 @@ class Worker implements FleetWorker {
     }
     const lost: { error: LedgerWriteError | null } = { error: null };
     const rate = record.rate;
-    // The send time is reserved first, so that recording `sending` happens while it comes nearer.
-    let slot = rate === null ? 0 : await this.gate.reserve(ledger.keys, rate);
     const beforeEndOfData = async (): Promise<void> => {
+      // The send time is reserved while `sending` is recorded: both writes share Redis's fsync, and the time
+      // is near enough that the wait for it ends just before the end of data.
+      const reserving = rate === null ? null : this.gate.reserve(ledger.keys, rate);
+      reserving?.catch(() => undefined);
       try {
         await ledger.markSending(item.id);
       } catch (error) {
         if (error instanceof LedgerWriteError) lost.error = error;
         throw error;
       }
-      if (rate !== null) {
-        await this.gate.pass(ledger.keys, rate, slot);
-        // Another server after a failover, or a fresh session, needs a time of its own.
-        slot = 0;
-      }
+      if (rate !== null) await this.gate.pass(ledger.keys, rate, await reserving!);
     };
     let rejected: Rejected[];
     try {

@@ -56,8 +56,10 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
     fleet = null;
     note('enqueued');
 
+    // The first worker transpiles the sources (and caches them); the other two then start at once.
     for (let i = 0; i < 3; i++) {
       workers.push(spawnWorker({ url: redis.url, port: recorder.port, workerId: `w${i}`, concurrency: CONCURRENCY, leaseSecs: LEASE_SECS, stalledSecs: STALLED_SECS }));
+      if (i === 0) await workers[0].ready;
     }
     await Promise.all(workers.map((w) => w.ready));
     note('workers ready');
@@ -98,9 +100,26 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
 
     await reach(7000);
     fleet = await openFleet(redis.url);
+    const againAt = Date.now();
     const second = await fleet.enqueueCampaign({ campaign: 'chaos', sender: 'news@x.test', template: TEMPLATE, items: list });
     note(`enqueued again: ${second.added} added, ${second.jobs} jobs`);
-    expect(second).toMatchObject({ total: ITEMS, added: 0, changed: 0 });
+    if (second.jobs > 0) {
+      // A job added again means its items were pending with no job left to carry them: say which, and how they stood.
+      const { Queue } = await import('bullmq');
+      const probe = new Redis(redis.url, { maxRetriesPerRequest: null });
+      const queue = new Queue('fleet', { connection: probe, prefix: 'tclmail' });
+      for (const job of await queue.getJobs(['wait', 'delayed', 'active', 'prioritized'])) {
+        if (job.timestamp < againAt) continue;
+        const states = await Promise.all((job.data.ids as string[]).slice(0, 5).map((id) => probe.hgetall(`tclmail:c:chaos:i:${id}`)));
+        note(`re-added ${job.id}: ${job.data.ids.length} ids, first ${JSON.stringify(states)}`);
+      }
+      await queue.close();
+      probe.disconnect();
+      // eslint-disable-next-line no-console
+      console.log(log.join('\n'));
+    }
+    // No job either: every pending item still had its job (a job is added only for pending items without one).
+    expect(second).toMatchObject({ total: ITEMS, added: 0, changed: 0, jobs: 0 });
 
     // Everything settles: no item pending, deferred or sending.
     for (;;) {
@@ -132,6 +151,7 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
     const uncertainBy = new Map<string, string[]>();
     let sentNotHeld = 0;
     let otherStates = 0;
+    let bytesPerItem = 0;
     try {
       for await (const item of fleet.items('chaos')) {
         const held = perItem.get(item.id) ?? 0;
@@ -142,8 +162,14 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
           const token = (await raw.hget(`tclmail:c:chaos:i:${item.id}`, 't')) ?? '?';
           const worker = token.split(':')[0];
           uncertainBy.set(worker, [...(uncertainBy.get(worker) ?? []), item.id]);
+          note(`uncertain ${item.id} (${worker}, delivered ${held}): ${item.diagnostic}`);
         } else otherStates++;
       }
+      // What a finished item costs in Redis: its hash (sampled), its share of the values hash and the order list.
+      let sampled = 0;
+      for (let i = 0; i < ITEMS; i += 50) sampled += Number(await raw.call('MEMORY', 'USAGE', `tclmail:c:chaos:i:i${i}`, 'SAMPLES', '0'));
+      const shared = Number(await raw.call('MEMORY', 'USAGE', 'tclmail:c:chaos:v', 'SAMPLES', '0')) + Number(await raw.call('MEMORY', 'USAGE', 'tclmail:c:chaos:order', 'SAMPLES', '0'));
+      bytesPerItem = Math.round(sampled / (ITEMS / 50) + shared / ITEMS);
     } finally {
       raw.disconnect();
     }
@@ -156,6 +182,7 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
       uncertain,
       uncertainByWorker: Object.fromEntries([...uncertainBy.entries()].map(([w, ids]) => [w, ids.length])),
       duplicates: doubled.length,
+      bytesPerFinishedItem: bytesPerItem,
       seconds: Math.round((Date.now() - started) / 1000),
     };
     // eslint-disable-next-line no-console

@@ -4,6 +4,10 @@
  * worker which lost its claim from sending or overwriting another's item.
  */
 import { ChangedItemsError, checkDurability, DurabilityError, Fleet, FleetItem, LedgerWriteError, openFleet, redactRedisUrl } from '../../../../smtp/bulk/fleet';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { testCertificate } from '../../../support/certs';
+import { freePort } from '../../../support/postfix';
 import { describeWithRedis, startRedis, TestRedis } from '../../../support/redis';
 
 const TEMPLATE = { bytes: Buffer.from('From: news@x.test\r\nTo: {{recipient}}\r\nSubject: Hello {{name}}\r\n\r\nDear {{name}}.\r\n') };
@@ -92,7 +96,7 @@ describeWithRedis('fleet ledger in Redis', () => {
     // While A lives, B finds A's items held and may not write them.
     expect((await b.claim(['r0', 'r1', 'r3'])).map((c) => c.status)).toEqual(['held', 'held', 'claimed']);
     await expect(b.markSending('r0')).rejects.toBeInstanceOf(LedgerWriteError);
-    await expect(b.markOutcome('r1', { state: 'sent' })).rejects.toMatchObject({ code: 'ELEDGER', reason: 'not-holder' });
+    await expect(b.markOutcome('r1', { state: 'sent' })).rejects.toMatchObject({ code: 'ELEDGER', reply: 'not-holder', reason: 'claimed' });
     await a.markSending('r0');
     await a.markSending('r0'); // sent again after a reconnection: same answer, no change
     // A is paused past its lease: its lease key runs out.
@@ -101,14 +105,14 @@ describeWithRedis('fleet ledger in Redis', () => {
     // r0 was sending: it becomes uncertain, never sent again. r1 was only claimed: B takes it.
     expect(takeover.map((c) => c.status)).toEqual(['uncertain', 'claimed']);
     // A comes back: it cannot send r1 (B holds it) nor write its outcome.
-    await expect(a.markSending('r1')).rejects.toMatchObject({ reason: 'not-holder' });
-    await expect(a.markOutcome('r1', { state: 'failed', diagnostic: 'late' })).rejects.toMatchObject({ reason: 'not-holder' });
+    await expect(a.markSending('r1')).rejects.toMatchObject({ reply: 'not-holder', reason: 'claimed' });
+    await expect(a.markOutcome('r1', { state: 'failed', diagnostic: 'late' })).rejects.toMatchObject({ reply: 'not-holder', reason: 'claimed' });
     // A may settle r0, the item it did send: it knows its final reply.
     await a.markOutcome('r0', { state: 'sent', code: 250 });
     await b.markSending('r1');
     await b.markOutcome('r1', { state: 'sent', code: 250 });
     // A final item is not changed by anyone, its holder included.
-    await expect(b.markOutcome('r1', { state: 'failed' })).rejects.toMatchObject({ reason: 'state:sent' });
+    await expect(b.markOutcome('r1', { state: 'failed' })).rejects.toMatchObject({ reply: 'state:sent', reason: 'final' });
     await expect(b.claim(['r1'])).resolves.toEqual([{ id: 'r1', status: 'final' }]);
     expect(await fleet.item('guards', 'r0')).toMatchObject({ state: 'sent', code: 250, attempts: 1 });
     expect(await fleet.status('guards')).toMatchObject({ total: 4, sent: 2, pending: 2, sending: 0, uncertain: 0, done: 2 });
@@ -131,7 +135,7 @@ describeWithRedis('fleet ledger in Redis', () => {
     expect(resent).toEqual(['r0', 'r2']);
     expect(await fleet.status('lapse')).toMatchObject({ uncertain: 0, pending: 3 });
     // The old holder cannot settle a resent item any more.
-    await expect(c.markOutcome('r0', { state: 'sent' })).rejects.toMatchObject({ reason: 'not-holder' });
+    await expect(c.markOutcome('r0', { state: 'sent' })).rejects.toMatchObject({ reply: 'not-holder', reason: 'claimed' });
   });
 
   test('a deferred item comes back when due, to whichever worker asks', async () => {
@@ -198,6 +202,54 @@ describeWithRedis('fleet ledger in Redis', () => {
       await expect(checkDurability(loose.url, { allowUnsafe: true })).resolves.toMatchObject({ durable: false, appendfsync: 'everysec' });
     } finally {
       await loose.stop();
+    }
+  });
+
+  test('where CONFIG is blocked, INFO persistence is read, and an unverifiable fsync policy is refused', async () => {
+    const managed = await startRedis({ extraArgs: ['--rename-command', 'CONFIG', ''] });
+    try {
+      await expect(checkDurability(managed.url)).rejects.toThrow(/appendfsync cannot be read \(CONFIG is blocked\)/);
+      await expect(checkDurability(managed.url, { allowUnsafe: true })).resolves.toMatchObject({ durable: false, appendonly: true, appendfsync: 'unknown', source: 'info' });
+    } finally {
+      await managed.stop();
+    }
+  });
+
+  test('a purged campaign leaves no key behind', async () => {
+    await fleet.enqueueCampaign({ campaign: 'gone', sender: 'news@x.test', template: TEMPLATE, items: rows(120) });
+    const client = fleet[Object.getOwnPropertySymbols(fleet)[0] as never] as unknown as { keys: (p: string) => Promise<string[]> };
+    expect((await client.keys('tclmail:c:gone:*')).length).toBeGreaterThan(120);
+    expect(await fleet.campaigns()).toContain('gone');
+    expect(await fleet.purge('gone')).toBeGreaterThan(120);
+    expect(await client.keys('tclmail:c:gone:*')).toEqual([]);
+    expect(await fleet.campaigns()).not.toContain('gone');
+    await expect(fleet.status('gone')).rejects.toMatchObject({ code: 'ECAMPAIGN' });
+  });
+
+  test('rediss:// with a password: TLS to Redis, verified against the CA', async () => {
+    const cert = await testCertificate(['127.0.0.1']);
+    const tlsPort = await freePort();
+    const scratch = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tclmail-redis-tls-'));
+    for (const [name, text] of Object.entries({ 'key.pem': cert.key, 'cert.pem': cert.cert, 'ca.pem': cert.ca })) fs.writeFileSync(path.join(scratch, name), text);
+    const secure = await startRedis({
+      extraArgs: [
+        '--tls-port', String(tlsPort), '--tls-cert-file', path.join(scratch, 'cert.pem'), '--tls-key-file', path.join(scratch, 'key.pem'),
+        '--tls-ca-cert-file', path.join(scratch, 'ca.pem'), '--tls-auth-clients', 'no', '--requirepass', 's3cret pass',
+      ],
+    });
+    try {
+      const url = `rediss://:${encodeURIComponent('s3cret pass')}@127.0.0.1:${tlsPort}`;
+      await expect(checkDurability({ url, tls: { ca: cert.ca } })).resolves.toMatchObject({ durable: true });
+      const overTls = await openFleet({ url, tls: { ca: cert.ca } });
+      try {
+        await overTls.enqueueCampaign({ campaign: 'tls', sender: 'news@x.test', template: TEMPLATE, items: rows(3) });
+        expect(await overTls.status('tls')).toMatchObject({ total: 3, pending: 3 });
+      } finally {
+        await overTls.close();
+      }
+    } finally {
+      await secure.stop();
+      fs.rmSync(scratch, { recursive: true, force: true });
     }
   });
 

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { ensureBuilt } from '../../../cli/helpers';
 
 const ROOT = path.join(__dirname, '..', '..', '..', '..');
 
@@ -74,3 +75,14 @@ test('without bullmq and ioredis a fleet call fails with EDEPENDENCY, naming the
     expect(result.message).toContain('npm install bullmq ioredis');
   }
 }, 90000);
+
+test('the built package gives the fleet as tclmail/fleet', () => {
+  ensureBuilt();
+  const result = spawnSync(
+    process.execPath,
+    ['-e', `const fleet = require('tclmail/fleet'); console.log(JSON.stringify([typeof fleet.openFleet, typeof fleet.startWorker, typeof fleet.enqueueCampaign]));`],
+    { cwd: ROOT, encoding: 'utf8', timeout: 30000 },
+  );
+  expect(result.stderr).toBe('');
+  expect(JSON.parse(result.stdout)).toEqual(['function', 'function', 'function']);
+}, 240000);
