@@ -8,7 +8,7 @@ export { pool } from './bulk/pool';
 export type { Pool, PoolOptions } from './bulk/pool';
 export { sendmany } from './bulk/sendmany';
 export type { BulkItem, BulkOutcome, BulkProgress, BulkRun, SendManyOptions } from './bulk/sendmany';
-export { JournalError, JournalLineError, JournalLockError, FileLedger, openLedgerForStatus } from './bulk/journal';
+export { JournalError, JournalLineError, JournalLockError, JournalCampaignError, FileLedger, openLedgerForStatus } from './bulk/journal';
 export type { FileLedgerOptions, FileAdmission } from './bulk/journal';
 export { CircuitOpenError } from './bulk/breaker';
 export { ChangedItemsError, LedgerError } from './bulk/ledger';

@@ -307,7 +307,8 @@ export const bulk: Command = {
         ledger = await FileLedger.open(file, { campaign, list: { listDigest: validation.listDigest, total: validation.total }, breakLock: flags['break-lock'] === true });
       } catch (error) {
         if (scratch) rmSync(scratch, { recursive: true, force: true });
-        if (error instanceof JournalError && (error as { reason?: string }).reason === 'damaged') {
+        const reason = (error as { reason?: string }).reason;
+        if (error instanceof JournalError && (reason === 'damaged' || reason === 'campaign')) {
           line(io.stderr, `tclmail bulk: ${error.message}`);
           return BULK_EXIT.DATA;
         }

@@ -18,10 +18,14 @@ const MIN_CAPACITY = 61;
 
 /** Which optional columns a table keeps besides the id hash and the digest key. */
 export interface IdTableColumns {
+  /** A 32-bit key of the item's digest per entry (default true). */
+  digest?: boolean;
   /** A 32-bit number per entry (a row number, the low bits of a file offset). */
   aux?: boolean;
   /** 16 bits per entry (a state and flags, the high bits of an offset). */
   meta?: boolean;
+  /** 8 bits of flags per entry. */
+  flags?: boolean;
 }
 
 interface Shard {
@@ -29,9 +33,10 @@ interface Shard {
   count: number;
   h1: Uint32Array;
   h2: Uint32Array;
-  dig: Uint32Array;
+  dig: Uint32Array | null;
   aux: Uint32Array | null;
   meta: Uint16Array | null;
+  flags: Uint8Array | null;
 }
 
 function fnv(text: string, seed: number): number {
@@ -73,7 +78,7 @@ export class IdTable {
     /** How many entries are expected: sizes the shards so that few of them grow. */
     expected = 0,
   ) {
-    const capacity = Math.max(MIN_CAPACITY, Math.ceil(expected / SHARDS / 0.75));
+    const capacity = Math.max(MIN_CAPACITY, Math.ceil(expected / SHARDS / 0.8));
     for (let i = 0; i < SHARDS; i++) this.shards.push(this.makeShard(capacity));
   }
 
@@ -84,9 +89,11 @@ export class IdTable {
 
   /** Bytes held by the typed arrays. */
   get bytes(): number {
-    let perSlot = 12;
+    let perSlot = 8;
+    if (this.columns.digest !== false) perSlot += 4;
     if (this.columns.aux) perSlot += 4;
     if (this.columns.meta) perSlot += 2;
+    if (this.columns.flags) perSlot += 1;
     return this.shards.reduce((sum, s) => sum + s.capacity * perSlot, 0);
   }
 
@@ -96,9 +103,10 @@ export class IdTable {
       count: 0,
       h1: new Uint32Array(capacity),
       h2: new Uint32Array(capacity),
-      dig: new Uint32Array(capacity),
+      dig: this.columns.digest !== false ? new Uint32Array(capacity) : null,
       aux: this.columns.aux ? new Uint32Array(capacity) : null,
       meta: this.columns.meta ? new Uint16Array(capacity) : null,
+      flags: this.columns.flags ? new Uint8Array(capacity) : null,
     };
   }
 
@@ -141,9 +149,10 @@ export class IdTable {
       while ((next.h1[j] | next.h2[j]) !== 0) j = j + 1 === capacity ? 0 : j + 1;
       next.h1[j] = old.h1[i];
       next.h2[j] = old.h2[i];
-      next.dig[j] = old.dig[i];
+      if (next.dig) next.dig[j] = old.dig![i];
       if (next.aux) next.aux[j] = old.aux![i];
       if (next.meta) next.meta[j] = old.meta![i];
+      if (next.flags) next.flags[j] = old.flags![i];
     }
     next.count = old.count;
     this.shards[shardIndex] = next;
@@ -156,12 +165,27 @@ export class IdTable {
 
   digest(entry: Entry): number {
     const [s, i] = this.at(entry);
-    return s.dig[i];
+    return s.dig![i];
   }
 
   setDigest(entry: Entry, key: number): void {
     const [s, i] = this.at(entry);
-    s.dig[i] = key;
+    s.dig![i] = key;
+  }
+
+  flags(entry: Entry): number {
+    const [s, i] = this.at(entry);
+    return s.flags![i];
+  }
+
+  setFlags(entry: Entry, value: number): void {
+    const [s, i] = this.at(entry);
+    s.flags![i] = value;
+  }
+
+  /** Clears every entry's flags (a mark for one pass over a list). */
+  clearFlags(): void {
+    for (const s of this.shards) s.flags!.fill(0);
   }
 
   aux(entry: Entry): number {
@@ -182,12 +206,6 @@ export class IdTable {
   setMeta(entry: Entry, value: number): void {
     const [s, i] = this.at(entry);
     s.meta![i] = value;
-  }
-
-  /** Clears the given bits of the digest column in every entry (a mark for one pass over a list). */
-  clearDigestBits(bits: number): void {
-    const keep = ~bits >>> 0;
-    for (const s of this.shards) for (let i = 0; i < s.capacity; i++) s.dig[i] = (s.dig[i] & keep) >>> 0;
   }
 
   /** Calls `each` with the meta column of every entry (for counts by state). */

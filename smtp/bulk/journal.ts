@@ -36,6 +36,19 @@ const PENDING = ITEM_STATES.indexOf('pending') + 1;
 const stateCode = (state: ItemState): number => ITEM_STATES.indexOf(state) + 1;
 const stateOf = (meta: number): ItemState => ITEM_STATES[(meta & STATE_MASK) - 1];
 
+/** The journal records another campaign than the one named. */
+export class JournalCampaignError extends JournalError {
+  readonly reason = 'campaign' as const;
+  constructor(
+    file: string,
+    readonly recorded: string,
+    readonly asked: string,
+  ) {
+    super(file, `belongs to the campaign ${JSON.stringify(recorded)}, not ${JSON.stringify(asked)}; nothing was sent`);
+    this.name = 'JournalCampaignError';
+  }
+}
+
 /** Options of {@link FileLedger.open}. */
 export interface FileLedgerOptions {
   /** The campaign's name, for a new journal (default: the file name without its extension); an existing journal must carry the same. */
@@ -124,7 +137,7 @@ export class FileLedger implements Ledger {
         await handle.sync();
       }
       if (manifest && options.campaign !== undefined && options.campaign !== manifest.campaign) {
-        throw new JournalError(file, `belongs to the campaign ${JSON.stringify(manifest.campaign)}, not ${JSON.stringify(options.campaign)}`);
+        throw new JournalCampaignError(file, manifest.campaign, options.campaign);
       }
       const current: CampaignManifest = manifest ?? {
         campaign: options.campaign ?? defaultCampaign(file),
@@ -411,8 +424,8 @@ async function readJournal(
   handle: fs.FileHandle,
 ): Promise<{ index: IdTable; manifest: CampaignManifest | null; goodLength: number; total: number }> {
   const { size } = await handle.stat();
-  // About 120 bytes a line and two lines an item: sizes the index so that few shards grow.
-  const index = new IdTable({ aux: true, meta: true }, size / 240);
+  // About 170 bytes a line and two lines an item: sizes the index; a larger journal's shards grow by half.
+  const index = new IdTable({ aux: true, meta: true }, size / 340);
   let manifest: CampaignManifest | null = null;
   const fd = handle.fd;
   const lines = linesOf(fd);

@@ -226,6 +226,53 @@ describe('tclmail bulk: stopping', () => {
     }
   }, 60_000);
 
+  it('a second SIGINT stops at once: the message past its end of data stays `sending`, and the resume reports it uncertain, never sent', async () => {
+    let dots = 0;
+    let stalled: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (stalled = resolve));
+    let stallOn = 3;
+    const scripted = await scriptedServer({
+      on: {
+        '.': () => {
+          dots += 1;
+          if (dots === stallOn) {
+            stalled();
+            return { stall: true };
+          }
+          return undefined;
+        },
+      },
+    });
+    try {
+      const template = file('t.json', JSON.stringify({ from: 'a@example.com', subject: 'n', text: 'row {{id}}\n' }));
+      const list = file('list.csv', `id,email\n${Array.from({ length: 6 }, (_, i) => `r${i + 1},p${i + 1}@example.com`).join('\n')}\n`);
+      const journal = join(work, 'run.jsonl');
+      const args = ['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(scripted.port), '--concurrency', '1', '--journal', journal, '--progress', 'none'];
+      const child = spawn(process.execPath, [PROGRAM, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      await reached;
+      process.kill(child.pid!, 'SIGINT');
+      while (!stderr.includes('no new messages')) await new Promise((resolve) => setTimeout(resolve, 20));
+      process.kill(child.pid!, 'SIGINT');
+      expect(await exited).toBe(3);
+      expect(stderr).toMatch(/SIGINT: stopped at once; 1 message in flight will be reported uncertain on the resume/);
+      expect(existsSync(`${journal}.lock`)).toBe(false);
+      const last = JSON.parse(readFileSync(journal, 'utf8').trim().split('\n').pop()!) as { id: string; state: string };
+      expect(last).toMatchObject({ id: 'r3', state: 'sending' });
+
+      stallOn = -1;
+      const again = await run([...args, '--report', join(work, 'r.csv')]);
+      expect(again.status).toBe(3);
+      expect(report(join(work, 'r.csv')).slice(1).map((r) => `${r[0]}:${r[2]}`)).toEqual(['r1:sent', 'r2:sent', 'r3:uncertain', 'r4:sent', 'r5:sent', 'r6:sent']);
+      const delivered = scripted.received.map((m) => /row (\S+)/.exec(m.data.toString('utf8'))![1]);
+      expect(delivered.filter((id) => id === 'r3')).toHaveLength(1);
+    } finally {
+      await scripted.close();
+    }
+  }, 60_000);
+
   it('gives up on a relay that takes no connection (exit 75): the rows stay pending and a later run sends them', async () => {
     const closed = await new Promise<number>((resolve) => {
       const probe = createServer();
@@ -265,6 +312,9 @@ describe('tclmail bulk --status', () => {
     expect(items.slice(1).map((r) => `${r[0]}:${r[1]}:${r[2]}:${r[3]}`).sort()).toEqual(['1:ann@example.com:sent:250', "2:nobody@example.com:refused:550", "3:'=cy@example.com:sent:250"]);
     const follow = await run(['bulk', '--status', 'spring', '--journal', journal, '--follow']);
     expect(follow).toMatchObject({ status: 0, stdout: 'spring: 3/3 done: sent 2, refused 1\n' });
+    const other = await run(['bulk', template, list, ...at(), '--journal', journal, '--campaign', 'autumn']);
+    expect(other.status).toBe(65);
+    expect(other.stderr).toMatch(/belongs to the campaign "spring", not "autumn"; nothing was sent/);
     const wrong = await run(['bulk', '--status', 'autumn', '--journal', journal]);
     expect(wrong.status).toBe(64);
     expect(wrong.stderr).toMatch(/holds the campaign "spring", not "autumn"/);

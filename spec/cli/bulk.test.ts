@@ -19,7 +19,7 @@ import { SMTPServer } from 'smtp-server';
 import { processIo } from '../../cli/args';
 import { generateCertificate } from '../../cli/certificate';
 import { bulk } from '../../cli/commands/bulk';
-import { csvLine, parseCsv } from '../../cli/csv';
+import { csvLine, CsvReader, parseCsv, reportCell } from '../../cli/csv';
 import { startCaptureServer } from '../../cli/serve';
 import type { CaptureServer, CapturedMessage } from '../../cli/serve';
 import { scriptedServer } from '../support/scripted-server';
@@ -351,6 +351,28 @@ describe('CSV, as RFC 4180 has it', () => {
   it('refuses a quote in an unquoted field and text after a closing quote', () => {
     expect(() => parseCsv('a,b"c\n')).toThrow(/line 1: a quote inside an unquoted field/);
     expect(() => parseCsv('a\n"b"c\n')).toThrow(/line 2: a closing quote must be followed/);
+  });
+
+  it('reads the same records when the text comes in pieces of any size (the list is read as a stream)', () => {
+    const text = '\uFEFFa,b,c\r\n"x, y","say ""hi""","two\r\nlines"\n1,,"3"\r\n\r\nlast,"",z\nlone\rcr,q,"e"';
+    const whole = parseCsv(text);
+    for (let size = 1; size <= text.length; size++) {
+      const reader = new CsvReader();
+      const records = [];
+      for (let i = 0; i < text.length; i += size) records.push(...reader.push(text.slice(i, i + size)));
+      records.push(...reader.end());
+      expect([size, records]).toEqual([size, whole]);
+    }
+    expect(() => new CsvReader().push('a,b"c\n')).toThrow(/line 1: a quote inside an unquoted field/);
+    expect(() => {
+      const reader = new CsvReader();
+      reader.push('a\n"open');
+      reader.end();
+    }).toThrow(/line 2: a quoted field is not closed/);
+  });
+
+  it('escapes report cells that a spreadsheet would take for a formula', () => {
+    expect(['=1+2', '+x', '-3', '@SUM(A1)', '\tx', '\rx', 'plain', "'quoted", ''].map(reportCell)).toEqual(["'=1+2", "'+x", "'-3", "'@SUM(A1)", "'\tx", "'\rx", 'plain', "'quoted", '']);
   });
 
   it('writes fields that read back the same', () => {
