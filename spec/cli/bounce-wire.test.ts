@@ -110,6 +110,16 @@ describe('tclmail bulk --verp and --suppress', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('to a relay without DSN, the message goes without ENVID (spec/real/bounces-e2e.test.ts shows it with Postfix)', async () => {
+    const template = file('t.json', TEMPLATE);
+    const list = file('l.csv', 'id,email,name\na1,ann@example.com,Ann\n');
+    const result = await run(['bulk', template, list, ...at(), '--verp', 'bounces+{id}@example.org', '--debug']);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/^C: MAIL FROM:<bounces\+a1@example\.org>$/m);
+    expect(result.stderr).not.toMatch(/ENVID/);
+    expect(seen).toHaveLength(1);
+  });
+
   it('refuses (65, nothing sent) a run where an id makes a local part over 64 octets, or a --verp without {id}', async () => {
     const template = file('t.json', TEMPLATE);
     const long = 'x'.repeat(60);
@@ -240,6 +250,12 @@ describe('tclmail bounces --journal', () => {
     expect(result.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { recorded: string }).recorded)).toEqual(['not-sent', 'unknown']);
     const status = await run(['bulk', '--status', 'run', '--journal', journal, '--json']);
     expect(JSON.parse(status.stdout)).toMatchObject({ bounced: 0, failed: 1 });
+  });
+
+  it('serve refuses the bounce flags without --bounces', async () => {
+    const result = await run(['serve', '--port', '0', '--dir', join(work, 'in'), '--journal', join(work, 'j.jsonl')]);
+    expect(result.status).toBe(64);
+    expect(result.stderr).toMatch(/--journal goes with --bounces/);
   });
 
   it('refuses a missing journal, and --journal with --redis', async () => {

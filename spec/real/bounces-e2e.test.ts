@@ -4,7 +4,7 @@
  * `tclmail serve --bounces` as the inbound host of the VERP address, which
  * records them on the journal's items and keeps the suppression list.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -76,6 +76,12 @@ describeWithPostfix('bounces end to end through Postfix', () => {
     const suppressed = readFileSync(suppress, 'utf8');
     expect(suppressed).toMatch(/^ghost@tclmail\.test,/m);
     expect(suppressed).not.toMatch(/full@tclmail\.test/);
+
+    // Postfix offers DSN, so each item's id went as ENVID and its bounce quotes it.
+    const inbound = join(dir, 'inbound', 'new');
+    const stored = readdirSync(inbound).map((name) => readFileSync(join(inbound, name), 'latin1'));
+    expect(stored.some((text) => /^Original-Envelope-Id: ghost\r?$/im.test(text))).toBe(true);
+    expect(stored.some((text) => /^Original-Envelope-Id: full\r?$/im.test(text))).toBe(true);
 
     // bulk --status shows the bounced items too.
     const status = await run(['bulk', '--status', 'run', '--journal', journal, '--json']);
