@@ -11,7 +11,7 @@
  * sidecar `<journal>.bounces` (smtp/bulk/bounce-sidecar.ts), which the
  * ledger reads; in Redis a guarded script moves the item (redis-bounces.ts).
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { BounceRecipient, BounceReport } from '../bounce';
 import { appendBounces, foldBounce } from '../smtp/bulk/bounce-sidecar';
@@ -60,65 +60,82 @@ function counted(report: BounceReport): boolean {
   return report.kind === 'dsn';
 }
 
-/** The file journal target: reads the journal without its lock, appends to the sidecar. */
+/**
+ * The file journal target: reads the journal without its lock (opened again
+ * only once it has grown), appends to the sidecar.
+ */
 export function fileTarget(journal: string): BounceTarget {
   let byMessageId: Map<string, string> | null = null;
-  let seenLength = -1;
+  let open: { ledger: FileLedger; size: number } | null = null;
+
+  async function current(): Promise<FileLedger | null> {
+    let size: number;
+    try {
+      size = statSync(journal).size;
+    } catch {
+      return null;
+    }
+    if (open && open.size === size) return open.ledger;
+    await open?.ledger.close();
+    open = null;
+    byMessageId = null;
+    try {
+      open = { ledger: await FileLedger.openReadOnly(journal), size };
+    } catch (error) {
+      if (error instanceof JournalError) throw new UsageError(`--journal: ${error.message}`);
+      throw error;
+    }
+    return open.ledger;
+  }
+
   return {
     async record(report, envelopeItem) {
-      let ledger: FileLedger;
-      if (!existsSync(journal)) return report.recipients.map(() => ({ item: '', result: 'unknown' }));
-      try {
-        ledger = await FileLedger.openReadOnly(journal);
-      } catch (error) {
-        if (error instanceof JournalError) throw new UsageError(`--journal: ${error.message}`);
-        throw error;
+      const ledger = await current();
+      if (ledger === null) return report.recipients.map(() => ({ item: '', result: 'unknown' }));
+      let item: LedgerItem | undefined;
+      for (const id of candidates(report, envelopeItem)) {
+        // lookup (not lookupSync) reads the sidecar again: this target's own earlier lines included.
+        item = await ledger.lookup(id);
+        if (item) break;
       }
-      try {
-        let item: LedgerItem | undefined;
-        for (const id of candidates(report, envelopeItem)) {
-          item = ledger.lookupSync(id);
-          if (item) break;
+      const messageId = report.original.messageId;
+      if (!item && messageId !== '') {
+        if (byMessageId === null) {
+          byMessageId = new Map();
+          for await (const it of ledger.items({ states: ['sent', 'bounced'] })) if (it.messageId) byMessageId.set(bareMessageId(it.messageId), it.id);
         }
-        const messageId = report.original.messageId;
-        if (!item && messageId !== '') {
-          if (byMessageId === null || seenLength !== ledger.size) {
-            byMessageId = new Map();
-            for await (const it of ledger.items({ states: ['sent', 'bounced'] })) if (it.messageId) byMessageId.set(bareMessageId(it.messageId), it.id);
-            seenLength = ledger.size;
-          }
-          const id = byMessageId.get(bareMessageId(messageId));
-          if (id !== undefined) item = ledger.lookupSync(id);
-        }
-        if (!item || !counted(report)) return report.recipients.map(() => ({ item: item?.id ?? '', result: item ? 'unchanged' : 'unknown' }));
-        const found = item;
-        const mine = concerning(report, found.recipient);
-        const lines = [];
-        const results: Recorded[] = [];
-        let current = found.bounce;
-        const at = new Date().toISOString();
-        for (const r of report.recipients) {
-          if (!mine.has(r) || (found.state !== 'sent' && found.state !== 'bounced')) {
-            results.push({ item: found.id, result: mine.has(r) ? 'not-sent' : 'unchanged' });
-            continue;
-          }
-          const entry = { id: found.id, action: r.action, status: r.status, reason: r.reason, hard: r.hard, diagnostic: r.diagnostic, at, address: r.address };
-          const next = foldBounce(current, entry);
-          const result: BounceResult = current?.hard ? 'kept' : next === undefined ? (current ? 'cleared' : 'unchanged') : 'bounced';
-          current = next;
-          lines.push(entry);
-          results.push({ item: found.id, result });
-        }
-        appendBounces(journal, lines);
-        return results;
-      } finally {
-        await ledger.close();
+        const id = byMessageId.get(bareMessageId(messageId));
+        if (id !== undefined) item = await ledger.lookup(id);
       }
+      if (!item || !counted(report)) return report.recipients.map(() => ({ item: item?.id ?? '', result: item ? 'unchanged' : 'unknown' }));
+      const found = item;
+      const mine = concerning(report, found.recipient);
+      const lines = [];
+      const results: Recorded[] = [];
+      let bounce = found.bounce;
+      const at = new Date().toISOString();
+      for (const r of report.recipients) {
+        if (!mine.has(r) || (found.state !== 'sent' && found.state !== 'bounced')) {
+          results.push({ item: found.id, result: mine.has(r) ? 'not-sent' : 'unchanged' });
+          continue;
+        }
+        const entry = { id: found.id, action: r.action, status: r.status, reason: r.reason, hard: r.hard, diagnostic: r.diagnostic, at, address: r.address };
+        const next = foldBounce(bounce, entry);
+        const result: BounceResult = bounce?.hard ? 'kept' : next === undefined ? (bounce ? 'cleared' : 'unchanged') : 'bounced';
+        bounce = next;
+        lines.push(entry);
+        results.push({ item: found.id, result });
+      }
+      appendBounces(journal, lines);
+      return results;
     },
     async suppress() {
       // The file list (--suppress FILE) is written by the caller.
     },
-    async close() {},
+    async close() {
+      await open?.ledger.close();
+      open = null;
+    },
   };
 }
 

@@ -52,7 +52,7 @@ return 'bounced'
 `;
 
 /** The suppression set's key. */
-export function suppressionKey(prefix = DEFAULT_PREFIX): string {
+function suppressionKey(prefix = DEFAULT_PREFIX): string {
   return `${prefix}suppressed`;
 }
 
