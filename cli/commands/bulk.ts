@@ -9,7 +9,7 @@
 import { closeSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as smtp from '../../smtp';
+import type * as smtp from '../../smtp';
 import { FileLedger, JournalError, openLedgerForStatus } from '../../smtp/bulk/journal';
 import { ChangedItems, ChangedItemsError } from '../../smtp/bulk/ledger';
 import { CircuitOpenError } from '../../smtp/bulk/breaker';

@@ -171,7 +171,7 @@ export const serve: Command = {
       const stop = (): void => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        Promise.all([running.close(), page?.close()])
+        void Promise.all([running.close(), page?.close()])
           .then(() => bounces?.close())
           .then(() => done(EXIT.OK));
       };

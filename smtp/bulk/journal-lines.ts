@@ -81,9 +81,9 @@ export function parseJournalLine(text: string): JournalLine | string {
   if (v.rejected !== undefined && !isRejected(v.rejected)) return 'a malformed list of refused recipients';
   const item: ItemLine = { id: v.id, digest: v.digest, state: v.state as ItemState, at: v.at };
   if (typeof v.recipient === 'string') item.recipient = v.recipient;
-  if (v.code !== undefined) item.code = v.code as number | null;
+  if (v.code !== undefined) item.code = v.code;
   if (typeof v.diagnostic === 'string') item.diagnostic = v.diagnostic;
-  if (v.rejected !== undefined) item.rejected = v.rejected as Rejected[];
+  if (v.rejected !== undefined) item.rejected = v.rejected;
   if (typeof v.due === 'number') item.due = v.due;
   if (typeof v.messageId === 'string') item.messageId = v.messageId;
   return { kind: 'item', item };

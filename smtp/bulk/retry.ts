@@ -4,7 +4,7 @@
  * to wait before the next try, and a pace that spreads messages evenly over
  * time instead of sending them in bursts.
  */
-import { Attempt, SmtpError } from '../../lib/errors';
+import { type Attempt, SmtpError } from '../../lib/errors';
 
 /** How a failed send is classed: tried again later, or reported as it stands. */
 export type Verdict = 'temporary' | 'refused' | 'failed' | 'uncertain';

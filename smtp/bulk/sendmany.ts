@@ -8,16 +8,16 @@
  * the first outcome is asked for, the source is read only as fast as
  * messages can go out, and outcomes are yielded as messages finish.
  */
-import { InvalidInputError, OptionError, Rejected } from '../../lib/errors';
-import { OptionSpecs, parseOptions, ParsedOptions } from '../../lib/options';
+import { InvalidInputError, OptionError, type Rejected } from '../../lib/errors';
+import { type OptionSpecs, parseOptions, type ParsedOptions, type TclWords } from '../../lib/options';
 import type { Token } from '../../mime';
 import { Breaker, isConnectionFailure } from './breaker';
 import { IdTable, idHash } from './id-table';
 import { identify, plannedMessageId } from './identify';
 import { FileLedger } from './journal';
 import { ChangedItems, ChangedItemsError } from './ledger';
-import { POOL_LIMITS, PoolOptions, readPoolOptions, SessionPool } from './pool';
-import { backoffDelay, Backoff, classify, codeOf, Pacer } from './retry';
+import { POOL_LIMITS, type PoolOptions, readPoolOptions, SessionPool } from './pool';
+import { backoffDelay, type Backoff, classify, codeOf, Pacer } from './retry';
 import type { Plan, SendMessageOptions } from '../sendmessage';
 import { SENDMESSAGE_OPTIONS } from '../sendmessage';
 
@@ -568,7 +568,7 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
  *   a dead relay a CircuitOpenError.
  */
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, options?: SendManyOptions): BulkRun;
-export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...flat: unknown[]): BulkRun;
+export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...flat: TclWords): BulkRun;
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...args: unknown[]): BulkRun {
   const o = parseOptions(COMMAND, SENDMANY_OPTIONS, args);
   const concurrency = (o.concurrency as number | undefined) ?? 5;

@@ -201,8 +201,8 @@ describe('tclmail bulk: stopping', () => {
       const args = ['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(scripted.port), '--concurrency', '2', '--journal', journal, '--report', join(work, 'r.csv'), '--progress', 'none'];
       const child = spawn(process.execPath, [PROGRAM, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      child.stdout!.resume();
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.stdout.resume();
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       while (scripted.messages.length < 4) await new Promise((resolve) => setTimeout(resolve, 20));
       process.kill(child.pid!, 'SIGINT');
@@ -250,7 +250,7 @@ describe('tclmail bulk: stopping', () => {
       const args = ['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(scripted.port), '--concurrency', '1', '--journal', journal, '--progress', 'none'];
       const child = spawn(process.execPath, [PROGRAM, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       await reached;
       process.kill(child.pid!, 'SIGINT');

@@ -5,7 +5,7 @@
  * raced as well. The contenders are child processes (spec/support/lock-child.js)
  * driven over IPC; the parent only checks the lock file between rounds.
  */
-import { ChildProcess, fork, spawnSync } from 'node:child_process';
+import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
