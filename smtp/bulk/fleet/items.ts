@@ -5,7 +5,7 @@
  * recipient and the row's values.
  */
 import { InvalidInputError } from '../../../lib/errors';
-import { isValidAddrSpec } from '../../../lib/address';
+import { parseaddress } from '../../../mime';
 import { itemDigest, rowId } from '../identity';
 import { checkItemId } from './keys';
 
@@ -47,12 +47,25 @@ export function prepareItem(item: FleetItem, sender: string, templateDigest: str
   }
   const recipient = typeof item.recipient === 'string' ? item.recipient.trim() : '';
   const invalid = typeof item.invalid === 'string' && item.invalid !== '' ? item.invalid : '';
-  if (!invalid && !isValidAddrSpec(recipient)) {
+  if (!invalid && !isOneMailbox(recipient)) {
     throw new InvalidInputError(`item #${ordinal} recipient`, `must be exactly one mailbox (local@domain), not ${JSON.stringify(item.recipient)}; mark the row invalid to keep it out`);
   }
   const id = item.id === undefined ? rowId(recipient, values) : checkItemId(item.id);
   const digest = itemDigest({ sender, recipient, template: templateDigest, values });
   return { id, digest, recipient, values: JSON.stringify(values), state: invalid ? 'invalid' : 'pending', diagnostic: invalid };
+}
+
+/**
+ * Exactly one mailbox, written as `local@domain` alone: no display name,
+ * comment, group, route or second address, nothing to fix up. This is the
+ * one envelope recipient of the item, and nothing else may become a RCPT.
+ */
+export function isOneMailbox(text: string): boolean {
+  if (/[\x00-\x1f\x7f]/.test(text)) return false;
+  const list = parseaddress(text);
+  if (list.length !== 1) return false;
+  const [info] = list;
+  return info.error === '' && info.domain !== '' && info.phrase === '' && info.comment === '' && info.route === '' && info.group === '' && info.address === text.trim();
 }
 
 /** Reads a source in chunks. @internal */

@@ -1,8 +1,7 @@
 /**
  * A campaign's rate across every worker: a token bucket in Redis (GCRA, see
- * the RESERVE script), on Redis's own clock, holding at most 10 % of a
- * second's messages, so a pause is followed by a burst of at most 10 % of
- * the rate.
+ * the RESERVE script), on Redis's own clock, holding 5 % of a second's
+ * messages, so a pause is followed by a burst well under 10 % of the rate.
  *
  * A message reserves a send time, then waits for it on the local clock
  * (Redis's clock mapped through a measured offset) and writes its end of
@@ -13,9 +12,14 @@
 import { CampaignKeys } from './keys';
 import type { FleetRedis } from './scripts';
 
-/** The bucket's size for a rate: 10 % of a second's messages, at least 1. */
+/**
+ * The bucket's size for a rate: 5 % of a second's messages, at least 1 —
+ * half the 10 % a burst may reach, the other half kept for a message let
+ * through up to one interval late (see `pass`) and for the network's jitter,
+ * so that no second seen by the server holds more than 110 % of the rate.
+ */
 export function burstOf(rate: number): number {
-  return Math.max(1, Math.floor(rate / 10));
+  return Math.max(1, Math.floor(rate / 20));
 }
 
 /**

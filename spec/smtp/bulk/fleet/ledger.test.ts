@@ -78,6 +78,9 @@ describeWithRedis('fleet ledger in Redis', () => {
     const list: FleetItem[] = [...rows(3), { recipient: 'ann@y.test, evil@z.test', values: {} }];
     await expect(fleet.enqueueCampaign({ campaign: 'multi', sender: 'news@x.test', template: TEMPLATE, items: list })).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(fleet.status('multi')).rejects.toMatchObject({ code: 'ECAMPAIGN' });
+    for (const recipient of ['G: a@y.test, b@y.test;', 'Ann <ann@y.test>', 'ann@y.test (Ann)', 'no-domain', 'ann@y.test\r\nBcc: x@z.test', '']) {
+      await expect(fleet.enqueueCampaign({ campaign: 'multi', sender: 'news@x.test', template: TEMPLATE, items: [{ recipient, values: {} }] })).rejects.toMatchObject({ code: 'EINVAL' });
+    }
     const marked: FleetItem[] = [...rows(3), { recipient: 'ann@y.test, evil@z.test', values: {}, invalid: 'several addresses' }];
     const result = await fleet.enqueueCampaign({ campaign: 'multi', sender: 'news@x.test', template: TEMPLATE, items: marked });
     expect(result).toMatchObject({ total: 4, invalid: 1, added: 4 });
