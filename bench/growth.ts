@@ -12,7 +12,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseaddress } from '../lib/address';
+import { parseaddress } from '../mime/address';
 import { parseBuffer } from '../mime/parse/message';
 import { ReplyAssembler } from '../smtp/protocol/reply';
 

@@ -10,7 +10,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
 import { drive, mustAllSucceed } from './drive';
 import { NullStream, peakRssMiB, rssMiB, Stopwatch } from './measure';
-import { recipientList, RunResult, RunSpec, SENDER, textBody } from './workloads';
+import { recipientList, type RunResult, type RunSpec, SENDER, textBody } from './workloads';
 
 const BODY = textBody();
 

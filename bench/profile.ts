@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { postfixToolsInstalled, startBenchSink, startSmtpSink } from './servers';
-import { Implementation, RunSpec, sizeOf, WorkloadName } from './workloads';
+import { type Implementation, type RunSpec, sizeOf, type WorkloadName } from './workloads';
 
 interface ProfileNode {
   id: number;

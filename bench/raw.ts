@@ -10,7 +10,7 @@
 import * as net from 'node:net';
 import { drive, mustAllSucceed } from './drive';
 import { Stopwatch } from './measure';
-import { recipientList, RunResult, RunSpec, SENDER, textBody } from './workloads';
+import { recipientList, type RunResult, type RunSpec, SENDER, textBody } from './workloads';
 
 function message(spec: RunSpec, i: number): Buffer {
   const to = recipientList(spec.recipients);

@@ -14,11 +14,11 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describeMachine } from './machine';
-import { resultsSection, Run, Summary, summarize, table, writeResults } from './report';
-import { postfixToolsInstalled, RunningSink, startBenchSink, startSmtpSink } from './servers';
+import { resultsSection, type Run, type Summary, summarize, table, writeResults } from './report';
+import { postfixToolsInstalled, type RunningSink, startBenchSink, startSmtpSink } from './servers';
 import { runSmtpSource } from './smtp-source';
 import { round } from './stats';
-import { implementationsFor, RunResult, RunSpec, sizeOf, WorkloadName, WORKLOADS } from './workloads';
+import { implementationsFor, type RunResult, type RunSpec, sizeOf, type WorkloadName, WORKLOADS } from './workloads';
 
 /** The package root: the nearest folder above this file with tclmail's package.json. */
 function packageRoot(): string {

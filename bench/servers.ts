@@ -3,7 +3,7 @@
  * smtp-sink when installed, else (and always for R1's delayed replies) the
  * sink of sink.ts.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';

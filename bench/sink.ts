@@ -181,7 +181,7 @@ export async function startSink(delayMs = 0): Promise<{ server: net.Server; port
 
 if (require.main === module) {
   const delayMs = Number(process.argv[2] ?? 0);
-  startSink(Number.isFinite(delayMs) ? delayMs : 0).then(({ server, port, stats }) => {
+  void startSink(Number.isFinite(delayMs) ? delayMs : 0).then(({ server, port, stats }) => {
     process.on('message', (message) => {
       if (message === 'stats') process.send?.({ stats });
       else if (message === 'reset') {

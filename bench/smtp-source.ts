@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { SMTP_SOURCE } from './servers';
 import { now } from './measure';
-import { BODY_BYTES, recipientList, RunResult, RunSpec, SENDER } from './workloads';
+import { BODY_BYTES, recipientList, type RunResult, type RunSpec, SENDER } from './workloads';
 
 /** One run; smtp-source is killed by its PID if it overstays `timeoutMs`. */
 export function runSmtpSource(spec: RunSpec, timeoutMs: number): Promise<RunResult> {

@@ -8,7 +8,7 @@ import { mime, smtp } from '../index';
 import type { Token } from '../mime';
 import { drive, mustAllSucceed } from './drive';
 import { NullStream, peakRssMiB, rssMiB, Stopwatch } from './measure';
-import { recipientList, RunResult, RunSpec, SENDER, textBody } from './workloads';
+import { recipientList, type RunResult, type RunSpec, SENDER, textBody } from './workloads';
 
 const BODY = textBody();
 

@@ -50,7 +50,7 @@ export type Flags = Record<string, string | boolean | Array<string | boolean> | 
 export function parseFlags(argv: string[], specs: FlagSpecs, positionals: { min: number; max: number }): { flags: Flags; args: string[] } {
   let parsed: { values: Flags; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, options: specs, strict: true, allowPositionals: positionals.max > 0 }) as typeof parsed;
+    parsed = parseArgs({ args: argv, options: specs, strict: true, allowPositionals: positionals.max > 0 });
   } catch (error) {
     // parseArgs' messages name the flag; drop its advice about '--' which does not apply here.
     const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');

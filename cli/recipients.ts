@@ -10,7 +10,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { isValidAddrSpec, parseaddress } from '../lib/address';
+import { parseAddressList } from '../lib/address';
 import { UsageError } from './args';
 import { CsvReader, CsvSyntaxError } from './csv';
 
@@ -165,11 +165,12 @@ export function addressField(fields: Readonly<Record<string, string>>): string |
 export function oneMailbox(text: string | undefined): { address: string } | { reason: string } {
   if (text === undefined || text.trim() === '') return { reason: 'no recipient: give an "email" (or "to") field' };
   if (/[\x00-\x1f\x7f]/.test(text)) return { reason: 'the address holds a control character' };
-  const list = parseaddress(text);
+  const list = parseAddressList(text);
   if (list.some((info) => info.group !== '' || info.memberP === '')) return { reason: `a group (${JSON.stringify(text.trim())}): one row is one recipient` };
   if (list.length !== 1) return { reason: `${list.length} addresses in one field (${JSON.stringify(text.trim())}): one row is one recipient` };
   const [info] = list;
-  if (info.error !== '' || info.domain === '' || !isValidAddrSpec(info.address)) {
+  // An envelope address: local@domain, no route, nothing that could end a command line.
+  if (info.error !== '' || info.domain === '' || info.local === '' || info.route !== '' || /[\s<>]/.test(info.address)) {
     return { reason: `not an address: ${JSON.stringify(text.trim())}${info.error ? ` (${info.error})` : ''}` };
   }
   return { address: info.address };

@@ -10,8 +10,7 @@ import { basename } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import { OptionError } from '../lib/errors';
-import { parseOptions } from '../lib/options';
-import type { OptionSpecs } from '../lib/options';
+import { parseOptions, typed, type OptionSpecs } from '../lib/options';
 import type { Socket } from 'node:net';
 import { generateCertificate } from './certificate';
 import { deliver, ensureMaildir, TooLargeError } from './maildir';
@@ -84,20 +83,20 @@ export interface CaptureServer {
   close(): Promise<void>;
 }
 
-const SPECS: OptionSpecs = {
+const SPECS = {
   host: { kind: 'string' },
   port: { kind: 'integer', min: 0 },
   dir: { kind: 'string' },
   starttls: { kind: 'boolean' },
   auth: { kind: 'boolean' },
-  refuse: { kind: 'function' },
-  onMessage: { kind: 'function' },
+  refuse: typed<NonNullable<CaptureServerOptions['refuse']>>()({ kind: 'function' }),
+  onMessage: typed<NonNullable<CaptureServerOptions['onMessage']>>()({ kind: 'function' }),
   size: { kind: 'integer', min: 1 },
   maxClients: { kind: 'integer', min: 1 },
   maxRecipients: { kind: 'integer', min: 1 },
   commandSecs: { kind: 'integer', min: 1 },
   idleSecs: { kind: 'integer', min: 1 },
-};
+} as const satisfies OptionSpecs;
 
 const DEFAULT_REFUSAL: Refusal = { code: 550, message: '5.1.1 mailbox unavailable' };
 
@@ -135,7 +134,7 @@ function policyReply(refuse: CaptureServerOptions['refuse'], address: string): E
  * The command-line twin is `tclmail serve --dir ./mail`.
  */
 export async function startCaptureServer(options: CaptureServerOptions): Promise<CaptureServer> {
-  const parsed = parseOptions('startCaptureServer', SPECS, [options]) as Partial<CaptureServerOptions>;
+  const parsed = parseOptions('startCaptureServer', SPECS, [options]);
   if (parsed.dir === undefined || parsed.dir === '') {
     throw new OptionError('startCaptureServer', 'dir', 'the dir option (the folder for received messages) is required');
   }
@@ -175,7 +174,7 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     },
     onSecure(socket, _session, callback) {
       // After STARTTLS the plain socket sees no more data: watch the TLS one.
-      deadline.watch(socket as Socket);
+      deadline.watch(socket);
       callback();
     },
     onRcptTo(address, session, callback) {

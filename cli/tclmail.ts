@@ -16,7 +16,7 @@ export interface CommandEntry {
   load(): Command;
 }
 
-/* eslint-disable @typescript-eslint/no-require-imports -- each command loads on first use, so `tclmail --help` or `tclmail send` never loads the capture server's or the fleet's packages. */
+// Each command loads on first use (require), so `tclmail --help` or `tclmail send` never loads the capture server's or the fleet's packages.
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'send', summary: 'send a message (from flags or an .eml file) and report refused recipients', load: () => (require('./commands/send') as typeof import('./commands/send')).send },
   { name: 'bulk', summary: 'send a template to every row of a CSV or JSON Lines list (journal, dry run, report)', load: () => (require('./commands/bulk') as typeof import('./commands/bulk')).bulk },
@@ -25,7 +25,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'inspect', summary: 'print the MIME tree of an .eml file', load: () => (require('./commands/inspect') as typeof import('./commands/inspect')).inspect },
   { name: 'bounces', summary: 'read bounces and complaints; keep a suppression list', load: () => (require('./commands/bounces') as typeof import('./commands/bounces')).bounces },
 ];
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Packages a command needs that a library install may leave out (optionalDependencies). */
 const OPTIONAL_PACKAGES = ['smtp-server', 'selfsigned', 'bullmq', 'ioredis'];

@@ -12,8 +12,11 @@
  * name is ever invented for a missing domain, every member of a group carries
  * the group name, a line break or control character is an error rather than
  * part of an address, and a `;` outside a group costs only its own entry.
+ *
+ * lib/ is a leaf: encoded words (RFC 2047) in a display name are decoded by
+ * the caller's `decodeWords` (mime.parseaddress passes the mime decoder).
  */
-import { field_decode } from '../mime/codec/words';
+import { tokenize, type Token } from './address-lexer';
 
 /** One address as Tcllib's `mime::parseaddress` describes it. */
 export interface AddressInfo {
@@ -25,7 +28,7 @@ export interface AddressInfo {
   domain: string;
   /** `''`, or what is wrong with this address. */
   error: string;
-  /** A name for people: the phrase, else the comment, else the local part (X.400 aware); encoded words decoded. */
+  /** A name for people: the phrase, else the comment, else the local part (X.400 aware); encoded words decoded by mime.parseaddress. */
   friendly: string;
   /** The name of the group the address belongs to, or `''`. */
   group: string;
@@ -39,182 +42,6 @@ export interface AddressInfo {
   proper: string;
   /** An obsolete source route such as `@r1,@r2:`. */
   route: string;
-}
-
-// ---------------------------------------------------------------------------
-// Lexer
-
-type Kind = 'atom' | 'qstring' | 'dliteral' | 'special' | 'end' | 'error';
-
-interface Token {
-  kind: Kind;
-  /** The source text (line breaks of folding removed), the special character, or what went wrong. */
-  text: string;
-  /** For a quoted string: its content, quotes and backslashes removed. */
-  value: string;
-  /** A quoted string that was folded across lines: harmless in a phrase, an error in a local part. */
-  folded: boolean;
-  /** White space or a comment came before this token. */
-  spaced: boolean;
-  /** The comments just before this token, collected by whoever consumes it. */
-  comments: string[];
-}
-
-const SPECIALS = ';,<>:.@)]\\';
-
-function isControl(code: number): boolean {
-  return (code < 0x20 && code !== 0x09) || code === 0x7f;
-}
-
-function hex(code: number): string {
-  return '0x' + code.toString(16).padStart(2, '0');
-}
-
-/** Splits the text into tokens in a single pass; comments ride on the token that follows them. */
-function tokenize(input: string): Token[] {
-  const tokens: Token[] = [];
-  const n = input.length;
-  let i = 0;
-  let comments: string[] = [];
-  let spaced = false;
-
-  const push = (kind: Kind, text: string, value = '', folded = false): void => {
-    tokens.push({ kind, text, value, folded, spaced, comments });
-    comments = [];
-    spaced = false;
-  };
-  /** Length of the line break at `at` (CR LF, LF or CR), 0 when there is none. */
-  const lineBreak = (at: number): number => {
-    const c = input.charCodeAt(at);
-    if (c === 0x0d) return input.charCodeAt(at + 1) === 0x0a ? 2 : 1;
-    return c === 0x0a ? 1 : 0;
-  };
-  const isWsp = (at: number): boolean => {
-    const c = input.charCodeAt(at);
-    return c === 0x20 || c === 0x09;
-  };
-
-  /**
-   * Reads a bracketed run (comment, quoted string, domain literal) from `i`,
-   * which holds the opening character. Returns its text with folding removed,
-   * its unescaped content, and the first defect found, if any.
-   */
-  const bracketed = (close: number, nests: boolean, what: string) => {
-    const open = input.charCodeAt(i);
-    let depth = 1;
-    let text = input[i];
-    let value = '';
-    let defect = '';
-    let folded = false;
-    i++;
-    while (i < n) {
-      const c = input.charCodeAt(i);
-      const br = lineBreak(i);
-      if (br > 0) {
-        if (isWsp(i + br)) folded = true;
-        else if (!defect) defect = `line break in ${what}`;
-        i += br;
-        continue;
-      }
-      if (isControl(c) && !defect) defect = `control character ${hex(c)} in ${what}`;
-      if (c === 0x5c && i + 1 < n) {
-        // A backslash quotes the next character, except a line break, which it cannot hide.
-        if (lineBreak(i + 1) > 0) {
-          text += '\\';
-          i++;
-          continue;
-        }
-        const next = input.charCodeAt(i + 1);
-        if (isControl(next) && !defect) defect = `control character ${hex(next)} in ${what}`;
-        text += input.slice(i, i + 2);
-        value += input[i + 1];
-        i += 2;
-        continue;
-      }
-      if (nests && c === open) depth++;
-      else if (c === close && --depth === 0) {
-        text += input[i];
-        i++;
-        return { text, value, defect, folded, complete: true };
-      }
-      text += input[i];
-      value += input[i];
-      i++;
-    }
-    return { text, value, defect, folded, complete: false };
-  };
-
-  while (i < n) {
-    const code = input.charCodeAt(i);
-    const c = input[i];
-    if (c === ' ' || c === '\t') {
-      spaced = true;
-      i++;
-      continue;
-    }
-    if (lineBreak(i) > 0) {
-      const br = lineBreak(i);
-      if (isWsp(i + br)) {
-        spaced = true;
-        i += br;
-        continue;
-      }
-      // A bare line break: fine only as trailing white space; otherwise one error token for the whole run.
-      let j = i;
-      while (j < n && (isWsp(j) || lineBreak(j) > 0)) j++;
-      if (j < n) push('error', 'line break');
-      else spaced = true;
-      i = j;
-      continue;
-    }
-    if (c === '(') {
-      const comment = bracketed(0x29, true, 'comment');
-      if (!comment.complete) {
-        push('error', 'end-of-input during comment');
-      } else if (comment.defect) {
-        push('error', comment.defect);
-      } else {
-        comments.push(comment.text);
-        spaced = true;
-      }
-      continue;
-    }
-    if (c === '"') {
-      const quoted = bracketed(0x22, false, 'quoted-string');
-      if (!quoted.complete) push('error', 'end-of-input during quoted-string');
-      else if (quoted.defect) push('error', quoted.defect);
-      else push('qstring', quoted.text, quoted.value, quoted.folded);
-      continue;
-    }
-    if (c === '[') {
-      const literal = bracketed(0x5d, false, 'domain-literal');
-      if (!literal.complete) push('error', 'end-of-input during domain-literal');
-      else if (literal.defect || literal.folded) push('error', literal.defect || 'line break in domain-literal');
-      else push('dliteral', literal.text, literal.value);
-      continue;
-    }
-    if (SPECIALS.includes(c)) {
-      push('special', c);
-      i++;
-      continue;
-    }
-    if (isControl(code)) {
-      push('error', `control character ${hex(code)}`);
-      i++;
-      continue;
-    }
-    const start = i;
-    while (i < n) {
-      const k = input.charCodeAt(i);
-      const ch = input[i];
-      if (ch === ' ' || ch === '\t' || ch === '(' || ch === '"' || ch === '[' || SPECIALS.includes(ch)) break;
-      if (isControl(k)) break; // CR and LF included
-      i++;
-    }
-    push('atom', input.slice(start, i));
-  }
-  push('end', 'end-of-input');
-  return tokens;
 }
 
 // ---------------------------------------------------------------------------
@@ -302,7 +129,10 @@ class Parser {
   /** Comments read before a group's name, handed to its first member (as Tcllib does). */
   private carried: string[] = [];
 
-  constructor(private readonly tokens: Token[]) {}
+  constructor(
+    private readonly tokens: Token[],
+    private readonly decodeWords: (text: string) => string,
+  ) {}
 
   parse(): AddressInfo[] {
     const out: AddressInfo[] = [];
@@ -576,8 +406,8 @@ class Parser {
     const plain = entry.phrase ? phraseText(entry.phrase) : '';
     const phrase = quotePhrase(plain);
     let friendly = '';
-    if (plain !== '') friendly = field_decode(plain);
-    else if (entry.comments.length > 0) friendly = field_decode(commentText(entry.comments));
+    if (plain !== '') friendly = this.decodeWords(plain);
+    else if (entry.comments.length > 0) friendly = this.decodeWords(commentText(entry.comments));
     if (friendly === '' && entry.local !== '') friendly = this.friendlyLocal(entry);
     return {
       address,
@@ -614,49 +444,9 @@ class Parser {
  * Parses an address list (a To, From or Cc value) into one record per address,
  * with Tcllib's keys. Never throws: what is wrong with an address is in its
  * `error` key, and the next address is parsed on its own. Linear in the length
- * of the text.
- *
- * Tcl: `mime::parseaddress "John Doe <john@example.com>"`
- * TypeScript: `mime.parseaddress('John Doe <john@example.com>')` →
- * `[{ address: 'john@example.com', phrase: 'John Doe', friendly: 'John Doe', ... }]`
+ * of the text. `decodeWords` turns the display name (phrase or comment) into
+ * the `friendly` name; by default it is kept as written.
  */
-export function parseaddress(text: string): AddressInfo[] {
-  return new Parser(tokenize(String(text))).parse();
-}
-
-/** The same as {@link parseaddress}: the mailboxes of a header's address list. */
-export function parseMailboxList(text: string): AddressInfo[] {
-  return parseaddress(text);
-}
-
-const DOT_ATOM_TEXT = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\uffff-]+)*$/;
-
-/**
- * True when `address` is exactly one `local@domain` (no display name, no
- * comment, no route) that parses without error and holds no character that
- * could end a command line. This is the check an SMTP envelope needs.
- */
-export function isValidAddrSpec(address: string): boolean {
-  const list = parseaddress(address);
-  if (list.length !== 1) return false;
-  const [info] = list;
-  return (
-    info.error === '' &&
-    info.domain !== '' &&
-    info.phrase === '' &&
-    info.comment === '' &&
-    info.route === '' &&
-    info.group === '' &&
-    info.address === address.trim() &&
-    !/[\x00-\x1f\x7f]/.test(address)
-  );
-}
-
-/**
- * Writes `local@domain` as RFC 5322 wants it: the local part as a dot-atom
- * when it can be one, else as a quoted string with `"` and `\` escaped.
- */
-export function formatAddrSpec(local: string, domain: string): string {
-  const localPart = DOT_ATOM_TEXT.test(local) ? local : '"' + local.replace(/[\\"]/g, (c) => '\\' + c) + '"';
-  return `${localPart}@${domain}`;
+export function parseAddressList(text: string, decodeWords: (text: string) => string = (words) => words): AddressInfo[] {
+  return new Parser(tokenize(String(text)), decodeWords).parse();
 }

@@ -42,23 +42,3 @@ export function toASCIIDomain(domain: string): string {
   if (ascii.length > 253) throw new InvalidInputError('domain', `the domain is longer than 253 octets`);
   return ascii;
 }
-
-/**
- * A domain for display: each A-label (`xn--...`) decoded to Unicode. Never
- * throws: a label that is not valid Punycode is kept as it is, and so is a
- * domain literal.
- */
-export function toUnicodeDomain(domain: string): string {
-  if (domain.startsWith('[')) return domain;
-  return domain
-    .split('.')
-    .map((label) => {
-      if (!/^xn--/i.test(label)) return label;
-      try {
-        return punycode.decode(label.slice(4).toLowerCase());
-      } catch {
-        return label;
-      }
-    })
-    .join('.');
-}

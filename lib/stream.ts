@@ -8,7 +8,6 @@
  * same however the input is split.
  */
 import { isAscii } from 'node:buffer';
-import { Transform, TransformCallback } from 'node:stream';
 import { CR, DOT, LF } from './bytes';
 
 const CRLF_BYTES = Buffer.from('\r\n');
@@ -29,14 +28,6 @@ const crlfLines = new WeakSet<Buffer>();
 export function vouchCrlfLines(bytes: Buffer): Buffer {
   crlfLines.add(bytes);
   return bytes;
-}
-
-export interface DataEncoderOptions {
-  /**
-   * Add the end of data when the input ends: a CRLF if the last line has none,
-   * then '.' CRLF. Default true.
-   */
-  terminate?: boolean;
 }
 
 /**
@@ -143,43 +134,6 @@ export class DataCodec {
     this.contentLength += 2;
     return Buffer.concat([CRLF_BYTES, DATA_TERMINATOR]);
   }
-}
-
-/**
- * Streaming transform from message bytes to the bytes sent after DATA's 354:
- * line ends normalized to CRLF, dot-stuffed, and (by default) terminated.
- */
-export class DataEncoder extends Transform {
-  private readonly codec = new DataCodec();
-  private readonly terminate: boolean;
-
-  constructor(options: DataEncoderOptions = {}) {
-    super();
-    this.terminate = options.terminate ?? true;
-  }
-
-  /** Bytes of message content written so far (line ends normalized, without stuffing or terminator). */
-  get contentLength(): number {
-    return this.codec.contentLength;
-  }
-
-  override _transform(chunk: Buffer | string, encoding: BufferEncoding, done: TransformCallback): void {
-    const out = this.codec.encode(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk);
-    if (out.length) this.push(out);
-    done();
-  }
-
-  override _flush(done: TransformCallback): void {
-    if (this.terminate) this.push(this.codec.end());
-    done();
-  }
-}
-
-/** The whole-buffer form of {@link DataEncoder}: what goes on the wire for `message`. */
-export function encodeData(message: Buffer | string, options: DataEncoderOptions = {}): Buffer {
-  const codec = new DataCodec();
-  const body = codec.encode(typeof message === 'string' ? Buffer.from(message, 'utf8') : message);
-  return options.terminate === false ? body : Buffer.concat([body, codec.end()]);
 }
 
 /**

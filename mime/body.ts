@@ -2,8 +2,8 @@
  * mime::getbody: the body of a leaf, transfer-decoded, and with `decode` also
  * charset-decoded to a JavaScript string.
  */
-import { MimeError, OptionError } from '../lib/errors';
-import { parseOptions, type OptionSpecs } from '../lib/options';
+import { MimeError } from '../lib/errors';
+import { parseOptions, typed, type OptionSpecs, type TclWords } from '../lib/options';
 import { readAllSync } from './build/writer';
 import { decodeCharset } from './codec/charsets';
 import { decodeBase64 } from './parse/transfer';
@@ -12,11 +12,11 @@ import { canonicalSource, isEncodedBody, memoryBytes } from './build/plan';
 import { qpDecodeBytes } from './codec/qp';
 import { partOf, type Token } from './tokens';
 
-const GETBODY: OptionSpecs = {
+const GETBODY = {
   decode: { kind: 'boolean' },
-  command: { kind: 'function' },
-  blocksize: { kind: 'integer' },
-};
+  command: typed<BodyCallback>()({ kind: 'function' }),
+  blocksize: { kind: 'number', integer: true, above: 0 },
+} as const satisfies OptionSpecs;
 
 /** What a `command` callback receives: each block, then the end (or the error that stopped it). */
 export type BodyCallback = (event: 'data' | 'end' | 'error', data?: string | Buffer) => unknown;
@@ -111,14 +111,13 @@ function flagWithoutValue(args: unknown[]): unknown[] {
  *   `-decode failed: can't reversemap charset <cs>` for an unknown charset.
  */
 export function getbody(token: Token, options?: GetbodyOptions): string | Buffer;
-export function getbody(token: Token, ...args: unknown[]): string | Buffer;
+export function getbody(token: Token, ...flat: TclWords): string | Buffer;
 export function getbody(token: Token, ...args: unknown[]): unknown {
   const part = partOf(token, 'mime.getbody');
   const options = parseOptions('mime.getbody', GETBODY, flagWithoutValue(args));
-  const blocksize = (options.blocksize as number | undefined) ?? 4096;
-  if (blocksize < 1) throw new OptionError('mime.getbody', 'blocksize', `-blocksize expects a positive integer, not ${blocksize}`);
+  const blocksize = options.blocksize ?? 4096;
   if (hasParts(part)) throw new MimeError("MIME part isn't a leaf");
-  const command = options.command as BodyCallback | undefined;
+  const command = options.command;
 
   let body: string | Buffer;
   try {

@@ -4,10 +4,10 @@
  * leaves the part exactly as it was.
  */
 import { MimeError } from '../lib/errors';
-import { parseOptions, type OptionSpecs } from '../lib/options';
+import { parseOptions, type OptionSpecs, type TclWords } from '../lib/options';
 import { scanSync } from './build/writer';
 import type { BodyStats } from './codec/encoding';
-import { contentTypeValue, formatField, READ_ONLY } from './build/headers';
+import { contentTypeValue, formatField, isReservedField } from './build/headers';
 import { hasParts, type HeaderField, type Part } from './part';
 import { effectiveParams, leafPlan } from './build/plan';
 import { partOf, type Token } from './tokens';
@@ -94,9 +94,9 @@ export function headerFields(part: Part): Array<{ name: string; value: string }>
   return part.headers.map((field) => ({ name: field.name, value: field.value }));
 }
 
-const SETHEADER: OptionSpecs = {
+const SETHEADER = {
   mode: { kind: 'string', values: ['write', 'append', 'delete'] },
-};
+} as const satisfies OptionSpecs;
 
 /** Options of {@link setheader}. */
 export interface SetheaderOptions {
@@ -135,10 +135,10 @@ function removeFields(part: Part, indexes: number[]): void {
  * TypeScript: `mime.setheader(tok, 'Subject', 'Hi again', { mode: 'append' })`
  */
 export function setheader(token: Token, key: string, value: string, options?: SetheaderOptions): string[];
-export function setheader(token: Token, key: string, value: string, ...args: unknown[]): string[];
+export function setheader(token: Token, key: string, value: string, ...flat: TclWords): string[];
 export function setheader(token: Token, key: string, value: string, ...args: unknown[]): string[] {
   const part = partOf(token, 'mime.setheader');
-  const mode = (parseOptions('mime.setheader', SETHEADER, args).mode as string | undefined) ?? 'write';
+  const mode = parseOptions('mime.setheader', SETHEADER, args).mode ?? 'write';
   const lower = typeof key === 'string' ? key.toLowerCase() : '';
   if (mode === 'delete') {
     // The value is not written, but a name that could never be a field is still refused.
@@ -146,7 +146,7 @@ export function setheader(token: Token, key: string, value: string, ...args: unk
   } else {
     formatField(key, value);
   }
-  if (READ_ONLY.has(lower)) throw new MimeError(`key ${key} may not be set`, 'EHEADER');
+  if (isReservedField(lower)) throw new MimeError(`key ${key} may not be set`, 'EHEADER');
 
   const indexes: number[] = [];
   part.headers.forEach((field, index) => {

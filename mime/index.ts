@@ -29,10 +29,12 @@ export { buildmessage, copymessage } from './message';
 
 export { qp_encode, qp_decode } from './codec/qp';
 export { word_encode, word_decode, field_decode } from './codec/words';
+export type { WordEncodeOptions } from './codec/words';
 export { mapencoding, reversemapencoding } from './codec/charsets';
 export { parsedatetime } from './codec/datetime';
 export { uniqueID } from './build/uniqueid';
-export { parseaddress } from '../lib/address';
+export { parseaddress } from './address';
+export type { AddressInfo } from './address';
 
 /** @internal For the smtp layer: see internal.ts. */
 export { isToken, createMessageStream, messageChunks, checkMessageOptions, messageSize, hasEightBit, getHeaderFields } from './transmit';

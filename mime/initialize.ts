@@ -5,18 +5,18 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidInputError, MimeError, OptionError } from '../lib/errors';
-import { parseOptions, type OptionSpecs } from '../lib/options';
+import { parseOptions, type OptionSpecs, type OptionsOf, type TclWords } from '../lib/options';
 import { refuseLineBreaks } from '../lib/text';
 import { decodeCharset } from './codec/charsets';
 import { ENCODINGS } from './codec/encoding';
-import { formatField, isMimeToken } from './build/headers';
+import { formatField, isMimeToken, isReservedField } from './build/headers';
 import { parseBuffer, parseFile } from './parse/message';
 import { newPart, hasParts, type BodySource, type Part } from './part';
 import { asciiTextIn, memoryBytes, newBoundary } from './build/plan';
 import { issueToken, partsOf, release, type Subordinates, type Token } from './tokens';
 import { uniqueID } from './build/uniqueid';
 
-const INITIALIZE: OptionSpecs = {
+const INITIALIZE = {
   canonical: { kind: 'string' },
   param: { kind: 'pair', repeat: true },
   encoding: { kind: 'string', values: ENCODINGS },
@@ -24,7 +24,9 @@ const INITIALIZE: OptionSpecs = {
   string: { kind: 'any' },
   file: { kind: 'string' },
   parts: { kind: 'any' },
-};
+} as const satisfies OptionSpecs;
+
+type Initialize = OptionsOf<typeof INITIALIZE>;
 
 /** Options of {@link initialize}, in object form. */
 export interface InitializeOptions {
@@ -46,7 +48,7 @@ export interface InitializeOptions {
 
 const COMMAND = 'mime.initialize';
 
-function pairValue(option: string, pair: [string, unknown]): string {
+function pairValue(option: string, pair: readonly [string, unknown]): string {
   const value = pair[1];
   if (typeof value !== 'string') {
     throw new OptionError(COMMAND, option, `-${option} expects a key and a value, not ${pair[0]} with an array as the value`);
@@ -57,7 +59,7 @@ function pairValue(option: string, pair: [string, unknown]): string {
 /** RFC 2046 section 5.1.1: 1 to 70 characters from bchars, not ending in a space. */
 const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$/;
 
-function checkParams(pairs: Array<[string, unknown]>): Map<string, string> {
+function checkParams(pairs: ReadonlyArray<readonly [string, unknown]>): Map<string, string> {
   const params = new Map<string, string>();
   for (const pair of pairs) {
     const [name] = pair;
@@ -151,10 +153,10 @@ function checkCharset(part: Part): void {
   }
 }
 
-function canonicalPart(options: Record<string, unknown>, content: string): Part {
-  const params = checkParams((options.param as Array<[string, unknown]> | undefined) ?? []);
-  const encoding = (options.encoding as string | undefined) ?? '';
-  const sources = ['string', 'file', 'parts'].filter((name) => options[name] !== undefined);
+function canonicalPart(options: Initialize, content: string): Part {
+  const params = checkParams(options.param ?? []);
+  const encoding = options.encoding ?? '';
+  const sources = (['string', 'file', 'parts'] as const).filter((name) => options[name] !== undefined);
   if (sources.length !== 1) {
     throw new OptionError(COMMAND, sources[1], 'specify exactly one of -file, -parts, or -string');
   }
@@ -171,7 +173,7 @@ function canonicalPart(options: Record<string, unknown>, content: string): Part 
     }
     body = { kind: 'parts', parts };
   } else if (options.file !== undefined) {
-    body = { kind: 'file', path: checkFile(options.file as string) };
+    body = { kind: 'file', path: checkFile(options.file) };
   } else {
     body = { kind: 'string', data: stringValue(options.string) };
   }
@@ -179,13 +181,15 @@ function canonicalPart(options: Record<string, unknown>, content: string): Part 
   const part = newPart(content, body);
   part.params = params;
   part.encoding = encoding;
-  for (const pair of (options.header as Array<[string, unknown]> | undefined) ?? []) {
+  for (const pair of options.header ?? []) {
     const [name] = pair;
     const value = pairValue('header', pair);
-    const lower = name.toLowerCase();
-    if (lower === 'content-type') throw new MimeError(`use -canonical instead of -header ${name} ${value}`, 'EHEADER');
-    if (lower === 'content-transfer-encoding') throw new MimeError(`use -encoding instead of -header ${name} ${value}`, 'EHEADER');
-    if (lower === 'content-md5' || lower === 'mime-version') throw new MimeError("don't go there...", 'EHEADER');
+    if (isReservedField(name)) {
+      const lower = name.toLowerCase();
+      if (lower === 'content-type') throw new MimeError(`use -canonical instead of -header ${name} ${value}`, 'EHEADER');
+      if (lower === 'content-transfer-encoding') throw new MimeError(`use -encoding instead of -header ${name} ${value}`, 'EHEADER');
+      throw new MimeError("don't go there...", 'EHEADER');
+    }
     formatField(name, value); // checks name and value as setheader does: refuses what it could not write safely
     part.headers.push({ name, value });
   }
@@ -197,14 +201,14 @@ function canonicalPart(options: Record<string, unknown>, content: string): Part 
   return part;
 }
 
-function parsedPart(options: Record<string, unknown>): Part {
-  for (const name of ['param', 'encoding', 'header', 'parts']) {
+function parsedPart(options: Initialize): Part {
+  for (const name of ['param', 'encoding', 'header', 'parts'] as const) {
     if (options[name] !== undefined) throw new OptionError(COMMAND, name, `-${name} requires -canonical`);
   }
   if ((options.string === undefined) === (options.file === undefined)) {
     throw new OptionError(COMMAND, options.string === undefined ? undefined : 'file', 'specify exactly one of -file or -string');
   }
-  if (options.file !== undefined) return parseFile(checkFile(options.file as string));
+  if (options.file !== undefined) return parseFile(checkFile(options.file));
   const message = stringValue(options.string);
   // A string is a message's bytes, one character per byte (as buildmessage returns them); text beyond Latin-1 is taken as UTF-8.
   const data = Buffer.isBuffer(message) ? message : Buffer.from(message, /[^\x00-\xff]/.test(message) ? 'utf8' : 'latin1');
@@ -225,18 +229,18 @@ function parsedPart(options: Record<string, unknown>): Part {
  *   header or parameter that could not be written safely.
  */
 export function initialize(options?: InitializeOptions): Token;
-export function initialize(...args: unknown[]): Token;
+export function initialize(...flat: TclWords): Token;
 export function initialize(...args: unknown[]): Token {
   const options = parseOptions(COMMAND, INITIALIZE, args);
   if (options.canonical !== undefined) {
-    return issueToken(canonicalPart(options, checkContent(options.canonical as string)));
+    return issueToken(canonicalPart(options, checkContent(options.canonical)));
   }
   return issueToken(parsedPart(options));
 }
 
-const FINALIZE: OptionSpecs = {
+const FINALIZE = {
   subordinates: { kind: 'string', values: ['all', 'dynamic', 'none'] },
-};
+} as const satisfies OptionSpecs;
 
 /** Options of {@link finalize}. */
 export interface FinalizeOptions {
@@ -252,8 +256,8 @@ export interface FinalizeOptions {
  * TypeScript: `mime.finalize(tok, { subordinates: 'all' })`
  */
 export function finalize(token: Token, options?: FinalizeOptions): void;
-export function finalize(token: Token, ...args: unknown[]): void;
+export function finalize(token: Token, ...flat: TclWords): void;
 export function finalize(token: Token, ...args: unknown[]): void {
   const options = parseOptions('mime.finalize', FINALIZE, args);
-  release(token, (options.subordinates as Subordinates | undefined) ?? 'dynamic', 'mime.finalize');
+  release(token, options.subordinates ?? 'dynamic', 'mime.finalize');
 }

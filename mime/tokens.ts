@@ -8,21 +8,27 @@ import { inspect } from 'node:util';
 import { MimeError, OptionError } from '../lib/errors';
 import { hasParts, type Part } from './part';
 
+// A token's name is kept outside the object, not in a `#field`: a `#field` in the published
+// .d.ts breaks a user's `tsc` at TypeScript's default target (TS18028), and a plain field
+// would show in JSON.stringify and Object.keys.
+const names = new WeakMap<Token, string>();
+
 /** A handle onto one MIME part, printed as Tcllib prints its tokens (`::mime::7`). */
 export class Token {
-  readonly #name: string;
+  // Type only (nothing at run time): a private member keeps Token nominal, so no other object with a toString passes for one.
+  declare private readonly token: never;
 
   /** @internal Tokens come from `mime.initialize`; this constructor is not public API. */
   constructor(name: string) {
-    this.#name = name;
+    names.set(this, name);
   }
 
   toString(): string {
-    return this.#name;
+    return names.get(this) ?? '';
   }
 
   [inspect.custom](): string {
-    return `Token(${this.#name})`;
+    return `Token(${this.toString()})`;
   }
 }
 

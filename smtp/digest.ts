@@ -6,7 +6,7 @@
  * "Blind Carbon Copy" (TCLLIB.md §1.6). Unlike Tcllib 1.21 it has one
  * well-formed boundary and no empty `Bcc:` field.
  */
-import { Readable } from 'node:stream';
+import { type Readable } from 'node:stream';
 import { formatDate } from '../mime/codec/datetime';
 import { uniqueID } from '../mime/build/uniqueid';
 import * as mime from '../mime';

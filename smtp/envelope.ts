@@ -11,10 +11,11 @@
  * - a message always has a From, and no domain is ever invented;
  * - groups give their members, and an empty group gives nobody (no `RCPT TO:<>`).
  */
-import { parseaddress, AddressInfo } from '../lib/address';
+import { parseAddressList, type AddressInfo } from '../lib/address';
 import { InvalidInputError, OptionError } from '../lib/errors';
 import { refuseControls } from '../lib/text';
 import { checkMailbox } from './protocol/command';
+import { checkFieldName, isReservedField } from '../mime/build/headers';
 
 /** One header field as a name and an unfolded value. */
 export interface Field {
@@ -65,12 +66,6 @@ const COMMAND = 'smtp.sendmessage';
 /** Never transmitted, whatever the mode: blind recipients must stay blind. */
 export const BLIND_FIELDS: readonly string[] = ['bcc', 'dcc', 'resent-bcc', 'resent-dcc'];
 
-/** Set by the MIME layer from the part's type and encoding, so a caller may not set them by hand (Tcllib's rule). */
-const RESERVED_FIELDS = new Set(['content-type', 'content-transfer-encoding', 'content-md5', 'mime-version']);
-
-// RFC 5322 §3.6.8: a field name is printable US-ASCII other than the colon.
-const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
-
 function fail(origin: Origin, who: string, message: string): never {
   if (origin === 'part') throw new InvalidInputError(who, message);
   throw new OptionError(COMMAND, origin, message);
@@ -82,11 +77,10 @@ function fail(origin: Origin, who: string, message: string): never {
  * MIME layer owns.
  */
 export function checkHeaderPair(name: string, value: string): void {
-  if (!FIELD_NAME.test(name)) {
-    throw new InvalidInputError(`header ${JSON.stringify(name)}`, 'a header field name is printable US-ASCII without spaces or colons');
-  }
+  checkFieldName(name);
   refuseControls(`header ${name}`, value);
-  if (RESERVED_FIELDS.has(name.toLowerCase())) {
+  // The MIME layer writes these from the part's type and encoding (Tcllib's rule, in sendmessage's words).
+  if (isReservedField(name)) {
     throw new OptionError(COMMAND, 'header', 'Content-Type, Content-Transfer-Encoding, Content-MD5, and MIME-Version cannot be user-specified.');
   }
 }
@@ -103,7 +97,7 @@ export function mailboxes(text: string, who: string, origin: Origin): string[] {
   refuseControls(who, text);
   if (text.trim() === '') return [];
   const out: string[] = [];
-  for (const info of parseaddress(text)) {
+  for (const info of parseAddressList(text)) {
     const address = checkedAddress(info, who, origin);
     if (address !== null) out.push(address);
   }
@@ -113,6 +107,7 @@ export function mailboxes(text: string, who: string, origin: Origin): string[] {
 
 // Lists that passed every check, by their text: a bulk run repeats its From (and often its To) for each message,
 // and the result depends on the text alone (a failure is never stored, so its error still names the field).
+// Listed in docs/fast-paths.md with the test that guards it.
 const checkedLists = new Map<string, readonly string[]>();
 const CHECKED_LISTS = 256;
 const CHECKED_TEXT = 2048;

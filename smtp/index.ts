@@ -1,9 +1,13 @@
-/** The smtp module: Tcllib smtp 1.5 and a step-by-step session (being written). */
-export {};
+/**
+ * The smtp module: Tcllib's `smtp::sendmessage` (smtp 1.5) as `sendmessage`,
+ * a step-by-step session (`connect`) in the manner of Python's smtplib, a
+ * pool of sessions (`pool`), bulk sending (`sendmany`) and DKIM signing.
+ * See docs/smtp.md.
+ */
 export { connect } from './protocol/session';
 export type { ConnectOptions, Extensions, LoginOptions, MessageChanges, MessageSource, Reply, SendmailOptions, Session, SessionState } from './protocol/types';
 export { sendmessage } from './sendmessage';
-export type { SendMessageOptions, TlsFailure, TlsPolicy, TlsVerdict } from './sendmessage';
+export type { CallOptions, SendMessageOptions, TlsFailure, TlsPolicy, TlsVerdict } from './sendmessage';
 export { pool } from './bulk/pool';
 export type { Pool, PoolOptions } from './bulk/pool';
 export { sendmany } from './bulk/sendmany';
@@ -19,4 +23,4 @@ export type { DkimAlgorithm, DkimOptions, DkimSignature } from './dkim/sign';
 export type { DsnOptions, NotifyValue } from './protocol/dsn';
 export { enhancedOf } from './protocol/refused';
 export type { RefusedRecipient } from './protocol/refused';
-export type { StartTlsMode } from './modern-options';
+export type { StartTlsMode } from './extension-options';

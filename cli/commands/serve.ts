@@ -165,7 +165,7 @@ export const serve: Command = {
       const stop = (): void => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        Promise.all([running.close(), page?.close()]).then(() => done(EXIT.OK));
+        void Promise.all([running.close(), page?.close()]).then(() => done(EXIT.OK));
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

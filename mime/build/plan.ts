@@ -12,7 +12,7 @@ import {
   bodyKind, chooseTransfer, needsScan, parsedNeedsRecoding, recodeChoice, scanMayStop,
   type BodyKind, type BodyStats, type Transfer,
 } from '../codec/encoding';
-import { formatContentType, formatField, READ_ONLY } from './headers';
+import { formatContentType, formatField, isReservedField } from './headers';
 import { hasParts, type HeaderField, type Part } from '../part';
 
 /** Where a body's bytes are. */
@@ -69,7 +69,7 @@ export function checkExtraHeaders(fields: ReadonlyArray<readonly [string, string
   for (let i = 0; i < fields.length; i++) {
     const name = fields[i][0];
     texts.push(formatField(name, fields[i][1]));
-    if (READ_ONLY.has(name.toLowerCase())) {
+    if (isReservedField(name)) {
       throw new MimeError(`key ${name} may not be set`, 'EHEADER');
     }
   }
@@ -204,6 +204,7 @@ function fieldText(field: HeaderField, eol: string): Buffer | string {
 
 // Content-Type fields as written, by type and parameters: the parts of a bulk run share a few. Only fields
 // that were written are kept (a failure is thrown again), and a run of fresh boundaries empties it.
+// Listed in docs/fast-paths.md with the test that guards it.
 const contentTypes = new Map<string, string>();
 const CACHED_CONTENT_TYPES = 256;
 

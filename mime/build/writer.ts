@@ -10,7 +10,8 @@ import { closeSync, openSync, readFileSync, readSync, type PathLike } from 'node
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { MimeError } from '../../lib/errors';
-import { base64Length, BodyScanner, encoderFor, type BodyStats, type ChunkEncoder, type Transfer } from '../codec/encoding';
+import { BodyScanner, type BodyStats, type Transfer } from '../codec/encoding';
+import { base64Length, encoderFor, type ChunkEncoder } from '../codec/encoders';
 import type { Part } from '../part';
 import { contextOf, messagePlan, type BodyRef, type BuildOptions, type Plan, type Step } from './plan';
 

@@ -4,14 +4,22 @@
  * Tcllib (see ./charsets).
  */
 import { MimeError } from '../../lib/errors';
-import { parseOptions } from '../../lib/options';
+import { parseOptions, type OptionSpecs, type TclWords } from '../../lib/options';
 import { decodeCharset, encodeCharset, isSupportedCharset, isTclEncoding, mapencoding, reversemapencoding } from './charsets';
 import { qpDecodeBytes, qpEncodeBytes } from './qp';
 
 const WORD_OPTIONS = {
   charset_encoded: { kind: 'boolean' },
   maxlength: { kind: 'integer' },
-} as const;
+} as const satisfies OptionSpecs;
+
+/** Options of {@link word_encode}. */
+export interface WordEncodeOptions {
+  /** The text is bytes already in the charset, one character per byte (default true, as in Tcllib); false for Unicode text. */
+  charset_encoded?: boolean;
+  /** The longest encoded word, in characters (default 66). */
+  maxlength?: number;
+}
 
 // `=?` charset `?` method `?` text `?=`; each part is bounded by `?`, so the scan is linear.
 const ENCODED_WORD = /=\?([^?]+)\?([^?])\?([^?]*)\?=/;
@@ -65,6 +73,8 @@ function tooShort(maxlength: number): MimeError {
  * TypeScript: `mime.word_encode('utf-8', 'quoted-printable', 'は', { charset_encoded: false })`
  * (or `..., '-charset_encoded', 0)`) → `'=?UTF-8?Q?=E3=81=AF?='`
  */
+export function word_encode(charset: string, method: string, text: string | Uint8Array, options?: WordEncodeOptions): string;
+export function word_encode(charset: string, method: string, text: string | Uint8Array, ...flat: TclWords): string;
 export function word_encode(charset: string, method: string, text: string | Uint8Array, ...options: unknown[]): string {
   if (!isTclEncoding(charset)) throw new MimeError(`unknown charset '${charset}'`, 'EENCODING');
   const mime = mapencoding(charset);
@@ -73,8 +83,8 @@ export function word_encode(charset: string, method: string, text: string | Uint
     throw new MimeError(`unknown method '${method}', must be base64 or quoted-printable`);
   }
   const opts = parseOptions('mime.word_encode', WORD_OPTIONS, options);
-  const charsetEncoded = (opts.charset_encoded as boolean | undefined) ?? true;
-  const maxlength = (opts.maxlength as number | undefined) ?? 66;
+  const charsetEncoded = opts.charset_encoded ?? true;
+  const maxlength = opts.maxlength ?? 66;
 
   let unicode: string;
   if (typeof text !== 'string') unicode = strictDecode(Buffer.from(text), mime, charset);

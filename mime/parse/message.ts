@@ -255,7 +255,7 @@ function parseSource(source: Source, limits: Partial<ParseLimits>): Part {
  * TypeScript: `const tok = mime.initialize({ string: message })`, which calls `parseBuffer(Buffer.from(message))`.
  */
 export function parseBuffer(data: Buffer, limits: Partial<ParseLimits> = {}): Part {
-  const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data as Uint8Array);
+  const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data);
   return parseSource(new BufferSource(bytes), limits);
 }
 

@@ -9,24 +9,14 @@
  * `idleSecs`. At most `maxConnections` sessions are open, opening or busy at
  * once; a message that finds none free waits its turn.
  */
-import { Attempt, Rejected, SmtpError } from '../../lib/errors';
-import { OptionSpecs, parseOptions, ParsedOptions } from '../../lib/options';
+import { type Attempt, type Rejected, SmtpError } from '../../lib/errors';
+import { type OptionSpecs, type OptionsOf, parseOptions, type ParsedOptions, type TclWords } from '../../lib/options';
 import type { Token } from '../../mime';
-import {
-  allFailed,
-  attemptOf,
-  finalError,
-  movesOn,
-  openSession,
-  Plan,
-  planParsed,
-  refusedAll,
-  SENDMESSAGE_OPTIONS,
-  SendMessageOptions,
-  Target,
-  transact,
-  TransactOptions,
-} from '../sendmessage';
+import { allFailed, attemptOf, finalError, movesOn, refusedAll } from '../failover';
+import { openSession } from '../open-session';
+import { afterAbort, throwIfAborted, whenAborted } from '../protocol/abort';
+import { type CallOptions, Plan, planParsed, sameSession, SEND_CALL_OPTIONS, type SendMessageOptions, type SendOptions, type SessionSettings, type Target } from '../send-plan';
+import { transact, type TransactOptions } from '../transact';
 import type { Session } from '../protocol/types';
 
 /** Options of {@link pool}: every sendmessage option, as the default for each message, and the pool's limits. */
@@ -46,8 +36,8 @@ export interface Pool {
    * session. `options` are merged over the pool's (the `header` pairs are
    * added to the pool's; every other option given replaces the pool's).
    */
-  sendmessage(tok: Token, options?: SendMessageOptions): Promise<Rejected[]>;
-  sendmessage(tok: Token, ...flat: unknown[]): Promise<Rejected[]>;
+  sendmessage(tok: Token, options?: SendMessageOptions & CallOptions): Promise<Rejected[]>;
+  sendmessage(tok: Token, ...flat: TclWords): Promise<Rejected[]>;
   /** Waits for every message already handed to the pool, then QUITs every session. Later sends are refused. */
   close(): Promise<void>;
   /** Sessions open now (busy, idle or being opened). */
@@ -57,14 +47,14 @@ export interface Pool {
 const COMMAND = 'smtp.pool';
 
 /** The pool's own options, beside sendmessage's. */
-export const POOL_LIMITS: OptionSpecs = {
+export const POOL_LIMITS = {
   maxConnections: { kind: 'integer', min: 1 },
   maxMessages: { kind: 'integer', min: 1 },
   idleSecs: { kind: 'integer', min: 1 },
-};
+} as const satisfies OptionSpecs;
 
 /** Everything {@link pool} accepts. */
-export const POOL_OPTIONS: OptionSpecs = { ...SENDMESSAGE_OPTIONS, ...POOL_LIMITS };
+export const POOL_OPTIONS = { ...SEND_CALL_OPTIONS, ...POOL_LIMITS } as const satisfies OptionSpecs;
 
 /** The pool's limits, read once. */
 export interface PoolLimits {
@@ -74,94 +64,34 @@ export interface PoolLimits {
 }
 
 /** Splits parsed pool options into the per-message defaults and the limits. */
-export function readPoolOptions(parsed: ParsedOptions, defaults: Partial<PoolLimits> = {}): { limits: PoolLimits; messageDefaults: ParsedOptions } {
+export function readPoolOptions(parsed: OptionsOf<typeof POOL_LIMITS> & ParsedOptions, defaults: Partial<PoolLimits> = {}): { limits: PoolLimits; messageDefaults: SendOptions } {
   const messageDefaults: ParsedOptions = {};
   for (const [name, value] of Object.entries(parsed)) {
-    if (Object.prototype.hasOwnProperty.call(SENDMESSAGE_OPTIONS, name)) messageDefaults[name] = value;
+    if (Object.prototype.hasOwnProperty.call(SEND_CALL_OPTIONS, name)) messageDefaults[name] = value;
   }
   return {
     limits: {
-      maxConnections: (parsed.maxConnections as number | undefined) ?? defaults.maxConnections ?? 5,
-      maxMessages: (parsed.maxMessages as number | undefined) ?? defaults.maxMessages ?? 100,
-      idleSecs: (parsed.idleSecs as number | undefined) ?? defaults.idleSecs ?? 30,
+      maxConnections: parsed.maxConnections ?? defaults.maxConnections ?? 5,
+      maxMessages: parsed.maxMessages ?? defaults.maxMessages ?? 100,
+      idleSecs: parsed.idleSecs ?? defaults.idleSecs ?? 30,
     },
     messageDefaults,
   };
 }
 
 /** A message's options over the defaults: `header` pairs add up, any other option replaces. */
-export function mergeOptions(defaults: ParsedOptions, own: ParsedOptions): ParsedOptions {
+export function mergeOptions<T extends SendOptions>(defaults: T, own: T): T {
   // Object.assign, not spread: V8 copies these option records (built key by key) about ten times faster. Their keys are
   // option names from a table, never `__proto__`, so the two copy alike.
-  const merged: ParsedOptions = Object.assign({}, defaults, own);
-  if (defaults.header !== undefined && own.header !== undefined) {
-    merged.header = [...(defaults.header as unknown[]), ...(own.header as unknown[])];
-  }
+  const merged: T = Object.assign({}, defaults, own);
+  if (defaults.header !== undefined && own.header !== undefined) merged.header = [...defaults.header, ...own.header];
   return merged;
-}
-
-// Sessions can only be shared by messages that would have opened the same one.
-const identities = new WeakMap<object, number>();
-let nextIdentity = 1;
-
-function identity(value: unknown): unknown {
-  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return value ?? null;
-  let id = identities.get(value);
-  if (id === undefined) {
-    id = nextIdentity++;
-    identities.set(value, id);
-  }
-  return `#${id}`;
-}
-
-/**
- * Plan fields that shape only the message, never the session. Every other
- * field (client, TLS, credentials, debug, and whatever a later option adds)
- * must match for two messages to share a session, so an unknown field errs
- * on the side of a separate session.
- */
-const MESSAGE_ONLY = new Set(['targets', 'envelope', 'atleastone', 'bcc', 'maxsecs', 'dsn', 'chunking', 'binarymime', 'dkim']);
-
-/** What makes two messages' sessions interchangeable: everything that shapes the session, not the message. */
-function settingsKey(plan: Plan, last: LastKey): string {
-  const fields = sessionFields(plan);
-  const record = plan as unknown as Record<string, unknown>;
-  // Messages of one pool mostly repeat the same settings: the same values give the same key.
-  if (fields === last.fields && fields.every((name, i) => record[name] === last.values[i])) return last.key;
-  const parts: unknown[] = [];
-  const values: unknown[] = [];
-  for (const name of fields) {
-    values.push(record[name]);
-    parts.push(name, identity(record[name]));
-  }
-  last.fields = fields;
-  last.values = values;
-  last.key = JSON.stringify(parts);
-  return last.key;
-}
-
-/** The last key a pool made and what it was made of (kept by the pool, so it goes with it). */
-interface LastKey {
-  fields: string[];
-  values: unknown[];
-  key: string;
-}
-
-// The plan's session fields in sorted order, kept for the last shape of plan seen (every plan of a run has the same).
-let lastShape: string[] = [];
-let lastFields: string[] = [];
-
-function sessionFields(plan: Plan): string[] {
-  const names = Object.keys(plan);
-  if (names.length === lastShape.length && names.every((name, i) => name === lastShape[i])) return lastFields;
-  lastFields = [...names].sort().filter((name) => !MESSAGE_ONLY.has(name));
-  lastShape = names;
-  return lastFields;
 }
 
 interface Slot {
   session: Session;
-  key: string;
+  /** What the session was opened with: a message with the same session settings may take it. */
+  settings: SessionSettings;
   target: Target;
   /** Messages begun on this session. */
   messages: number;
@@ -188,7 +118,8 @@ function onlyDeferred(error: unknown): error is SmtpError {
 }
 
 function withRecipients(plan: Plan, recipients: string[], blind: string[], atleastone: boolean): Plan {
-  return { ...plan, atleastone, envelope: { ...plan.envelope, recipients, blind } };
+  const message = plan.message;
+  return new Plan(plan.targets, plan.session, { ...message, atleastone, envelope: { ...message.envelope, recipients, blind } });
 }
 
 /**
@@ -202,13 +133,14 @@ async function transactAll(session: Session, tok: Token, plan: Plan, opts: Trans
   try {
     return await transact(session, tok, plan, opts);
   } catch (error) {
-    if (plan.atleastone || !onlyDeferred(error)) throw error;
+    const envelope = plan.message.envelope;
+    if (plan.message.atleastone || !onlyDeferred(error)) throw error;
     const later = new Set(error.rejected.map(([address]) => address.toLowerCase()));
-    const now = plan.envelope.recipients.filter((a) => !later.has(a.toLowerCase()));
+    const now = envelope.recipients.filter((a) => !later.has(a.toLowerCase()));
     // Nobody accepted: that is a temporary failure of the whole message.
     if (now.length === 0) throw error;
-    const rest = plan.envelope.recipients.filter((a) => later.has(a.toLowerCase()));
-    const first = await transactAll(session, tok, withRecipients(plan, now, plan.envelope.blind, false), opts);
+    const rest = envelope.recipients.filter((a) => later.has(a.toLowerCase()));
+    const first = await transactAll(session, tok, withRecipients(plan, now, envelope.blind, false), opts);
     try {
       return [...first, ...(await transact(session, tok, withRecipients(plan, rest, [], true), opts))];
     } catch (more) {
@@ -235,10 +167,11 @@ export class SessionPool implements Pool {
   private drained: Array<() => void> = [];
   private inFlight = 0;
   private offeredCount = 0;
-  private readonly lastKey: LastKey = { fields: [], values: [], key: '' };
+  // The settings of the latest message: the next one with equal settings shares this object, so slots compare by identity.
+  private lastSettings: SessionSettings | null = null;
 
   constructor(
-    private readonly messageDefaults: ParsedOptions,
+    private readonly messageDefaults: SendOptions,
     private readonly limits: PoolLimits,
   ) {}
 
@@ -251,7 +184,7 @@ export class SessionPool implements Pool {
     if (this.closing) return Promise.reject(new SmtpError('ECONNECTION', 'connect', `${COMMAND}: the pool is closed`));
     let plan: Plan;
     try {
-      plan = this.plan(tok, parseOptions('smtp.sendmessage', SENDMESSAGE_OPTIONS, args));
+      plan = this.plan(tok, parseOptions('smtp.sendmessage', SEND_CALL_OPTIONS, args));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -259,7 +192,7 @@ export class SessionPool implements Pool {
   }
 
   /** The plan of one message: its options over the pool's, read and checked as sendmessage reads them. */
-  plan(tok: Token, own: ParsedOptions): Plan {
+  plan(tok: Token, own: SendOptions): Plan {
     // Both sides were read with sendmessage's table already: reading the merge again would only copy it.
     return planParsed(tok, mergeOptions(this.messageDefaults, own));
   }
@@ -270,9 +203,13 @@ export class SessionPool implements Pool {
    * would throw, with every attempt recorded.
    */
   async deliver(tok: Token, plan: Plan, opts: TransactOptions = {}): Promise<Rejected[]> {
+    const signal = plan.message.signal;
+    throwIfAborted(signal);
     this.inFlight++;
     try {
       return await this.walk(tok, plan, opts);
+    } catch (error) {
+      throw afterAbort(signal, error);
     } finally {
       this.inFlight--;
       this.settle();
@@ -287,13 +224,21 @@ export class SessionPool implements Pool {
     while (this.retiring.size > 0) await Promise.all([...this.retiring]);
   }
 
+  /** The previous message's settings when equal to these: then most slots compare by identity, not field by field. */
+  private canonical(settings: SessionSettings): SessionSettings {
+    const last = this.lastSettings;
+    if (last !== null && sameSession(last, settings)) return last;
+    this.lastSettings = settings;
+    return settings;
+  }
+
   private async walk(tok: Token, plan: Plan, opts: TransactOptions): Promise<Rejected[]> {
-    const key = settingsKey(plan, this.lastKey);
+    const settings = this.canonical(plan.session);
     const attempts: Attempt[] = [];
     const tried = new Set<number>();
     const fresh = new Set<number>();
     for (;;) {
-      const lease = await this.acquire(plan, key, tried, fresh, attempts);
+      const lease = await this.acquire(plan, settings, tried, fresh, attempts);
       if (!lease) throw allFailed(attempts);
       const { slot } = lease;
       let timedOut = false;
@@ -301,7 +246,9 @@ export class SessionPool implements Pool {
       const watchdog = setTimeout(() => {
         timedOut = true;
         slot.session.close();
-      }, plan.maxsecs * 1000);
+      }, plan.message.maxsecs * 1000);
+      // An abort ends this message on its session: without its end of data nothing is delivered.
+      const stopAbort = whenAborted(plan.message.signal, () => slot.session.close());
       try {
         // Once this message's end of data is written, the next one may begin on the session (pipelined).
         const rejected = await transactAll(slot.session, tok, plan, { ...opts, afterEndOfData: () => this.offer(slot) });
@@ -309,10 +256,10 @@ export class SessionPool implements Pool {
         return rejected;
       } catch (caught) {
         this.release(slot);
-        if (!(caught instanceof SmtpError)) throw caught;
+        if (!(caught instanceof SmtpError) || plan.message.signal?.aborted) throw caught;
         let error = caught;
         if (timedOut && error.code !== 'EUNCERTAIN') {
-          error = new SmtpError('ETIMEOUT', error.stage, `no progress with ${lease.slot.target.server}:${lease.slot.target.port} within maxsecs (${plan.maxsecs} s)`, { cause: caught });
+          error = new SmtpError('ETIMEOUT', error.stage, `no progress with ${lease.slot.target.server}:${lease.slot.target.port} within maxsecs (${plan.message.maxsecs} s)`, { cause: caught });
           error.rejected = caught.rejected;
         }
         attempts.push(attemptOf(lease.slot.target, error));
@@ -327,6 +274,7 @@ export class SessionPool implements Pool {
         tried.add(lease.index);
       } finally {
         clearTimeout(watchdog);
+        stopAbort();
       }
     }
   }
@@ -337,22 +285,22 @@ export class SessionPool implements Pool {
    * untried servers in order, else the wait for one to come free. Null when
    * every server has been tried.
    */
-  private async acquire(plan: Plan, key: string, tried: Set<number>, fresh: Set<number>, attempts: Attempt[]): Promise<Lease | null> {
+  private async acquire(plan: Plan, settings: SessionSettings, tried: Set<number>, fresh: Set<number>, attempts: Attempt[]): Promise<Lease | null> {
     for (;;) {
-      const reusable = await this.takeIdle(plan, key, tried, fresh);
+      const reusable = await this.takeIdle(plan, settings, tried, fresh);
       if (reusable) return reusable;
-      if (this.connections < this.limits.maxConnections) return this.openNew(plan, key, tried, attempts);
+      if (this.connections < this.limits.maxConnections) return this.openNew(plan, settings, tried, attempts);
       // Full: an idle session of other settings (or to a server this message passed by) makes room once it has QUIT.
       this.evictIdle();
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      await this.waitTurn(plan.message.signal);
     }
   }
 
-  private async takeIdle(plan: Plan, key: string, tried: Set<number>, fresh: Set<number>): Promise<Lease | null> {
+  private async takeIdle(plan: Plan, settings: SessionSettings, tried: Set<number>, fresh: Set<number>): Promise<Lease | null> {
     for (let index = 0; index < plan.targets.length; index++) {
       if (tried.has(index) || fresh.has(index)) continue;
       const target = plan.targets[index];
-      const fits = (s: Slot): boolean => s.key === key && s.target.server === target.server && s.target.port === target.port;
+      const fits = (s: Slot): boolean => sameSession(s.settings, settings) && s.target.server === target.server && s.target.port === target.port;
       for (;;) {
         // A session with nothing on it first, then one whose message waits only for its final reply.
         let at = this.idle.findIndex((s) => !s.offered && fits(s));
@@ -362,7 +310,7 @@ export class SessionPool implements Pool {
         if (slot.offered) {
           slot.offered = false;
           this.offeredCount--;
-          if (slot.session.state === 'closed' || slot.expires - Date.now() < plan.maxsecs * 1000) continue;
+          if (slot.session.state === 'closed' || slot.expires - Date.now() < plan.message.maxsecs * 1000) continue;
           slot.users++;
           return { slot, index, reused: true };
         }
@@ -382,7 +330,7 @@ export class SessionPool implements Pool {
   /** Whether an idle session can take a message: open, with time left for one more, and in a clean state (RSET if not). */
   private async usable(slot: Slot, plan: Plan): Promise<boolean> {
     if (slot.session.state === 'closed') return false;
-    if (slot.expires - Date.now() < plan.maxsecs * 1000) return false;
+    if (slot.expires - Date.now() < plan.message.maxsecs * 1000) return false;
     if (!slot.dirty && slot.session.state === 'ready') return true;
     try {
       const reply = await slot.session.rset();
@@ -394,10 +342,10 @@ export class SessionPool implements Pool {
   }
 
   /** Opens a session to the first untried server that answers; the slot is counted from the start. */
-  private async openNew(plan: Plan, key: string, tried: Set<number>, attempts: Attempt[]): Promise<Lease | null> {
+  private async openNew(plan: Plan, settings: SessionSettings, tried: Set<number>, attempts: Attempt[]): Promise<Lease | null> {
     this.opening++;
     // Long enough for every message the session may carry, each within maxsecs, and the idle gaps between them.
-    const lifetimeSecs = (plan.maxsecs + this.limits.idleSecs) * (this.limits.maxMessages + 1);
+    const lifetimeSecs = (plan.message.maxsecs + this.limits.idleSecs) * (this.limits.maxMessages + 1);
     try {
       for (let index = 0; index < plan.targets.length; index++) {
         if (tried.has(index)) continue;
@@ -406,7 +354,7 @@ export class SessionPool implements Pool {
         if (session) {
           this.busy++;
           const slot: Slot = {
-            session, key, target, messages: 0, dirty: false, expires: Date.now() + lifetimeSecs * 1000, idleTimer: null, users: 1, offered: false,
+            session, settings, target, messages: 0, dirty: false, expires: Date.now() + lifetimeSecs * 1000, idleTimer: null, users: 1, offered: false,
           };
           return { slot, index, reused: false };
         }
@@ -490,6 +438,24 @@ export class SessionPool implements Pool {
     this.retiring.add(done);
   }
 
+  /** Waits until a session may come free; an abort ends the wait (AbortError) and gives the turn to the next waiter. */
+  private async waitTurn(signal: AbortSignal | undefined): Promise<void> {
+    let wake!: () => void;
+    const turn = new Promise<void>((resolve) => (wake = resolve));
+    this.waiters.push(wake);
+    const stop = whenAborted(signal, () => {
+      const at = this.waiters.indexOf(wake);
+      if (at >= 0) this.waiters.splice(at, 1);
+      wake();
+    });
+    try {
+      await turn;
+    } finally {
+      stop();
+    }
+    throwIfAborted(signal);
+  }
+
   private wake(): void {
     const next = this.waiters.shift();
     if (next) next();
@@ -519,8 +485,8 @@ export class SessionPool implements Pool {
  * ```
  * @throws OptionError for a bad option, before any connection.
  */
-export function pool(options?: PoolOptions): Pool;
-export function pool(...flat: unknown[]): Pool;
+export function pool(options?: PoolOptions & CallOptions): Pool;
+export function pool(...flat: TclWords): Pool;
 export function pool(...args: unknown[]): Pool {
   const { limits, messageDefaults } = readPoolOptions(parseOptions(COMMAND, POOL_OPTIONS, args));
   return new SessionPool(messageDefaults, limits);

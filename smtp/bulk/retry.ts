@@ -4,7 +4,7 @@
  * to wait before the next try, and a pace that spreads messages evenly over
  * time instead of sending them in bursts.
  */
-import { Attempt, SmtpError } from '../../lib/errors';
+import { type Attempt, SmtpError } from '../../lib/errors';
 
 /** How a failed send is classed: tried again later, or reported as it stands. */
 export type Verdict = 'temporary' | 'refused' | 'failed' | 'uncertain';
@@ -53,6 +53,11 @@ export function classify(error: unknown): Verdict {
     default:
       return 'failed';
   }
+}
+
+/** The reply code of a failed send, for the ledger (null when no reply came). */
+export function codeOf(error: unknown): number | null {
+  return error instanceof SmtpError ? error.replyCode : null;
 }
 
 /** Exponential back-off with jitter: how long to wait before the next try. */

@@ -8,16 +8,16 @@
  * the first outcome is asked for, the source is read only as fast as
  * messages can go out, and outcomes are yielded as messages finish.
  */
-import { InvalidInputError, OptionError, Rejected, SmtpError } from '../../lib/errors';
-import { OptionSpecs, parseOptions, ParsedOptions } from '../../lib/options';
+import { InvalidInputError, OptionError, type Rejected } from '../../lib/errors';
+import { type OptionSpecs, parseOptions, type ParsedOptions, type TclWords } from '../../lib/options';
 import type { Token } from '../../mime';
 import { Breaker, isConnectionFailure } from './breaker';
 import { IdTable, idHash } from './id-table';
 import { identify, plannedMessageId } from './identify';
 import { FileLedger } from './journal';
-import { ChangedItems } from './ledger';
-import { POOL_LIMITS, PoolOptions, readPoolOptions, SessionPool } from './pool';
-import { backoffDelay, Backoff, classify, Pacer } from './retry';
+import { ChangedItems, ChangedItemsError } from './ledger';
+import { POOL_LIMITS, type PoolOptions, readPoolOptions, SessionPool } from './pool';
+import { backoffDelay, type Backoff, classify, codeOf, Pacer } from './retry';
 import type { Plan, SendMessageOptions } from '../sendmessage';
 import { SENDMESSAGE_OPTIONS } from '../sendmessage';
 
@@ -158,16 +158,6 @@ interface Deferral {
 }
 
 const END = Symbol('end');
-
-/** The error text of a journaled outcome. */
-function journaledError(state: string, diagnostic: string | undefined): Error | null {
-  return state === 'sent' ? null : new Error(diagnostic ?? `${state} in an earlier run`);
-}
-
-/** The reply code of an error, for the journal. */
-function codeOf(error: unknown): number | null {
-  return error instanceof SmtpError ? error.replyCode : null;
-}
 
 /**
  * A bulk run: an async iterable of outcomes, one per message of the source,
@@ -410,16 +400,7 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
     if (admission.duplicate) return this.duplicate(id);
     if (admission.match === 'changed' && !this.settings.acceptChanged) {
       // Read as it comes, the source cannot be checked whole first: stop before anything more is sent.
-      const changed = new ChangedItems();
-      changed.add(id);
-      this.fatal ??= (() => {
-        try {
-          changed.check(ledger.campaign);
-        } catch (error) {
-          return error;
-        }
-        return null;
-      })();
+      this.fatal ??= new ChangedItemsError(ledger.campaign, [id], 1);
       this.stopping = true;
       this.changed();
       return null;
@@ -429,7 +410,8 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
       const status = state === 'sent' || state === 'bounced' ? 'sent' : state === 'refused' ? 'refused' : 'failed';
       const record = state === 'sent' ? undefined : ledger.lookupSync(id);
       const rejected = record?.rejected ?? [];
-      this.emit({ id, status, rejected, error: journaledError(status, record?.diagnostic), attempts: 0, journaled: true });
+      const error = status === 'sent' ? null : new Error(record?.diagnostic ?? `${status} in an earlier run`);
+      this.emit({ id, status, rejected, error, attempts: 0, journaled: true });
       return null;
     }
     if ((state === 'sending' || state === 'uncertain') && !this.settings.resendUncertain) {
@@ -564,10 +546,11 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
 /**
  * Sends many messages over pooled sessions and yields an outcome per message
  * as each finishes. `source` is an iterable or async iterable of mime tokens
- * or `{ token, options, id }`; the options are sendmessage's and the pool's
- * (defaults for every message), plus `concurrency`, `rate`, `retries`,
- * `retryDelay`, `maxRetryDelay`, `journal`, `resendUncertain` and
- * `onProgress` (docs/bulk.md). Nothing is sent until the result is iterated.
+ * or `{ token, options, id, digest }`; the options are sendmessage's and the
+ * pool's (defaults for every message), plus `concurrency`, `rate`, `retries`,
+ * `retryDelay`, `maxRetryDelay`, `journal`, `campaign`, `resendUncertain`,
+ * `acceptChanged`, `breakLock`, `giveUpAfter` and `onProgress`
+ * (docs/bulk.md). Nothing is sent until the result is iterated.
  *
  * Tcllib has no bulk sender: a Tcl script loops over `smtp::sendmessage`.
  * ```tcl
@@ -580,10 +563,12 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
  * // or as the Tcl words: smtp.sendmany(messages, '-servers', ['mx1'], '-concurrency', 8)
  * ```
  * @throws OptionError for a bad option, at once. A journal that cannot be
- *   opened, written or locked makes the iteration throw a JournalError.
+ *   opened, written or locked makes the iteration throw a JournalError; a
+ *   changed item a ChangedItemsError (before anything is sent, for an array);
+ *   a dead relay a CircuitOpenError.
  */
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, options?: SendManyOptions): BulkRun;
-export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...flat: unknown[]): BulkRun;
+export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...flat: TclWords): BulkRun;
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...args: unknown[]): BulkRun {
   const o = parseOptions(COMMAND, SENDMANY_OPTIONS, args);
   const concurrency = (o.concurrency as number | undefined) ?? 5;

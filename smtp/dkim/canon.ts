@@ -7,7 +7,7 @@
  * The body is canonicalized and hashed chunk by chunk; the header block, which
  * must be seen whole before the signature can be written, is bounded.
  */
-import { createHash, Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { InvalidInputError } from '../../lib/errors';
 import { CR, LF, SP, TAB } from '../../lib/bytes';
 

@@ -10,7 +10,8 @@
 import { createHash, createPrivateKey, createPublicKey, KeyObject, sign as cryptoSign } from 'node:crypto';
 import { InvalidInputError, OptionError } from '../../lib/errors';
 import { toASCIIDomain } from '../../lib/idn';
-import { HeaderSplitter, RawField, relaxedHeader, relaxedName, relaxedValue, RelaxedBodyHash } from './canon';
+import { isFieldName } from '../../mime/build/headers';
+import { HeaderSplitter, type RawField, relaxedHeader, relaxedName, relaxedValue, RelaxedBodyHash } from './canon';
 
 /** The signing algorithms: RSA with SHA-256 (RFC 6376), Ed25519 over SHA-256 (RFC 8463). rsa-sha1 is not offered (RFC 8301). */
 export type DkimAlgorithm = 'rsa-sha256' | 'ed25519-sha256';
@@ -55,8 +56,6 @@ export const DEFAULT_SIGNED_FIELDS: readonly string[] = [
   'list-id', 'list-help', 'list-unsubscribe', 'list-unsubscribe-post', 'list-subscribe', 'list-post', 'list-owner', 'list-archive',
 ];
 
-// RFC 5322 ftext: printable ASCII but the colon.
-const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 const FOLD_WIDTH = 76;
 
 /** What the message's header and body hash give: the DKIM-Signature field to put in front of it. */
@@ -91,20 +90,18 @@ export class DkimSigner {
     const fail = (message: string): never => {
       throw new OptionError(command, 'dkim', `-dkim ${message}`);
     };
-    if (typeof o.domain !== 'string') fail('domain: expected a string');
-    if (typeof o.selector !== 'string') fail('selector: expected a string');
-    this.domain = asciiName(o.domain as string, 'domain', fail);
-    this.selector = asciiName(o.selector as string, 'selector', fail);
+    this.domain = asciiName(typeof o.domain === 'string' ? o.domain : fail('domain: expected a string'), 'domain', fail);
+    this.selector = asciiName(typeof o.selector === 'string' ? o.selector : fail('selector: expected a string'), 'selector', fail);
 
     this.key = privateKeyOf(o.privateKey, fail);
     const type = this.key.asymmetricKeyType;
-    const natural: DkimAlgorithm | undefined = type === 'rsa' ? 'rsa-sha256' : type === 'ed25519' ? 'ed25519-sha256' : undefined;
-    if (!natural) fail(`privateKey: a ${type} key cannot sign DKIM; use RSA or Ed25519`);
+    const natural: DkimAlgorithm =
+      type === 'rsa' ? 'rsa-sha256' : type === 'ed25519' ? 'ed25519-sha256' : fail(`privateKey: a ${type} key cannot sign DKIM; use RSA or Ed25519`);
     if (o.algorithm !== undefined && o.algorithm !== 'rsa-sha256' && o.algorithm !== 'ed25519-sha256') {
       fail(`algorithm: ${JSON.stringify(o.algorithm)} is not rsa-sha256 or ed25519-sha256`);
     }
     if (o.algorithm !== undefined && o.algorithm !== natural) fail(`algorithm: ${o.algorithm} does not match the ${type} key`);
-    this.algorithm = natural as DkimAlgorithm;
+    this.algorithm = natural;
     // RFC 8301 §3.2: signers use at least 1024 bits; verifiers refuse less.
     const bits = this.key.asymmetricKeyDetails?.modulusLength;
     if (type === 'rsa' && (bits === undefined || bits < 1024)) fail(`privateKey: an RSA key of ${bits} bits is too short (at least 1024)`);
@@ -114,10 +111,9 @@ export class DkimSigner {
       if (typeof o.headers === 'string') names = o.headers.split(/[\s:]+/).filter((name) => name !== '');
       else if (Array.isArray(o.headers)) names = o.headers;
       else names = fail('headers: expected a list of field names');
-      const lower = names.map((name) => {
-        if (typeof name !== 'string' || !FIELD_NAME.test(name)) fail(`headers: ${JSON.stringify(name)} is not a field name`);
-        return (name as string).toLowerCase();
-      });
+      const lower = names.map((name) =>
+        typeof name === 'string' && isFieldName(name) ? name.toLowerCase() : fail(`headers: ${JSON.stringify(name)} is not a field name`),
+      );
       // RFC 6376 §5.4: the From field must be signed.
       if (!lower.includes('from')) fail('headers: From must be signed (RFC 6376 section 5.4)');
       this.headers = lower;
@@ -219,7 +215,7 @@ function readDkimOptions(options: unknown, command: string): Record<string, unkn
     entries = [];
     for (let i = 0; i < options.length; i += 2) entries.push([String(options[i]).replace(/^-/, ''), options[i + 1]]);
   } else if (options !== null && typeof options === 'object') {
-    entries = Object.entries(options as Record<string, unknown>);
+    entries = Object.entries(options);
   } else {
     throw new OptionError(command, 'dkim', '-dkim expects an object with domain, selector and privateKey');
   }

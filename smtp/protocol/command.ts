@@ -4,8 +4,9 @@
  * place where lines become bytes, and it refuses CR, LF and NUL, so no value the
  * caller passes can end a command early and start another (SECURITY.md A1).
  */
-import { InvalidInputError, Stage } from '../../lib/errors';
+import { InvalidInputError, type Stage } from '../../lib/errors';
 import { refuseControls, refuseLineBreaks } from '../../lib/text';
+import { type MailParameter, mailParameterText, type RcptParameter, rcptParameterText } from './parameters';
 
 /** One command line, ready to write. */
 export interface Command {
@@ -35,21 +36,12 @@ export const TIMEOUTS = {
   other: 300,
 } as const;
 
-// RFC 5321 §4.1.2: esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"); esmtp-value = 1*(%d33-60 / %d62-126).
-const ESMTP_PARAM = /^[A-Za-z0-9][A-Za-z0-9-]*(=[\x21-\x3c\x3e-\x7e]+)?$/;
 // Domain or address literal, as EHLO/HELO take it; IDN names arrive here already as A-labels.
 // Underscores are not in the RFC's grammar but are common in host names; they cannot end a line.
 const CLIENT_NAME = /^(\[[^\[\]\\\s]+\]|[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?)$/;
 
 function make(verb: string, line: string, stage: Stage, timeoutSecs: number, secret = false): Command {
   return { verb, line, stage, timeoutSecs, secret };
-}
-
-/** Checks an ESMTP parameter (`SIZE=123`, `BODY=8BITMIME`, `NOTIFY=FAILURE`) as RFC 5321 §4.1.2 spells it. */
-export function checkParam(field: string, param: string): string {
-  refuseLineBreaks(field, param);
-  if (!ESMTP_PARAM.test(param)) throw new InvalidInputError(field, `not an ESMTP parameter (keyword[=value], no spaces): ${JSON.stringify(param)}`);
-  return param;
 }
 
 /**
@@ -79,11 +71,6 @@ export function checkClientName(name: string): string {
   return name;
 }
 
-function params(field: string, list: readonly string[] | undefined): string {
-  if (!list || list.length === 0) return '';
-  return ' ' + list.map((p) => checkParam(field, p)).join(' ');
-}
-
 export function ehlo(name: string): Command {
   return make('EHLO', `EHLO ${checkClientName(name)}`, 'ehlo', TIMEOUTS.other);
 }
@@ -102,13 +89,18 @@ export function starttls(): Command {
 }
 
 /** `MAIL FROM:<from> params`; '' is the null reverse-path `<>`. */
-export function mail(from: string, mailParams?: readonly string[]): Command {
-  return make('MAIL', `MAIL FROM:<${checkMailbox('sender', from)}>${params('mail parameter', mailParams)}`, 'mail', TIMEOUTS.mail);
+export function mail(from: string, params?: readonly MailParameter[]): Command {
+  let line = `MAIL FROM:<${checkMailbox('sender', from)}>`;
+  if (params) for (const param of params) line += ' ' + mailParameterText(param);
+  return make('MAIL', line, 'mail', TIMEOUTS.mail);
 }
 
-export function rcpt(to: string, rcptParams?: readonly string[]): Command {
+/** `RCPT TO:<to> params`. */
+export function rcpt(to: string, params?: readonly RcptParameter[]): Command {
   if (to === '') throw new InvalidInputError('recipient', 'an empty recipient address');
-  return make('RCPT', `RCPT TO:<${checkMailbox('recipient', to)}>${params('rcpt parameter', rcptParams)}`, 'rcpt', TIMEOUTS.rcpt);
+  let line = `RCPT TO:<${checkMailbox('recipient', to)}>`;
+  if (params) for (const param of params) line += ' ' + rcptParameterText(param);
+  return make('RCPT', line, 'rcpt', TIMEOUTS.rcpt);
 }
 
 export function data(): Command {

@@ -4,11 +4,12 @@
  * STARTTLS upgrade. Every wait here ends: by a reply, by the server closing, or
  * by its deadline (SECURITY.md A12, A13).
  */
+import { abortError, whenAborted } from './abort';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { SmtpError, SmtpErrorCode, Stage } from '../../lib/errors';
-import { Command, commandBytes } from './command';
-import { Transcript } from './debug';
+import { SmtpError, type SmtpErrorCode, type Stage } from '../../lib/errors';
+import { type Command, commandBytes } from './command';
+import { type Transcript } from './debug';
 import { MAX_LINE_LENGTH, MAX_REPLY_BYTES, ReplyAssembler } from './reply';
 import type { Reply } from './types';
 import { LF } from '../../lib/bytes';
@@ -55,6 +56,34 @@ export interface OpenOptions {
   transcript: Transcript;
   /** Resolves `host` instead of DNS (see ConnectOptions.lookup). */
   lookup?: net.LookupFunction;
+  /** Aborts the connection attempt (the socket is destroyed; AbortError). */
+  signal?: AbortSignal;
+}
+
+// Node's codes for a certificate that does not chain to a trusted CA (self-signed, a private CA).
+const UNTRUSTED = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
+/**
+ * What to do about a failed TLS setup, for the two failures people meet most:
+ * a relay whose certificate comes from a private CA or signs itself, and
+ * implicit TLS against a port that speaks SMTP first (a STARTTLS port).
+ */
+export function tlsAdvice(error: NodeJS.ErrnoException, implicit: boolean): string {
+  const code = error.code ?? '';
+  if (UNTRUSTED.has(code)) {
+    const plain = implicit ? 'or connect without implicit TLS (no tlsimport)' : 'or send without TLS (usetls: false)';
+    return ` — the certificate is not signed by a CA this process trusts: trust the server's CA with tls: { ca } (tclmail send --ca FILE), let a tlspolicy decide, ${plain}`;
+  }
+  if (implicit && (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(error.message))) {
+    return ' — this port does not speak TLS first (it answered in clear text, as a STARTTLS port does): drop tlsimport (or tls: \'implicit\'), or use the implicit-TLS port (465)';
+  }
+  return '';
 }
 
 /** A connected socket with the SMTP line discipline on top. */
@@ -105,8 +134,10 @@ export class Connection {
         socket.destroy();
         reject(withPlace(new SmtpError('ETIMEOUT', 'connect', `connecting to ${host}:${port} timed out after ${timeoutMs} ms`), host, port));
       }, timeoutMs);
+      let stopAbort = (): void => undefined;
       const cleanup = (): void => {
         clearTimeout(timer);
+        stopAbort();
         socket.removeListener(ready, onReady);
         socket.removeListener('error', onError);
       };
@@ -123,12 +154,18 @@ export class Connection {
         // Once TCP is up, a failure is the TLS handshake's or the certificate's.
         const tlsFailure = Boolean(options.tls) && tcpConnected;
         const code: SmtpErrorCode = tlsFailure ? 'ETLS' : 'ECONNECTION';
-        reject(withPlace(new SmtpError(code, tlsFailure ? 'tls' : 'connect', `couldn't open socket: ${error.message}`, { cause: error }), host, port));
+        const advice = tlsFailure ? tlsAdvice(error, true) : '';
+        reject(withPlace(new SmtpError(code, tlsFailure ? 'tls' : 'connect', `couldn't open socket: ${error.message}${advice}`, { cause: error }), host, port));
       };
       let tcpConnected = false;
       socket.once('connect', () => (tcpConnected = true));
       socket.once(ready, onReady);
       socket.once('error', onError);
+      stopAbort = whenAborted(options.signal, () => {
+        cleanup();
+        socket.destroy();
+        reject(abortError(options.signal as AbortSignal));
+      });
     });
   }
 
@@ -345,7 +382,7 @@ export class Connection {
         secure.destroy();
         plain.destroy();
         this.ended = true;
-        reject(this.error('ETLS', 'tls', `TLS handshake with ${this.host} failed: ${error.message}`, error));
+        reject(this.error('ETLS', 'tls', `TLS handshake with ${this.host} failed: ${error.message}${tlsAdvice(error, false)}`, error));
       };
       secure.once('secureConnect', onSecure);
       secure.once('error', fail);

@@ -3,12 +3,11 @@
  * should report (NOTIFY), what a report returns (RET), the sender's own id
  * for the transaction (ENVID) and the original recipient (ORCPT). Values
  * travel as xtext, so nothing the caller passes can end a command line or
- * add a parameter (SECURITY.md A1).
+ * add a parameter.
  */
 import { OptionError } from '../../lib/errors';
-
-/** When a report is wanted, RFC 3461 §4.1: `never`, or any of `success`, `failure`, `delay`. */
-export type NotifyWhen = 'never' | 'success' | 'failure' | 'delay';
+import { tclBoolean } from '../../lib/options';
+import type { MailParameter, NotifyKeyword, RcptParameter } from './parameters';
 
 /** A NOTIFY value: keywords as a list, or one string separated by commas or spaces (`'success,failure'`). */
 export type NotifyValue = string | readonly string[];
@@ -29,51 +28,25 @@ export interface DsnOptions {
   required?: boolean;
 }
 
+/** DSN options as a caller may pass them, before {@link planDsn} has checked every value. */
+export type UncheckedDsnOptions = { readonly [K in keyof DsnOptions]?: unknown };
+
 /** Checked DSN requests, ready to become ESMTP parameters. */
 export interface DsnPlan {
   /** Any request at all: without one, DSN is not mentioned on the wire. */
   readonly requested: boolean;
   readonly required: boolean;
   /** RET and ENVID for MAIL FROM. */
-  readonly mailParams: readonly string[];
+  readonly mailParams: readonly MailParameter[];
   /** NOTIFY and ORCPT for the RCPT of `address` (the address as the caller gave it). */
-  rcptParams(address: string): string[];
+  rcptParams(address: string): RcptParameter[];
 }
 
+/** When a report is wanted, RFC 3461 §4.1: `never`, or any of `success`, `failure`, `delay`. */
 const NOTIFY_WORDS: readonly string[] = ['never', 'success', 'failure', 'delay'];
 const NO_DSN: DsnPlan = { requested: false, required: false, mailParams: [], rcptParams: () => [] };
 
-/**
- * xtext (RFC 3461 §4): printable ASCII but `+` and `=` as is, every other
- * octet of the UTF-8 form as `+HH`.
- */
-export function xtext(value: string): string {
-  let out = '';
-  for (const byte of Buffer.from(value, 'utf8')) {
-    out += byte >= 0x21 && byte <= 0x7e && byte !== 0x2b && byte !== 0x3d
-      ? String.fromCharCode(byte)
-      : '+' + byte.toString(16).toUpperCase().padStart(2, '0');
-  }
-  return out;
-}
-
-/**
- * An address for ORCPT: `rfc822;` and the address as xtext, or for an address
- * with non-ASCII characters `utf-8;` and utf-8-addr-xtext (RFC 6533 §3), where
- * such a character, `+`, `=`, `\` and controls are written `\x{HEX}`.
- */
-export function orcptValue(address: string): string {
-  if (!/[^\x00-\x7f]/.test(address)) return `rfc822;${xtext(address)}`;
-  let out = '';
-  for (const char of address) {
-    const point = char.codePointAt(0) as number;
-    const plain = point >= 0x21 && point <= 0x7e && char !== '+' && char !== '=' && char !== '\\';
-    out += plain ? char : `\\x{${point.toString(16).toUpperCase()}}`;
-  }
-  return `utf-8;${out}`;
-}
-
-function notifyParam(command: string, option: string, value: unknown): string {
+function notifyParam(command: string, option: string, value: unknown): RcptParameter {
   let words: unknown[];
   if (typeof value === 'string') words = value.split(/[\s,]+/).filter((word) => word !== '');
   else if (Array.isArray(value)) words = value;
@@ -82,12 +55,17 @@ function notifyParam(command: string, option: string, value: unknown): string {
     if (typeof word !== 'string' || !NOTIFY_WORDS.includes(word.toLowerCase())) {
       throw new OptionError(command, option, `-${option}: ${JSON.stringify(word)} is not one of ${NOTIFY_WORDS.join(', ')}`);
     }
-    return word.toUpperCase();
+    return word.toUpperCase() as NotifyKeyword;
   });
   if (lower.length === 0) throw new OptionError(command, option, `-${option} is empty`);
   // RFC 3461 §4.1: NEVER stands alone.
   if (lower.includes('NEVER') && lower.length > 1) throw new OptionError(command, option, `-${option}: never cannot be combined with other values`);
-  return `NOTIFY=${[...new Set(lower)].join(',')}`;
+  return { kind: 'NOTIFY', when: [...new Set(lower)] };
+}
+
+/** {@link planDsn}'s checks alone: afterwards the options are known to be {@link DsnOptions}. */
+export function checkDsn(options: UncheckedDsnOptions | undefined, command: string): asserts options is DsnOptions | undefined {
+  planDsn(options, command);
 }
 
 /**
@@ -95,24 +73,24 @@ function notifyParam(command: string, option: string, value: unknown): string {
  * names in errors are sendmessage's (`notify`, `ret`, `envid`, `orcpt`,
  * `dsnrequired`).
  */
-export function planDsn(options: DsnOptions | undefined, command = 'smtp.sendmail'): DsnPlan {
+export function planDsn(options: UncheckedDsnOptions | undefined, command = 'smtp.sendmail'): DsnPlan {
   if (!options) return NO_DSN;
-  const mailParams: string[] = [];
+  const mailParams: MailParameter[] = [];
   if (options.ret !== undefined) {
     const ret = typeof options.ret === 'string' ? options.ret.toUpperCase() : '';
     if (ret !== 'FULL' && ret !== 'HDRS') throw new OptionError(command, 'ret', `-ret expects full or hdrs, not ${JSON.stringify(options.ret)}`);
-    mailParams.push(`RET=${ret}`);
+    mailParams.push({ kind: 'RET', what: ret });
   }
   if (options.envid !== undefined) {
     const envid = options.envid;
     if (typeof envid !== 'string' || envid === '' || envid.length > 100 || !/^[\x20-\x7e]+$/.test(envid)) {
       throw new OptionError(command, 'envid', '-envid expects 1 to 100 printable ASCII characters (RFC 3461 section 4.4)');
     }
-    mailParams.push(`ENVID=${xtext(envid)}`);
+    mailParams.push({ kind: 'ENVID', id: envid });
   }
 
-  let notifyAll: string | null = null;
-  const notifyEach = new Map<string, string>();
+  let notifyAll: RcptParameter | null = null;
+  const notifyEach = new Map<string, RcptParameter>();
   const notify = options.notify;
   if (notify !== undefined) {
     if (typeof notify === 'string' || Array.isArray(notify)) notifyAll = notifyParam(command, 'notify', notify);
@@ -127,9 +105,8 @@ export function planDsn(options: DsnOptions | undefined, command = 'smtp.sendmai
 
   let orcptAll = false;
   const orcptEach = new Map<string, string>();
-  let orcpt: unknown = options.orcpt;
   // A Tcl flat list gives booleans as words: -orcpt 1.
-  if (typeof orcpt === 'string' && /^(1|0|true|false|yes|no|on|off)$/i.test(orcpt)) orcpt = /^(1|true|yes|on)$/i.test(orcpt);
+  const orcpt = typeof options.orcpt === 'string' ? (tclBoolean(options.orcpt) ?? options.orcpt) : options.orcpt;
   if (orcpt !== undefined) {
     if (typeof orcpt === 'boolean') orcptAll = orcpt;
     else if (typeof orcpt === 'object' && orcpt !== null && !Array.isArray(orcpt)) {
@@ -145,13 +122,13 @@ export function planDsn(options: DsnOptions | undefined, command = 'smtp.sendmai
     requested,
     required: options.required === true,
     mailParams,
-    rcptParams(address: string): string[] {
+    rcptParams(address: string): RcptParameter[] {
       const key = address.toLowerCase();
-      const params: string[] = [];
+      const params: RcptParameter[] = [];
       const n = notifyEach.get(key) ?? notifyAll;
       if (n) params.push(n);
       const original = orcptEach.get(key) ?? (orcptAll ? address : undefined);
-      if (original !== undefined) params.push(`ORCPT=${orcptValue(original)}`);
+      if (original !== undefined) params.push({ kind: 'ORCPT', address: original });
       return params;
     },
   };

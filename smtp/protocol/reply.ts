@@ -4,7 +4,7 @@
  * downstream reads reply text again. Bounds keep a hostile server from making
  * us hold an endless reply (SECURITY.md A12).
  */
-import { SmtpError, Stage } from '../../lib/errors';
+import { SmtpError, type Stage } from '../../lib/errors';
 import type { Reply } from './types';
 
 /** Longest reply line accepted, CRLF excluded. RFC 5321 §4.5.3.1.5 says 512; servers exceed it, so be liberal but bounded. */

@@ -1,78 +1,73 @@
 /**
  * The SMTP session: one connection as an explicit state machine, one method per
  * step of RFC 5321, the level Python's smtplib offers. Failover, Tcl options and
- * pooling live above it (sendmessage.ts); nothing here knows about them.
+ * pooling live above it (sendmessage.ts); nothing here knows about them. The
+ * reads and the replies are the channel's (channel.ts); a whole transaction is
+ * planned (transaction.ts), then carried out (transfer.ts).
  *
  *   greeting → ready ⇄ (EHLO, STARTTLS, AUTH, RSET, NOOP, VRFY, EXPN)
  *   ready → mail → rcpt → data → ready;   any state → closed (QUIT, 421, drop, timeout)
  */
-import type { LookupFunction } from 'node:net';
-import * as os from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
-import { InvalidInputError, OptionError, Rejected, SmtpError, Stage, UncertainDeliveryError } from '../../lib/errors';
-import { toASCIIDomain } from '../../lib/idn';
-import { OptionSpecs, parseOptions } from '../../lib/options';
-import { DataCodec, firstEightBitOffset } from '../../lib/stream';
-import { refuseLineBreaks } from '../../lib/text';
-import { chooseMechanisms, Credentials, credentialsMayTravel, Exchange, startExchange } from './auth';
+import { InvalidInputError, type Rejected, SmtpError } from '../../lib/errors';
+import type { TclWords } from '../../lib/options';
+import { isToken } from '../../mime';
+import { DkimSigner } from '../dkim/sign';
+import { chooseMechanisms, type Credentials, credentialsMayTravel, type Exchange, startExchange } from './auth';
+import { afterAbort, throwIfAborted, whenAborted } from './abort';
+import { Channel } from './channel';
 import * as cmd from './command';
-import { Command, TIMEOUTS } from './command';
-import { Connection, Deadline, isLoopbackAddress, isSocketPath } from './connection';
+import { TIMEOUTS } from './command';
+import { defaultClient, readSettings } from './connect-options';
+import { Connection, Deadline } from './connection';
 import { debugSink, Transcript } from './debug';
 import { parseEhlo } from './extensions';
-import { describeReply, isPositive } from './reply';
-import { DkimSigner } from '../dkim/sign';
-import { planDsn } from './dsn';
-import { refusedEntry } from './refused';
-import { headerHasEightBit, isReadable, prepareMessage, PreparedMessage, signedMessage } from './message-source';
-import { isToken } from '../../mime';
-import type { ConnectOptions, Extensions, LoginOptions, MessageSource, Reply, SendmailOptions, Session, SessionState } from './types';
+import { headerHasEightBit, isReadable, prepareMessage, type PreparedAhead, signedMessage } from './message-source';
+import { parseMailParameter, parseRcptParameter } from './parameters';
+import { isPositive } from './reply';
+import { eightBitGuard, planBody, planTransaction, readRequest } from './transaction';
+import { sendBody, transfer } from './transfer';
+import type { ConnectOptions, Extensions, LoginOptions, MessageSource, Reply, SendmailOptions, Session } from './types';
 
-/** The largest BDAT chunk: a bound on what is held before it goes out. */
-const BDAT_CHUNK = 256 * 1024;
 /** How long `quit()` waits for the 221 before closing anyway. */
 const QUIT_WAIT_SECS = 5;
 /** Most 334 challenges answered in one AUTH exchange (Tcllib looped without limit). */
 const MAX_AUTH_STEPS = 5;
 
-interface SessionSettings {
-  server: string;
-  port: number;
-  client: string | undefined;
-  tls: ConnectionOptions | null;
-  maxsecs: number;
-  connectTimeoutSecs: number;
-  debug: boolean | ((line: string) => void) | undefined;
-  insecureauth: boolean;
-  lookup: LookupFunction | undefined;
-  protocol: 'smtp' | 'lmtp';
+/**
+ * What a layer above the session (sendmessage, the pool) adds to a transaction,
+ * kept out of the public {@link SendmailOptions}. @internal
+ */
+export interface SendmailHooks {
+  /** The message prepared while the connection opened (smtp.sendmessage); used only for this very source. */
+  ahead?: PreparedAhead;
+  /**
+   * Called once the end of data is written, when one final reply is to come (SMTP, not LMTP): the session
+   * then lets the next transaction write its commands at once, so that they leave with the end of data, and
+   * reads their replies after this one's final reply. smtp.pool uses it to pipeline messages on a session.
+   */
+  afterEndOfData?: () => void;
+  /**
+   * The caller ends the session if this transaction is refused (smtp.sendmessage's own connection): DATA is
+   * pipelined even with `atleastone` false, and a partial refusal that meets a 354 closes the connection
+   * (nothing is delivered without the end of data) instead of resetting it.
+   */
+  disposable?: boolean;
 }
 
-class SmtpSession implements Session {
-  state: SessionState = 'greeting';
+class SmtpSession extends Channel implements Session {
   greeting!: Reply;
   extensions: Extensions | null = null;
-  replies: Reply[] = [];
   private greeted = false;
   // Recipients accepted since MAIL, for LMTP's replies after data() (sendmail counts its own).
   private acceptedRcpts = 0;
   private queue: Promise<unknown> = Promise.resolve();
-  // Transactions begun by sendmail: a final reply read after the next one began leaves the state alone.
-  private transactions = 0;
   private quitting: Promise<void> | null = null;
+  // Resolved when QUIT has been handed to the socket.
+  private quitWritten: Promise<void> | null = null;
 
-  constructor(
-    private readonly conn: Connection,
-    readonly server: string,
-    readonly port: number,
-    private readonly deadline: Deadline,
-    private readonly client: string,
-    private readonly insecureAuth: boolean,
-    readonly protocol: 'smtp' | 'lmtp' = 'smtp',
-  ) {}
-
-  get secure(): boolean {
-    return this.conn.secure;
+  constructor(conn: Connection, server: string, port: number, deadline: Deadline, private readonly client: string, private readonly insecureAuth: boolean, protocol: 'smtp' | 'lmtp' = 'smtp') {
+    super(conn, server, port, deadline, protocol);
   }
 
   // ---- the public steps; each runs after the previous one has finished ----
@@ -111,7 +106,7 @@ class SmtpSession implements Session {
 
   mail(from: string, params?: string[]): Promise<Reply> {
     return this.exclusive(async () => {
-      const reply = await this.exchange(cmd.mail(from, params));
+      const reply = await this.exchange(cmd.mail(from, params?.map(parseMailParameter)));
       if (isPositive(reply)) {
         this.state = 'mail';
         this.acceptedRcpts = 0;
@@ -122,7 +117,7 @@ class SmtpSession implements Session {
 
   rcpt(to: string, params?: string[]): Promise<Reply> {
     return this.exclusive(async () => {
-      const reply = await this.exchange(cmd.rcpt(to, params));
+      const reply = await this.exchange(cmd.rcpt(to, params?.map(parseRcptParameter)));
       if (isPositive(reply)) {
         this.state = 'rcpt';
         this.acceptedRcpts++;
@@ -134,10 +129,12 @@ class SmtpSession implements Session {
   data(message: MessageSource): Promise<Reply> {
     return this.exclusive(async () => {
       const prepared = await prepareMessage(message, { sevenBit: !this.hasExtension('8BITMIME') });
+      // The rule sendmail applies: an 8-bit message to a server without 8BITMIME is refused before DATA, a stream watched.
+      const guardSevenBit = eightBitGuard(this.extensions, prepared, this.server, 'data');
       const reply = await this.exchange(cmd.data());
       if (reply.code !== 354) throw this.refusal('data', reply, 'DATA refused');
       const lmtp = this.protocol === 'lmtp';
-      const replies = await this.sendBody(prepared, lmtp ? Math.max(1, this.acceptedRcpts) : 1);
+      const replies = await sendBody(this, prepared, lmtp ? Math.max(1, this.acceptedRcpts) : 1, guardSevenBit);
       const positive = replies.find((r) => isPositive(r));
       if (!positive) throw this.refusal('dot', replies[0], 'message refused');
       return lmtp ? positive : replies[0];
@@ -145,8 +142,13 @@ class SmtpSession implements Session {
   }
 
   sendmail(from: string, recipients: string | string[], message: MessageSource, opts: SendmailOptions = {}): Promise<Rejected[]> {
-    if (opts.afterEndOfData === undefined) return this.exclusive(() => this.doSendmail(from, recipients, message, opts));
-    return this.releasable((release) => this.doSendmail(from, recipients, message, opts, release));
+    return this.sendmailWith(from, recipients, message, opts, NO_HOOKS);
+  }
+
+  /** {@link sendmail} with the hooks of the layers above. @internal */
+  sendmailWith(from: string, recipients: string | string[], message: MessageSource, opts: SendmailOptions, hooks: SendmailHooks): Promise<Rejected[]> {
+    if (hooks.afterEndOfData === undefined) return this.exclusive(() => this.doSendmail(from, recipients, message, opts, hooks));
+    return this.releasable((release) => this.doSendmail(from, recipients, message, opts, hooks, release));
   }
 
   verify(address: string): Promise<[number, string]> {
@@ -178,11 +180,14 @@ class SmtpSession implements Session {
   quit(): Promise<void> {
     // A second QUIT (sendmessage's, after one that went with the end of data) waits for the first.
     if (this.quitting) return this.quitting;
+    let handed!: () => void;
+    this.quitWritten = new Promise<void>((resolve) => (handed = resolve));
     this.quitting = this.exclusive(async () => {
       if (this.state === 'closed') return;
       this.state = 'closed';
       try {
         this.conn.send([cmd.quit()]);
+        handed();
         await this.conn.readReply('quit', Math.min(QUIT_WAIT_SECS * 1000, this.deadline.wait(QUIT_WAIT_SECS)));
       } catch {
         // QUIT is a courtesy: the message, if any, was settled before it.
@@ -192,9 +197,10 @@ class SmtpSession implements Session {
     return this.quitting;
   }
 
-  close(): void {
-    this.state = 'closed';
-    this.conn.destroy();
+  /** Starts QUIT (if not started) and resolves once it is on the socket, or once the session ended without it. @internal */
+  quitStarted(): Promise<void> {
+    const finished = this.quit();
+    return Promise.race([this.quitWritten ?? finished, finished]);
   }
 
   // ---- internals ----
@@ -232,76 +238,22 @@ class SmtpSession implements Session {
 
   /** The first reply on the connection: the greeting. */
   async readGreeting(): Promise<void> {
-    const reply = await this.read('greeting', TIMEOUTS.greeting);
+    let reply: Reply;
+    try {
+      reply = await this.read('greeting', TIMEOUTS.greeting);
+    } catch (error) {
+      // A silent port (an HTTP server waits for its request) or one that speaks another protocol: say which.
+      if (error instanceof SmtpError && (error.code === 'ETIMEOUT' || error.code === 'EPROTOCOL')) {
+        error.message = `no SMTP greeting from ${this.server}:${this.port} (${error.message}) — is this an SMTP port?`;
+      }
+      throw error;
+    }
     this.greeting = reply;
     if (reply.code !== 220) {
       this.close();
       throw this.refusal('greeting', reply, 'server greeting');
     }
     this.state = 'ready';
-  }
-
-  /** Sends one command and reads its reply. */
-  private async exchange(command: Command): Promise<Reply> {
-    this.conn.send([command]);
-    return this.read(command.stage, command.timeoutSecs);
-  }
-
-  /**
-   * Reads one reply within the step's RFC 5321 limit and the overall deadline.
-   * A timeout, a drop or garbage closes the session; so does a 421, which is
-   * thrown (RFC 5321 §3.8: the server is closing the channel).
-   */
-  private async read(stage: Stage, limitSecs: number, deferFlush = false): Promise<Reply> {
-    const bounded = this.deadline.bounds(limitSecs);
-    let reply: Reply;
-    try {
-      reply = await this.conn.readReply(stage, this.deadline.wait(limitSecs), deferFlush);
-    } catch (error) {
-      throw this.readFailed(error, bounded);
-    }
-    if (reply.code === 421) throw this.closing(stage, reply);
-    return reply;
-  }
-
-  /** The replies to `count` pipelined commands of one kind, read as {@link read} reads one. */
-  private async readMany(stage: Stage, limitSecs: number, count: number): Promise<Reply[]> {
-    if (count === 1) return [await this.read(stage, limitSecs)];
-    const bounded = this.deadline.bounds(limitSecs);
-    let replies: Reply[];
-    try {
-      replies = await this.conn.readReplies(stage, this.deadline.wait(limitSecs), count, this.deadline.end);
-    } catch (error) {
-      throw this.readFailed(error, bounded);
-    }
-    // A 421 ends the list: the server is closing.
-    const last = replies[replies.length - 1];
-    if (last.code === 421) throw this.closing(stage, last);
-    return replies;
-  }
-
-  /** A read that failed has closed the connection; a timeout that was the overall deadline's says so. */
-  private readFailed(error: unknown, bounded: boolean): unknown {
-    this.state = 'closed';
-    if (error instanceof SmtpError && error.code === 'ETIMEOUT' && bounded) {
-      error.message += ' (the overall maxsecs deadline)';
-    }
-    return error;
-  }
-
-  /** RFC 5321 §3.8: a 421 is the server closing the channel; the session closes too. */
-  private closing(stage: Stage, reply: Reply): SmtpError {
-    this.close();
-    return this.refusal(stage, reply, 'server is closing the connection');
-  }
-
-  /** A typed error for a reply the step cannot go on with. */
-  private refusal(stage: Stage, reply: Reply, what: string, code: 'ESMTP' | 'ETLS' | 'EAUTH' = 'ESMTP'): SmtpError {
-    const error = this.conn.error(code, stage, `${what}: ${describeReply(reply)}`);
-    error.replyCode = reply.code;
-    error.enhanced = reply.enhanced;
-    error.lines = reply.lines;
-    return error;
   }
 
   private async doEhlo(name?: string): Promise<Extensions> {
@@ -403,23 +355,22 @@ class SmtpSession implements Session {
     return reply;
   }
 
+  /**
+   * One transaction: the request is checked before anything is sent, planned
+   * against the server's EHLO answers and the prepared message, then carried out.
+   */
   private async doSendmail(
     from: string,
     recipients: string | string[],
     message: MessageSource,
     opts: SendmailOptions,
+    hooks: SendmailHooks,
     release?: () => void,
   ): Promise<Rejected[]> {
-    const atleastone = opts.atleastone ?? true;
-    const list = typeof recipients === 'string' ? [recipients] : [...recipients];
-    if (list.length === 0) throw new InvalidInputError('recipients', 'no recipients');
-    const dsn = planDsn(opts.dsn, 'smtp.sendmail');
+    const request = readRequest(from, recipients, opts, this);
     const signer = opts.dkim === undefined ? null : opts.dkim instanceof DkimSigner ? opts.dkim : new DkimSigner(opts.dkim, 'smtp.sendmail');
-    // Bad input fails here, before a byte is written (EHLO included); the commands are built again below with the server's answers.
-    cmd.checkMailbox('sender', from);
-    for (const to of list) cmd.rcpt(to, [...(opts.rcptParams ?? []), ...dsn.rcptParams(to)]);
-    cmd.mail('', [...(opts.mailParams ?? []), ...dsn.mailParams]);
-    if (!(typeof message === 'string' || Buffer.isBuffer(message) || isReadable(message) || isToken(message))) {
+    const token = isToken(message);
+    if (!(typeof message === 'string' || Buffer.isBuffer(message) || token || isReadable(message))) {
       throw new InvalidInputError('message', 'expected a string, a Buffer, a readable stream or a mime token');
     }
     if (signer && isReadable(message)) {
@@ -427,437 +378,56 @@ class SmtpSession implements Session {
     }
     await this.greetIfNeeded();
     const ext = this.extensions;
-    const offers = (keyword: string): boolean => ext?.has(keyword) ?? false;
-
-    // What this message needs of the server is checked before MAIL: a server that cannot honour it gets nothing.
-    if (opts.requiretls) {
-      if (!this.conn.secure) throw this.conn.error('ETLS', 'mail', `requiretls: the connection to ${this.server} is not TLS, so the message is not sent in clear text`);
-      if (!offers('REQUIRETLS')) throw this.conn.error('EEXTENSION', 'mail', `requiretls: ${this.server} does not offer REQUIRETLS (RFC 8689), so the message is not sent`);
-    }
-    if (dsn.required && !offers('DSN')) {
-      throw this.conn.error('EEXTENSION', 'mail', `dsnrequired: ${this.server} does not offer DSN (RFC 3461), so the message is not sent`);
-    }
-    const chunking = (opts.chunking ?? true) && offers('CHUNKING');
-    const binary = opts.binarymime === true && chunking && offers('BINARYMIME');
-    if (opts.binarymime === true && !binary && !isToken(message)) {
-      throw this.conn.error('EEXTENSION', 'mail', `binarymime: ${this.server} does not offer CHUNKING and BINARYMIME (RFC 3030), and DATA would change a binary message`);
-    }
-
-    const utf8 = [from, ...list].some((a) => /[^\x00-\x7f]/.test(a));
-    const sender = asciiAddress(from, ext);
-    const targets = list.map((to) => asciiAddress(to, ext));
-    // A binary token without BINARYMIME is re-encoded to 7 bits: DATA would rewrite its line ends.
-    const sevenBit = binary ? false : opts.binarymime === true || !offers('8BITMIME');
-    const early = !sevenBit && opts.ahead?.source === message ? await opts.ahead.prepared : null;
-    let prepared = early ?? (await prepareMessage(message, { sevenBit, changes: opts.changes }));
-    if (binary && (typeof message === 'string' || Buffer.isBuffer(message))) {
-      // Sent untouched, so the size is the octets as they are.
-      prepared = { ...prepared, size: Buffer.byteLength(message) };
-    }
-    if (signer) prepared = await signedMessage(prepared, signer);
-    const mailParams = [...(opts.mailParams ?? [])];
-    const has = (keyword: string): boolean => mailParams.some((p) => p.toUpperCase().split('=')[0] === keyword);
-
-    if (prepared.size !== null && ext?.size) {
-      if (prepared.size > ext.size) {
-        throw this.conn.error('ESIZE', 'mail', `message of ${prepared.size} octets is larger than the ${ext.size} octets ${this.server} accepts`);
+    try {
+      // What this message needs of the server is checked before the message is read: a server that cannot honour it gets nothing.
+      const body = planBody(ext, request, token);
+      const early = !body.sevenBit && hooks.ahead?.source === message ? await hooks.ahead.prepared : null;
+      let prepared = early ?? (await prepareMessage(message, { sevenBit: body.sevenBit, changes: opts.changes }));
+      if (body.binary && !token && !isReadable(message)) {
+        // Sent untouched, so the size is the octets as they are.
+        prepared = { ...prepared, size: Buffer.byteLength(message) };
       }
-    }
-    if (prepared.size !== null && offers('SIZE') && !has('SIZE')) mailParams.push(`SIZE=${prepared.size}`);
-    if (binary) {
-      if (!has('BODY')) mailParams.push('BODY=BINARYMIME');
-    } else if (prepared.eightBit !== false && !has('BODY')) {
-      if (offers('8BITMIME')) mailParams.push('BODY=8BITMIME');
-      else if (prepared.eightBit === true) {
-        throw new InvalidInputError(
-          'message',
-          `8-bit byte at offset ${prepared.eightBitOffset ?? '?'} but ${this.server} does not offer 8BITMIME: encode the body (a mime token is re-encoded automatically)`,
-        );
-      }
-    }
-    const guardSevenBit = !binary && prepared.eightBit === null && !offers('8BITMIME');
-    // RFC 6531 §3.4: SMTPUTF8 when an address or the header holds UTF-8.
-    const utf8Header = (typeof message === 'string' || Buffer.isBuffer(message)) && headerHasEightBit(message);
-    if ((utf8 || utf8Header) && offers('SMTPUTF8') && !has('SMTPUTF8')) mailParams.push('SMTPUTF8');
-    if (opts.requiretls && !has('REQUIRETLS')) mailParams.push('REQUIRETLS');
-    // Without DSN offered the requests are left out (dsnrequired refused such a server above).
-    const withDsn = dsn.requested && offers('DSN');
-    if (withDsn) mailParams.push(...dsn.mailParams);
-    const mailCommand = cmd.mail(sender, mailParams);
-    const rcptCommands = targets.map((to, i) => cmd.rcpt(to, [...(opts.rcptParams ?? []), ...(withDsn ? dsn.rcptParams(list[i]) : [])]));
-    const dataCommand = cmd.data();
-
-    const pipelined = offers('PIPELINING');
-    this.transactions++;
-    let mailReply: Reply;
-    const rcptReplies: Reply[] = [];
-    let dataReply: Reply | null = null;
-    // DATA goes with the RCPTs when a refusal cannot leave a message begun that must not go: one acceptance is
-    // enough (atleastone); there is one recipient (its refusal leaves none, and RFC 2920 §3.1's lone dot ends a
-    // DATA taken anyway); or the connection may simply be dropped (disposable). With BDAT there is no DATA to
-    // pipeline: the first chunk follows the replies.
-    const pipelineData = (atleastone || list.length === 1 || opts.disposable === true) && !chunking;
-    if (pipelined) {
-      // RFC 2920: MAIL, every RCPT and (when one acceptance is enough) DATA in one write; replies in order.
-      const batch = pipelineData ? [mailCommand, ...rcptCommands, dataCommand] : [mailCommand, ...rcptCommands];
-      this.conn.send(batch);
-      mailReply = await this.read('mail', TIMEOUTS.mail);
-      rcptReplies.push(...(await this.readMany('rcpt', TIMEOUTS.rcpt, rcptCommands.length)));
-      if (pipelineData) dataReply = await this.read('data', TIMEOUTS.data);
-    } else {
-      mailReply = await this.exchange(mailCommand);
-      if (isPositive(mailReply)) {
-        for (const command of rcptCommands) rcptReplies.push(await this.exchange(command));
-      }
-    }
-
-    if (!isPositive(mailReply)) {
-      if (dataReply?.code === 354) {
-        // The server took DATA after refusing the sender: a lone '.' could deliver something. Drop the connection.
-        this.close();
-      } else await this.abandon();
-      throw this.refusal('mail', mailReply, 'MAIL FROM refused');
-    }
-    this.state = 'mail';
-    const rejected: Rejected[] = [];
-    const accepted: string[] = [];
-    rcptReplies.forEach((reply, i) => {
-      if (isPositive(reply)) accepted.push(list[i]);
-      else rejected.push(refusedEntry(list[i], reply.code, reply.text, reply.enhanced));
-    });
-    if (accepted.length > 0) this.state = 'rcpt';
-
-    if (accepted.length === 0 || (rejected.length > 0 && !atleastone)) {
-      if (dataReply?.code === 354 && accepted.length > 0) {
-        // Some recipients were accepted and the message must not reach them alone: a lone dot would deliver an
-        // empty message to them, so the connection is dropped instead; without its end of data nothing is delivered.
-        this.close();
-      } else if (dataReply?.code === 354) {
-        // RFC 2920 §3.1: DATA was taken with no valid recipient; end it with a lone dot and ignore the reply.
-        await this.conn.write(Buffer.from('.\r\n'), 'data', this.deadline.wait(TIMEOUTS.block));
-        await this.read('dot', TIMEOUTS.dot);
-        this.state = 'ready';
-      }
-      await this.abandon();
-      const error = this.conn.error(
-        'ERECIPIENTS',
-        'rcpt',
-        accepted.length === 0 ? 'no recipient was accepted' : `${rejected.length} recipient(s) refused and atleastone is false`,
-      );
-      error.rejected = rejected;
-      const first = rcptReplies.find((r) => !isPositive(r));
-      if (first) {
-        error.replyCode = first.code;
-        error.enhanced = first.enhanced;
-        error.lines = first.lines;
+      if (signer) prepared = await signedMessage(prepared, signer);
+      const utf8Header = !token && !isReadable(message) && headerHasEightBit(message);
+      const tx = planTransaction(ext, { size: prepared.size, eightBit: prepared.eightBit, eightBitOffset: prepared.eightBitOffset, utf8Header, token }, request);
+      const after = hooks.afterEndOfData;
+      const handoff = release !== undefined && after !== undefined ? (): void => {
+        release();
+        after();
+      } : undefined;
+      return await transfer(this, tx, prepared, {
+        atleastone: opts.atleastone ?? true,
+        pipelining: ext?.has('PIPELINING') ?? false,
+        disposable: hooks.disposable === true,
+        beforeEndOfData: opts.beforeEndOfData,
+        handoff,
+      });
+    } catch (error) {
+      if (error instanceof SmtpError) {
+        error.server ??= this.server;
+        error.port ??= this.port;
       }
       throw error;
     }
-
-    // LMTP answers the end of data once per accepted recipient (RFC 2033 §4.2).
-    const count = this.protocol === 'lmtp' ? accepted.length : 1;
-    // With one final reply to come, the next transaction (or QUIT) may begin once the end of data is written:
-    // only with PIPELINING, which lets the end of data and the commands after it go without waiting (RFC 2920).
-    const after = opts.afterEndOfData;
-    const handoff = release !== undefined && after !== undefined && count === 1 && pipelined ? (): void => {
-      release();
-      after();
-    } : undefined;
-    let replies: Reply[];
-    if (chunking) {
-      replies = await this.sendChunks(prepared, count, binary, guardSevenBit, opts.beforeEndOfData, handoff);
-    } else {
-      if (!dataReply) dataReply = await this.exchange(dataCommand);
-      if (dataReply.code !== 354) {
-        await this.abandon();
-        const error = this.refusal('data', dataReply, 'DATA refused');
-        error.rejected = rejected;
-        throw error;
-      }
-      replies = await this.sendBody(prepared, count, guardSevenBit, opts.beforeEndOfData, handoff);
-    }
-    if (this.protocol === 'smtp') {
-      if (!isPositive(replies[0])) throw this.refusal('dot', replies[0], 'message refused');
-      return rejected;
-    }
-    replies.forEach((reply, i) => {
-      if (!isPositive(reply)) rejected.push(refusedEntry(accepted[i], reply.code, reply.text, reply.enhanced));
-    });
-    const refusedAll = replies.find((reply) => isPositive(reply)) === undefined;
-    if (refusedAll) {
-      const error = this.refusal('dot', replies[0], 'message refused for every recipient');
-      error.rejected = rejected;
-      throw error;
-    }
-    return rejected;
-  }
-
-  /** Reads the message source, chunk by chunk, into `each`; a failure closes the connection before any end of data. */
-  private async stream(
-    prepared: PreparedMessage,
-    guardSevenBit: boolean,
-    each: (bytes: Buffer) => Promise<void>,
-    beforeEndOfData?: () => void | Promise<void>,
-  ): Promise<void> {
-    let offset = 0;
-    try {
-      for await (const chunk of prepared.open()) {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-        if (guardSevenBit) {
-          const at = firstEightBitOffset(bytes);
-          if (at >= 0) {
-            throw this.conn.error('EEXTENSION', 'body', `8-bit byte at offset ${offset + at} but ${this.server} does not offer 8BITMIME (nothing was delivered)`);
-          }
-        }
-        offset += bytes.length;
-        await each(bytes);
-      }
-      // The caller's last word before the message can be delivered (a bulk journal's write-ahead line).
-      if (beforeEndOfData) await beforeEndOfData();
-    } catch (error) {
-      // Never write the end of data after a failure: a truncated message must not be delivered (SECURITY.md A8).
-      this.close();
-      if (error instanceof SmtpError) throw error;
-      throw this.conn.error('ESOURCE', 'body', `reading the message failed: ${(error as Error)?.message ?? String(error)}`, error);
-    }
-  }
-
-  /** After a 354: the body, CRLF-normalized and dot-stuffed, then the end of data and its `count` final replies. */
-  private async sendBody(
-    prepared: PreparedMessage,
-    count = 1,
-    guardSevenBit = false,
-    beforeEndOfData?: () => void | Promise<void>,
-    handoff?: () => void,
-  ): Promise<Reply[]> {
-    this.state = 'data';
-    const codec = new DataCodec();
-    await this.stream(
-      prepared,
-      guardSevenBit,
-      async (bytes) => {
-        const out = codec.encode(bytes);
-        if (out.length > 0) await this.conn.write(out, 'data', this.deadline.wait(TIMEOUTS.block));
-      },
-      beforeEndOfData,
-    );
-    const terminator = codec.end();
-    this.conn.transcript.body(codec.contentLength);
-    await this.checkOpen();
-    return this.finalReplies(count, () => this.conn.write(terminator, 'dot', this.deadline.wait(TIMEOUTS.block)), handoff);
-  }
-
-  /**
-   * BDAT (RFC 3030): the message in chunks counted in octets, so nothing is
-   * dot-stuffed and nothing ends it but `LAST`. Line ends are made CRLF as for
-   * DATA, so the server reads the same message either way; a BINARYMIME
-   * message goes untouched. Each chunk waits for its reply; the last one's
-   * replies are the final ones.
-   */
-  private async sendChunks(
-    prepared: PreparedMessage,
-    count: number,
-    binary: boolean,
-    guardSevenBit: boolean,
-    beforeEndOfData?: () => void | Promise<void>,
-    handoff?: () => void,
-  ): Promise<Reply[]> {
-    this.state = 'data';
-    const codec = binary ? null : new DataCodec({ dotStuffing: false });
-    let pending: Buffer[] = [];
-    let size = 0;
-    let total = 0;
-    const writeChunk = async (last: boolean, stage: Stage): Promise<void> => {
-      this.conn.send([cmd.bdat(size, last)]);
-      for (const piece of pending) await this.conn.write(piece, stage, this.deadline.wait(TIMEOUTS.block));
-      total += size;
-      pending = [];
-      size = 0;
-    };
-    await this.stream(
-      prepared,
-      guardSevenBit,
-      async (bytes) => {
-        const out = codec ? codec.encode(bytes) : bytes;
-        if (out.length === 0) return;
-        pending.push(out);
-        size += out.length;
-        if (size < BDAT_CHUNK) return;
-        await writeChunk(false, 'data');
-        const reply = await this.read('data', TIMEOUTS.block);
-        // RFC 3030 §2: after a refused chunk no further chunk may follow; the transaction is over.
-        if (!isPositive(reply)) throw this.refusal('data', reply, 'BDAT chunk refused');
-      },
-      beforeEndOfData,
-    );
-    const tail = codec ? codec.endLine() : Buffer.alloc(0);
-    if (tail.length > 0) {
-      pending.push(tail);
-      size += tail.length;
-    }
-    this.conn.transcript.body(total + size);
-    await this.checkOpen();
-    return this.finalReplies(count, () => writeChunk(true, 'dot'), handoff);
-  }
-
-  /**
-   * Before the end of data: a connection already lost cannot have taken the
-   * message. A server that spoke during the body (no reply is due before the
-   * end of data) gets no end of data either: its early reply would be read as
-   * the answer to the dot while the server goes on to accept the message, and
-   * a failover would then deliver it twice.
-   */
-  private async checkOpen(): Promise<void> {
-    if (this.conn.hasUnread) {
-      let early: Reply | null = null;
-      try {
-        early = await this.conn.readReply('data', 0);
-      } catch {
-        // Not a whole reply: reported below as a protocol error.
-      }
-      this.close();
-      if (early && early.code >= 400) throw this.refusal('data', early, 'server answered before the end of data');
-      throw this.conn.error('EPROTOCOL', 'data', 'server broke the protocol: it sent bytes during the message body; the end of data was not sent');
-    }
-    if (this.conn.closed) {
-      this.state = 'closed';
-      throw this.conn.error('ECONNECTION', 'data', `connection to ${this.server}:${this.port} lost before the end of data`);
-    }
-  }
-
-  /**
-   * Sends the end of data and reads the final replies. Once it is out, a lost
-   * reply means the server may have taken the message: that is reported as an
-   * uncertain outcome, never as a failure that may be retried.
-   */
-  private async finalReplies(count: number, sendEnd: () => Promise<void>, handoff?: () => void): Promise<Reply[]> {
-    const transaction = this.transactions;
-    const replies: Reply[] = [];
-    try {
-      await sendEnd();
-      // The next transaction's commands, written in this turn, join the end of data in one write (RFC 2920 §3.1
-      // lets message content open a group); its replies are read after this one's final reply.
-      if (handoff) handoff();
-      for (let i = 0; i < count; i++) replies.push(await this.read('dot', TIMEOUTS.dot, handoff !== undefined));
-    } catch (error) {
-      if (!(error instanceof SmtpError) || error.replyCode !== null) throw error;
-      this.close();
-      const uncertain = new UncertainDeliveryError(`no reply to the end of data from ${this.server}:${this.port}: ${error.message}`, { cause: error });
-      uncertain.server = this.server;
-      uncertain.port = this.port;
-      throw uncertain;
-    }
-    // A transaction that began meanwhile owns the state now; a QUIT sent meanwhile has closed it.
-    if (this.transactions === transaction && this.state !== 'closed') this.state = 'ready';
-    this.replies = replies;
-    return replies;
-  }
-
-  /** RSET after an abandoned transaction; the session stays usable if the server agrees. */
-  private async abandon(): Promise<void> {
-    if (this.state === 'closed') return;
-    const reply = await this.exchange(cmd.rset());
-    if (isPositive(reply)) this.state = 'ready';
   }
 }
 
 const NOTHING = (): void => undefined;
+const NO_HOOKS: SendmailHooks = Object.freeze({});
 
 /**
- * An address as sent: a non-ASCII domain becomes its A-label form (IDNA) so a
- * server without SMTPUTF8 can route it; a non-ASCII local part needs SMTPUTF8.
+ * Starts QUIT and resolves once it has been handed to the socket, leaving its
+ * reply and the close to finish alone: quit() never rejects, and closes the
+ * socket on its own within its wait for the 221 plus a second's grace. @internal
  */
-function asciiAddress(address: string, ext: Extensions | null): string {
-  if (typeof address !== 'string') throw new InvalidInputError('address', 'an address must be a string');
-  if (!/[^\x00-\x7f]/.test(address)) return address;
-  const at = address.lastIndexOf('@');
-  const local = at < 0 ? address : address.slice(0, at);
-  const domain = at < 0 ? '' : address.slice(at + 1);
-  if (ext?.has('SMTPUTF8')) return address;
-  if (/[^\x00-\x7f]/.test(local)) {
-    throw new InvalidInputError('address', `non-ASCII local part in ${JSON.stringify(address)} needs a server that offers SMTPUTF8`);
-  }
-  return `${local}@${toASCIIDomain(domain)}`;
+export function quitStarted(session: Session): Promise<void> {
+  return session instanceof SmtpSession ? session.quitStarted() : session.quit();
 }
 
-const SPECS: OptionSpecs = {
-  server: { kind: 'string' },
-  port: { kind: 'integer', min: 1 },
-  client: { kind: 'string' },
-  tls: { kind: 'any' },
-  maxsecs: { kind: 'any' },
-  connectTimeoutSecs: { kind: 'any' },
-  debug: { kind: 'any' },
-  insecureauth: { kind: 'boolean' },
-  lookup: { kind: 'function' },
-  protocol: { kind: 'string', values: ['smtp', 'lmtp'] },
-};
-
-const TCL_BOOLEAN: Record<string, boolean> = { '1': true, true: true, yes: true, on: true, '0': false, false: false, no: false, off: false };
-
-function seconds(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  const number = typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isFinite(number) || number <= 0) {
-    throw new OptionError('smtp.connect', name, `-${name} expects a positive number of seconds, not ${JSON.stringify(value)}`);
-  }
-  return number;
-}
-
-function hostToAscii(name: string, field: string): string {
-  refuseLineBreaks(field, name);
-  return /[^\x00-\x7f]/.test(name) ? toASCIIDomain(name) : name;
-}
-
-function readSettings(args: readonly unknown[]): SessionSettings {
-  const o = parseOptions('smtp.connect', SPECS, args);
-  let tls: ConnectionOptions | null = null;
-  if (o.tls !== undefined) {
-    const value = o.tls;
-    if (typeof value === 'boolean') tls = value ? {} : null;
-    else if (typeof value === 'string' && value.toLowerCase() in TCL_BOOLEAN) tls = TCL_BOOLEAN[value.toLowerCase()] ? {} : null;
-    else if (typeof value === 'string' && value.toLowerCase() === 'implicit') tls = {};
-    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) tls = value as ConnectionOptions;
-    else throw new OptionError('smtp.connect', 'tls', `-tls expects a boolean or TLS options, not ${JSON.stringify(value)}`);
-  }
-  let debug: unknown = o.debug;
-  if (typeof debug === 'string' && debug.toLowerCase() in TCL_BOOLEAN) debug = TCL_BOOLEAN[debug.toLowerCase()];
-  if (debug !== undefined && typeof debug !== 'boolean' && typeof debug !== 'function') {
-    throw new OptionError('smtp.connect', 'debug', `-debug expects a boolean or a function, not ${JSON.stringify(debug)}`);
-  }
-  const given = (o.server as string | undefined) ?? 'localhost';
-  const server = isSocketPath(given) ? given : hostToAscii(given, 'server');
-  if (isSocketPath(given)) refuseLineBreaks('server', given);
-  const protocol = ((o.protocol as string | undefined) ?? 'smtp') as 'smtp' | 'lmtp';
-  if (server === '') throw new OptionError('smtp.connect', 'server', '-server expects a host name, not ""');
-  let client = o.client as string | undefined;
-  if (client !== undefined) client = cmd.checkClientName(hostToAscii(client, 'client'));
-  const maxsecs = seconds('maxsecs', o.maxsecs, 120);
-  return {
-    server,
-    // RFC 2033 gives LMTP no port but forbids 25; 24 is the one in common use.
-    port: (o.port as number | undefined) ?? (tls ? 465 : protocol === 'lmtp' ? 24 : 25),
-    client,
-    tls,
-    maxsecs,
-    connectTimeoutSecs: seconds('connectTimeoutSecs', o.connectTimeoutSecs, 30),
-    debug: debug as SessionSettings['debug'],
-    insecureauth: (o.insecureauth as boolean | undefined) ?? false,
-    lookup: o.lookup as LookupFunction | undefined,
-    protocol,
-  };
-}
-
-/** The EHLO name when none is given: 'localhost' for a loopback server, else this host's name (or its address literal). */
-function defaultClient(conn: Connection, server: string, localAddress: string | undefined): string {
-  if (server === 'localhost' || conn.unixSocket || isLoopbackAddress(conn.remoteAddress)) return 'localhost';
-  try {
-    return cmd.checkClientName(hostToAscii(os.hostname(), 'client'));
-  } catch {
-    if (!localAddress) return 'localhost';
-    const plain = localAddress.startsWith('::ffff:') ? localAddress.slice(7) : localAddress;
-    return plain.includes(':') ? `[IPv6:${plain}]` : `[${plain}]`;
-  }
+/** `session.sendmail` with the hooks of sendmessage and the pool, for a session made by {@link connect}. @internal */
+export function sendmailWith(session: Session, from: string, recipients: string | string[], message: MessageSource, opts: SendmailOptions, hooks: SendmailHooks): Promise<Rejected[]> {
+  if (session instanceof SmtpSession) return session.sendmailWith(from, recipients, message, opts, hooks);
+  return session.sendmail(from, recipients, message, opts);
 }
 
 /**
@@ -878,9 +448,11 @@ function defaultClient(conn: Connection, server: string, localAddress: string | 
  *   `ESMTP` stage `greeting` when the greeting is not 220 (the connection is closed).
  */
 export async function connect(options?: ConnectOptions): Promise<Session>;
-export async function connect(...flat: unknown[]): Promise<Session>;
+export async function connect(...flat: TclWords): Promise<Session>;
 export async function connect(...args: unknown[]): Promise<Session> {
   const settings = readSettings(args);
+  const signal = settings.signal;
+  throwIfAborted(signal);
   const deadline = new Deadline(settings.maxsecs);
   const transcript = new Transcript(debugSink(settings.debug));
   const conn = await Connection.open({
@@ -890,10 +462,18 @@ export async function connect(...args: unknown[]): Promise<Session> {
     timeoutMs: deadline.wait(settings.connectTimeoutSecs),
     transcript,
     lookup: settings.lookup,
+    signal,
   });
   const client = settings.client ?? defaultClient(conn, settings.server, conn.localAddress);
   const session = new SmtpSession(conn, settings.server, settings.port, deadline, client, settings.insecureauth, settings.protocol);
-  await session.readGreeting();
+  const stop = whenAborted(signal, () => session.close());
+  try {
+    await session.readGreeting();
+  } catch (error) {
+    throw afterAbort(signal, error);
+  } finally {
+    stop();
+  }
   return session;
 }
 

@@ -9,7 +9,6 @@ import type { Rejected } from '../../lib/errors';
 import type { Token } from '../../mime';
 import type { DkimOptions, DkimSigner } from '../dkim/sign';
 import type { DsnOptions } from './dsn';
-import type { PreparedAhead } from './message-source';
 
 /** One server reply (RFC 5321 §4.2), parsed once. */
 export interface Reply {
@@ -70,6 +69,11 @@ export interface ConnectOptions {
    * The name is still what TLS verifies and what the loopback rule of AUTH reads.
    */
   lookup?: LookupFunction;
+  /**
+   * Aborts the connection attempt (TCP, implicit TLS, the greeting): the call rejects with a
+   * DOMException named `AbortError` and the socket is closed. Once connected, `close()` the session.
+   */
+  signal?: AbortSignal;
 }
 
 /** A message to send: bytes, text (sent as UTF-8), a stream of bytes, or a mime token. */
@@ -97,20 +101,6 @@ export interface SendmailOptions {
    * records a message that may be delivered from now on (smtp.sendmany).
    */
   beforeEndOfData?: () => void | Promise<void>;
-  /**
-   * The caller ends the session if this transaction is refused (smtp.sendmessage's own connection): DATA is
-   * pipelined even with `atleastone` false, and a partial refusal that meets a 354 closes the connection
-   * (nothing is delivered without the end of data) instead of resetting it. @internal
-   */
-  disposable?: boolean;
-  /**
-   * Called once the end of data is written, when one final reply is to come (SMTP, not LMTP): the session
-   * then lets the next transaction write its commands at once, so that they leave with the end of data, and
-   * reads their replies after this one's final reply. smtp.pool uses it to pipeline messages on a session. @internal
-   */
-  afterEndOfData?: () => void;
-  /** The message prepared while the connection opened (smtp.sendmessage); used only for this very source. @internal */
-  ahead?: PreparedAhead;
   /** DSN requests (RFC 3461): NOTIFY, ORCPT per RCPT; RET, ENVID on MAIL. Sent only when the server offers DSN. */
   dsn?: DsnOptions;
   /**

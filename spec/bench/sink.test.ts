@@ -17,13 +17,14 @@ function dialogue(port: number, pieces: string[]): Promise<string> {
     socket.on('data', (chunk) => (received += chunk.toString('latin1')));
     socket.on('error', reject);
     socket.on('close', () => resolve(received));
-    socket.once('data', async () => {
+    const send = async (): Promise<void> => {
       for (const piece of pieces) {
         socket.write(piece);
         // Separate segments: the sink must find a terminator split across reads.
         await new Promise((r) => setImmediate(r));
       }
-    });
+    };
+    socket.once('data', () => void send().catch(reject));
   });
 }
 

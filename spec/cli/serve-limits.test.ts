@@ -5,7 +5,7 @@
  * memory, disk or sockets without bound.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { connect, Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';

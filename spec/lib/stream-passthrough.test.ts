@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { DataCodec, vouchCrlfLines } from '../../lib/stream';
-import { Base64Encoder } from '../../mime/codec/encoding';
+import { Base64Encoder } from '../../mime/codec/encoders';
 
 function base64Lines(bytes: number): Buffer {
   return Buffer.from(randomBytes(bytes).toString('base64').replace(/.{76}/g, '$&\r\n'), 'latin1');

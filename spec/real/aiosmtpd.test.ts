@@ -8,7 +8,7 @@ import * as mime from '../../mime';
 import * as smtp from '../../smtp';
 import type { Session } from '../../smtp';
 import { SmtpError } from '../../lib/errors';
-import { AiosmtpdServer, describeWithAiosmtpd, startAiosmtpd } from '../support/aiosmtpd';
+import { type AiosmtpdServer, describeWithAiosmtpd, startAiosmtpd } from '../support/aiosmtpd';
 import { RawClient } from './raw-client';
 
 const account = { user: 'ann', password: 'pä55 word' };

@@ -8,7 +8,7 @@ import nodemailer from 'nodemailer';
 import * as mime from '../../mime';
 import * as smtp from '../../smtp';
 import { SmtpError } from '../../lib/errors';
-import { describeWithPostfix, PostfixServer, startPostfix, splitTrace, asStored } from '../support/postfix';
+import { describeWithPostfix, type PostfixServer, startPostfix, splitTrace, asStored } from '../support/postfix';
 import { RawClient } from './raw-client';
 
 /** A message with CRLF line ends, as it goes on the wire. */

@@ -20,7 +20,7 @@ import * as mime from '../../mime';
 import { sendmessage } from '../../smtp/sendmessage';
 import { connect } from '../../smtp/protocol/session';
 import type { Session } from '../../smtp/protocol/types';
-import { ReceivedMessage, scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { type ReceivedMessage, scriptedServer, type ScriptedServer } from '../support/scripted-server';
 
 /** What a transport must make of a body: every CR, LF and CRLF becomes CRLF, and the last line is ended. */
 function onTheWire(input: Buffer): Buffer {

@@ -13,13 +13,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rejected, SmtpError, SmtpErrorCode, Stage } from '../../lib/errors';
+import { type Rejected, SmtpError, type SmtpErrorCode, type Stage } from '../../lib/errors';
 import * as mime from '../../mime';
-import { sendmessage, SendMessageOptions } from '../../smtp/sendmessage';
+import { sendmessage, type SendMessageOptions } from '../../smtp/sendmessage';
 import { testCertificate } from '../support/certs';
-import { Action, ActionObject, Script, scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { type Action, type ActionObject, type Script, scriptedServer, type ScriptedServer } from '../support/scripted-server';
 import { realServer } from '../support/real-server';
-import { BodyFault, closedPort, faultProxy, FaultProxy, splitProxy, testResolver } from './helpers';
+import { type BodyFault, closedPort, faultProxy, type FaultProxy, splitProxy, testResolver } from './helpers';
 
 // ---- the table's axes ----
 
@@ -265,7 +265,7 @@ function expected(row: Row, fault: Fault): Expected {
       return { kind: 'here' };
     default:
   }
-  const stage: Stage = row === 'rcpt-atleastone' ? 'rcpt' : (row as Stage);
+  const stage: Stage = row === 'rcpt-atleastone' ? 'rcpt' : (row);
   switch (fault) {
     case 'drop':
       return row === 'dot' ? { kind: 'uncertain' } : next(stage, null, 'drop');

@@ -14,10 +14,10 @@ import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import { InvalidInputError, MimeError, OptionError } from '../../lib/errors';
 import * as mime from '../../mime';
-import { sendmessage, SendMessageOptions } from '../../smtp/sendmessage';
+import { sendmessage, type SendMessageOptions } from '../../smtp/sendmessage';
 import { connect } from '../../smtp/protocol/session';
 import type { Session } from '../../smtp/protocol/types';
-import { scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../support/scripted-server';
 import { testResolver } from './helpers';
 
 const INJECTIONS = [

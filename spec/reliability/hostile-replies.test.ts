@@ -11,8 +11,8 @@ import { Readable } from 'node:stream';
 import { SmtpError, UncertainDeliveryError } from '../../lib/errors';
 import { connect } from '../../smtp/protocol/session';
 import type { Session } from '../../smtp/protocol/types';
-import { scriptedServer, Script, ScriptedServer } from '../support/scripted-server';
-import { faultProxy, FaultProxy, thrown } from './helpers';
+import { scriptedServer, type Script, type ScriptedServer } from '../support/scripted-server';
+import { faultProxy, type FaultProxy, thrown } from './helpers';
 
 const servers: ScriptedServer[] = [];
 const proxies: FaultProxy[] = [];

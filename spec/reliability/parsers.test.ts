@@ -9,13 +9,13 @@
  */
 import fc from 'fast-check';
 import { InvalidInputError, MimeError, OptionError, SmtpError } from '../../lib/errors';
-import { parseaddress } from '../../lib/address';
+import { parseaddress } from '../../mime/address';
 import * as mime from '../../mime';
 import { parseBuffer } from '../../mime/parse/message';
 import type { Part } from '../../mime/part';
 import { MAX_REPLY_LINES, parseReply, ReplyAssembler, splitReplyLine } from '../../smtp/protocol/reply';
 import { connect } from '../../smtp/protocol/session';
-import { scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../support/scripted-server';
 
 const RUNS = 300;
 

@@ -14,10 +14,10 @@ import { isIP } from 'node:net';
 import { generate } from 'selfsigned';
 import { SmtpError } from '../../lib/errors';
 import * as mime from '../../mime';
-import { sendmessage, SendMessageOptions } from '../../smtp/sendmessage';
+import { sendmessage, type SendMessageOptions } from '../../smtp/sendmessage';
 import { connect } from '../../smtp/protocol/session';
 import { testCertificate } from '../support/certs';
-import { Script, scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { type Script, scriptedServer, type ScriptedServer } from '../support/scripted-server';
 import { testResolver, thrown } from './helpers';
 
 const NAME = 'mx.example.test';
@@ -128,6 +128,37 @@ describe('certificates are verified by default (A6)', () => {
     expect(error.attempts).toEqual([expect.objectContaining({ stage: 'tls', code: null })]);
     expect(error.attempts[0].diagnostic).toMatch(reason);
     expect(srv.transcript.flat()).toEqual([]);
+  });
+
+  // The two most common ways into this: a relay with a self-signed certificate, and one signed by a private CA.
+  const untrusted = bad.filter(([what]) => what === 'a self-signed' || what === 'an untrusted-CA');
+
+  it.each(untrusted)('names the three ways out of %s certificate after STARTTLS: tls.ca (--ca), a tlspolicy, usetls false', async (_what, make) => {
+    const pem = await make();
+    const srv = await server({ tls: { key: pem.key, cert: pem.cert }, ehlo: tlsEhlo(false), ehloAfterTls: plainEhlo(false) });
+    const error = await thrown(send([srv.port], pem.ca ? { tls: { ca: pem.ca } } : {}));
+    expect(error.attempts[0].diagnostic).toMatch(/not signed by a CA this process trusts: trust the server's CA with tls: \{ ca \} \(tclmail send --ca FILE\), let a tlspolicy decide, or send without TLS \(usetls: false\)/);
+  });
+
+  it.each(untrusted)('names the ways out of %s certificate with implicit TLS: tls.ca (--ca), or no tlsimport', async (_what, make) => {
+    const pem = await make();
+    const srv = await server({ secure: true, tls: { key: pem.key, cert: pem.cert } });
+    const error = await thrown(send([srv.port], { tlsimport: true, ...(pem.ca ? { tls: { ca: pem.ca } } : {}) }));
+    expect(error.attempts[0].diagnostic).toMatch(/tls: \{ ca \} \(tclmail send --ca FILE\).*or connect without implicit TLS \(no tlsimport\)/);
+  });
+
+  it('gives no such advice for an expired or wrong-name certificate (trusting a CA would not help)', async () => {
+    const pem = await certificate(['other.example']);
+    const srv = await server({ tls: { key: pem.key, cert: pem.cert }, ehlo: tlsEhlo(false), ehloAfterTls: plainEhlo(false) });
+    const error = await thrown(send([srv.port], { tls: { ca: pem.ca } }));
+    expect(error.attempts[0].diagnostic).not.toMatch(/tlspolicy/);
+  });
+
+  it('says that a port answering in clear text does not speak TLS first, when implicit TLS meets a STARTTLS port', async () => {
+    const srv = await server({ ehlo: tlsEhlo(false) });
+    const error = await thrown(send([srv.port], { tlsimport: true }));
+    expect(error.attempts).toEqual([expect.objectContaining({ stage: 'tls', code: null })]);
+    expect(error.attempts[0].diagnostic).toMatch(/this port does not speak TLS first .*drop tlsimport/);
   });
 
   it('accepts the right name from a trusted CA, and sends that name as SNI (the control case)', async () => {

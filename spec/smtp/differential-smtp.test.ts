@@ -8,10 +8,10 @@
  */
 import { spawn } from 'node:child_process';
 import * as mime from '../../mime';
-import { sendmessage, SendMessageOptions } from '../../smtp/sendmessage';
+import { sendmessage, type SendMessageOptions } from '../../smtp/sendmessage';
 import { tracked } from '../support/fixtures';
 import { describeWithTcllib, tclQuote } from '../support/tcl';
-import { scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../support/scripted-server';
 
 interface Transaction {
   mailFrom: string;

@@ -3,7 +3,7 @@
  * functions over header lists: who MAIL FROM names, who gets a RCPT, and what
  * the transmitted header gains and loses.
  */
-import { deriveEnvelope, EnvelopeInput, Field } from '../../smtp/envelope';
+import { deriveEnvelope, type EnvelopeInput, type Field } from '../../smtp/envelope';
 import { InvalidInputError, OptionError } from '../../lib/errors';
 
 const stamp = { date: () => 'Tue, 29 Feb 2000 21:57:00 +0000', messageId: () => '<1.2.3@test>' };

@@ -4,8 +4,9 @@
  * sessions after each test; a throw-away Postfix after the whole block.
  */
 import { connect } from '../../smtp/protocol/session';
+import type { TclWords } from '../../lib/options';
 import { tracked } from '../support/fixtures';
-import { PostfixOptions, PostfixServer, startPostfix } from '../support/postfix';
+import { type PostfixOptions, type PostfixServer, startPostfix } from '../support/postfix';
 import { realServer } from '../support/real-server';
 import { scriptedServer } from '../support/scripted-server';
 import { bdatServer } from './protocol/bdat-server';
@@ -17,7 +18,7 @@ import { bdatServer } from './protocol/bdat-server';
  */
 export function liveScope(ending: 'quit' | 'close' = 'close') {
   const track = tracked();
-  const open = async (...args: unknown[]) => track.add(await connect(...args), (session) => (ending === 'quit' ? session.quit() : session.close()));
+  const open = async (...args: unknown[]) => track.add(await connect(...(args as TclWords)), (session) => (ending === 'quit' ? session.quit() : session.close()));
   return {
     scriptedServer: track.opener(scriptedServer),
     realServer: track.opener(realServer),

@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { finalize, initialize } from '../../mime';
 import { enhancedOf } from '../../smtp/protocol/refused';
 import { planSend, sendmessage } from '../../smtp/sendmessage';
@@ -38,7 +38,7 @@ async function lmtpServer(outcome: (address: string) => Error | undefined, liste
         const rcptTo = session.envelope.rcptTo.map((r) => r.address);
         deliveries.push({ rcptTo, data: Buffer.concat(chunks).toString('utf8') });
         // One answer per recipient: a string is a 250 with that text, an Error a refusal.
-        callback(null, rcptTo.map((address) => outcome(address) ?? `delivered to ${address}`) as unknown as Parameters<typeof callback>[1]);
+        callback(null, rcptTo.map((address) => outcome(address) ?? `delivered to ${address}`));
       });
     },
   });
@@ -170,7 +170,7 @@ describe('LMTP on the wire (scripted server)', () => {
     try {
       const header: Array<[string, string]> = [['From', 'a@x.org'], ['To', 'b@y.org']];
       expect(planSend(tok, [{ servers: 'mx.example.org', protocol: 'lmtp', header }]).targets).toEqual([{ server: 'mx.example.org', port: 24 }]);
-      expect(planSend(tok, [{ servers: '/run/dovecot/lmtp', protocol: 'lmtp', header }]).client).toBe('localhost');
+      expect(planSend(tok, [{ servers: '/run/dovecot/lmtp', protocol: 'lmtp', header }]).session.client).toBe('localhost');
     } finally {
       finalize(tok);
     }

@@ -13,7 +13,7 @@ import { connect } from '../../smtp/protocol/session';
 import { testCertificate } from '../support/certs';
 import { thrown } from '../support/fixtures';
 import type { RealServer } from '../support/real-server';
-import { scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../support/scripted-server';
 import { liveScope } from './live-support';
 
 const HEADER: Array<[string, string]> = [['From', 'ann@example.org'], ['To', 'bob@example.net'], ['Subject', 'TLS']];
@@ -98,11 +98,11 @@ describe('implicit TLS by name', () => {
     const tok = initialize({ canonical: 'text/plain', string: 'x' });
     try {
       const plan = planSend(tok, [{ servers: 'mx.example.org', tls: 'implicit', header: HEADER }]);
-      expect(plan.tlsimport).toBe(true);
+      expect(plan.session.tlsimport).toBe(true);
       expect(plan.targets).toEqual([{ server: 'mx.example.org', port: 465 }]);
       expect(() => planSend(tok, [{ servers: 'mx.example.org', requiretls: true, starttls: 'never', header: HEADER }])).toThrow(OptionError);
       expect(() => planSend(tok, [{ servers: 'mx.example.org', tls: 'sometimes', header: HEADER }])).toThrow(OptionError);
-      expect(planSend(tok, [{ servers: 'mx.example.org', requiretls: true, header: HEADER }]).starttls).toBe('required');
+      expect(planSend(tok, [{ servers: 'mx.example.org', requiretls: true, header: HEADER }]).session.starttls).toBe('required');
     } finally {
       finalize(tok);
     }

@@ -6,9 +6,9 @@
  */
 import * as mime from '../../mime';
 import { sendmessage } from '../../smtp/sendmessage';
-import { Attempt, UncertainDeliveryError } from '../../lib/errors';
+import { type Attempt, UncertainDeliveryError } from '../../lib/errors';
 import { closedPort, failure, releaseToken, tracked } from '../support/fixtures';
-import { scriptedServer, Script } from '../support/scripted-server';
+import { scriptedServer, type Script } from '../support/scripted-server';
 
 const track = tracked();
 const server = track.opener(scriptedServer);
@@ -81,7 +81,7 @@ describe('sendmessage: failures that move on to the next server', () => {
     ['the dot 451', { '.': '451 4.3.0 not now' }, 'dot', 451],
     ['a drop after RCPT', { DATA: { drop: true } }, 'data', null],
   ])('moves on after %s and delivers to the next server', async (_, on, stage, code) => {
-    const first = await server({ on: on as Script['on'] });
+    const first = await server({ on: on });
     const second = await server();
     await expect(walk([first.port, second.port])).resolves.toEqual([]);
     expect(first.messages).toHaveLength(0);
@@ -93,7 +93,7 @@ describe('sendmessage: failures that move on to the next server', () => {
       expect(first.transcript[0].slice(-2)).toEqual(['RSET', 'QUIT']);
     }
     // The stage is visible on the error when the second server also fails the same way.
-    const again = await server({ on: on as Script['on'] });
+    const again = await server({ on: on });
     const error = await failure(walk([again.port]));
     expect(error.code).toBe('EALLFAILED');
     expect(error.attempts.map((a) => [a.stage, a.code])).toEqual([[stage, code]]);
@@ -106,7 +106,7 @@ describe('sendmessage: refusals that stop the walk (scenario 29)', () => {
     ['DATA 554', { DATA: '554 5.3.0 no data for you' }, 'data', '554: 5.3.0 no data for you'],
     ['the dot 552', { '.': '552 5.3.4 message too big' }, 'dot', '552: 5.3.4 message too big'],
   ])('throws on %s with Tcllib 1.20 wording and leaves the next server alone', async (_, on, stage, text) => {
-    const first = await server({ on: on as Script['on'] });
+    const first = await server({ on: on });
     const second = await server();
     const error = await failure(walk([first.port, second.port]));
     expect(error.code).toBe('ESMTP');

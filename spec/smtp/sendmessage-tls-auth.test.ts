@@ -4,10 +4,10 @@
  * asked on every TLS failure, and failed authentication never goes on
  * unauthenticated.
  */
-import { AddressInfo } from 'node:net';
-import { SMTPServer, SMTPServerOptions } from 'smtp-server';
+import { type AddressInfo } from 'node:net';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import * as mime from '../../mime';
-import { sendmessage, TlsFailure } from '../../smtp/sendmessage';
+import { sendmessage, type TlsFailure } from '../../smtp/sendmessage';
 import { testCertificate } from '../support/certs';
 import { failure, releaseToken, tracked } from '../support/fixtures';
 import { scriptedServer } from '../support/scripted-server';

@@ -4,8 +4,8 @@
  * handling, recipients refused with and without atleastone, and the caller's
  * part left as it was.
  */
-import { AddressInfo } from 'node:net';
-import { SMTPServer, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
+import { type AddressInfo } from 'node:net';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { simpleParser } from 'mailparser';
 import * as mime from '../../mime';
 import { sendmessage } from '../../smtp/sendmessage';

@@ -14,9 +14,9 @@ import { sendmessage } from '../../smtp/sendmessage';
 import { connect } from '../../smtp/protocol/session';
 import type { Session } from '../../smtp/protocol/types';
 import { thrown } from '../support/fixtures';
-import { describeWithPostfix, PostfixServer, splitTrace } from '../support/postfix';
+import { describeWithPostfix, type PostfixServer, splitTrace } from '../support/postfix';
 import type { RealServer } from '../support/real-server';
-import { scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../support/scripted-server';
 import { liveScope, usePostfix } from './live-support';
 
 const JOERG = 'j\u00f6rg@b\u00fccher.example';

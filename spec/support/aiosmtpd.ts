@@ -98,7 +98,6 @@ export function hasAiosmtpd(): boolean {
   const found = probe();
   if (!found.ok && !warned) {
     warned = true;
-    // eslint-disable-next-line no-console
     console.warn(`aiosmtpd tests skipped: ${found.reason} (apt-get install -y python3-aiosmtpd; see docs/testing.md).`);
   }
   return found.ok;
@@ -163,9 +162,9 @@ export async function startAiosmtpd(options: AiosmtpdOptions = {}): Promise<Aios
   let errors = '';
   // A late spawn error or a closed pipe must not crash the test process; the startup code below reports the first.
   child.on('error', () => undefined);
-  child.stdin!.on('error', () => undefined);
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (text: string) => (errors += text));
+  child.stdin.on('error', () => undefined);
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => (errors += text));
 
   const port = await new Promise<number>((resolve, reject) => {
     let pending = '';
@@ -180,8 +179,8 @@ export async function startAiosmtpd(options: AiosmtpdOptions = {}): Promise<Aios
     child.once('exit', (code, signal) => {
       if (!ready) fail(new Error(`exited with ${code ?? signal}`));
     });
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (text: string) => {
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (text: string) => {
       pending += text;
       let end: number;
       while ((end = pending.indexOf('\n')) >= 0) {

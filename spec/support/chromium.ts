@@ -20,7 +20,6 @@ export function hasChromium(): boolean {
   const found = existsSync(CHROMIUM);
   if (!found && !warned) {
     warned = true;
-    // eslint-disable-next-line no-console
     console.warn(`Browser tests skipped: ${CHROMIUM} is missing; install it with "apt-get install -y chromium".`);
   }
   return found;

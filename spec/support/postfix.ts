@@ -15,7 +15,7 @@
  * Postfix needs root (its master starts daemons as `mail_owner`); without
  * root or without the Debian package the suites skip with a message.
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -118,7 +118,6 @@ export function hasPostfix(): boolean {
   const found = probe();
   if (!found.ok && !warned) {
     warned = true;
-    // eslint-disable-next-line no-console
     const hint = found.reason.includes('root')
       ? 'run the tests as root'
       : `install it with "echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections; ` +
@@ -368,8 +367,8 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', TZ: 'UTC' },
     });
-    child.stdout!.on('data', (c: Buffer) => output.push(c));
-    child.stderr!.on('data', (c: Buffer) => output.push(c));
+    child.stdout.on('data', (c: Buffer) => output.push(c));
+    child.stderr.on('data', (c: Buffer) => output.push(c));
     const spawnError = new Promise<Error>((resolve) => child.on('error', resolve));
     let up = false;
     while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {

@@ -2,7 +2,7 @@
  * The npm `smtp-server` in-process on 127.0.0.1:0, the real peer for happy-path
  * tests: it records what it accepted and checks credentials from a table.
  */
-import { SMTPServer, SMTPServerOptions, SMTPServerAuthentication, SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerOptions, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 
 export interface AcceptedMessage {
   mailFrom: string;
@@ -96,7 +96,7 @@ export async function realServer(options: RealServerOptions = {}): Promise<RealS
         const mailFrom = session.envelope.mailFrom;
         messages.push({
           mailFrom: mailFrom ? mailFrom.address : '',
-          mailArgs: mailFrom && mailFrom.args ? (mailFrom.args as Record<string, string | boolean>) : {},
+          mailArgs: mailFrom && mailFrom.args ? (mailFrom.args) : {},
           rcptTo: session.envelope.rcptTo.map((r) => r.address),
           data: Buffer.concat(chunks),
           user: session.user as string | undefined,

@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { scriptedServer, ScriptedServer, inTurn } from './scripted-server';
+import { scriptedServer, type ScriptedServer, inTurn } from './scripted-server';
 
 /** A minimal raw client: write bytes, read until a reply whose last line is final. */
 class RawClient {

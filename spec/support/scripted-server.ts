@@ -355,7 +355,7 @@ export async function scriptedServer(script: Script = {}): Promise<ScriptedServe
       };
       // A function that returns nothing falls back to the default, and a default that returns nothing to a 500.
       const current = (await settle(action)) ?? (await settle(fallback())) ?? '500 5.5.2 command not recognized';
-      const act: ActionObject = typeof current === 'string' || Array.isArray(current) ? { reply: current } : (current as ActionObject);
+      const act: ActionObject = typeof current === 'string' || Array.isArray(current) ? { reply: current } : (current);
       if (act.delayMs) await sleep(act.delayMs);
       if (act.stall) {
         mode = 'stalled';

@@ -12,7 +12,6 @@ export function hasTcllib(): boolean {
     const probe = spawnSync('tclsh', [], { input: 'package require mime\npackage require smtp\nputs ok\n', encoding: 'utf8', timeout: 10000 });
     cached = probe.status === 0 && probe.stdout.trim() === 'ok';
     if (!cached) {
-      // eslint-disable-next-line no-console
       console.warn('Tcllib differential tests skipped: tclsh with Tcllib (mime, smtp) is not installed (apt-get install -y tcllib).');
     }
   }

@@ -141,7 +141,7 @@ describeWithChromium('the inbox page in Chromium', () => {
     expect(await link.textContent()).toBe('résumé ✓.bin (4.0 KB)');
     const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
     expect(download.suggestedFilename()).toBe('résumé ✓.bin');
-    expect(readFileSync((await download.path())!).equals(payload)).toBe(true);
+    expect(readFileSync((await download.path())).equals(payload)).toBe(true);
 
     // Search by address and by subject.
     await page.fill('#q', 'blind@example');

@@ -92,7 +92,7 @@ async function failRead(failing: number): Promise<{ reads: () => number; sizes: 
     sizes.push(args[2] as number);
     if (calls === failing) return Promise.reject(Object.assign(new Error('simulated I/O error'), { code: 'EIO' }));
     return (original as (...a: unknown[]) => ReturnType<FileHandle['read']>).apply(this, args);
-  } as FileHandle['read']);
+  });
   return { reads: () => calls, sizes, restore: () => spy.mockRestore() };
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import * as mime from '../../../mime';
+import type { TclWords } from '../../../lib/options';
 
 /**
  * `mime.initialize`, with every token it makes finalized (sub-parts and all)
@@ -27,7 +28,8 @@ export function trackedInit(options: { strict?: boolean } = {}): (...args: unkno
     }
   });
   return (...args) => {
-    const token = mime.initialize(...args);
+    // Tests pass both forms, and wrong values on purpose: the run-time checks are what they test.
+    const token = mime.initialize(...(args as TclWords));
     created.push(token);
     return token;
   };

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { uniqueID } from '../../../mime/build/uniqueid';
-import { parseaddress } from '../../../lib/address';
+import { parseaddress } from '../../../mime/address';
 
 const SHAPE = /^<(\d+)\.(\d+)\.(\d+)\.([0-9a-f]{16})@([^<>@\s]+)>$/;
 

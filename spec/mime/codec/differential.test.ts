@@ -4,11 +4,12 @@
  * differs on purpose (docs/mime-utilities.md), the last block shows both sides.
  */
 import { describeWithTcllib, runTcl, tclQuote } from '../../support/tcl';
-import { AddressInfo, parseaddress } from '../../../lib/address';
+import { type AddressInfo, parseaddress } from '../../../mime/address';
 import { qp_decode, qp_encode, qpDecodeBytes } from '../../../mime/codec/qp';
 import { field_decode, word_decode, word_encode } from '../../../mime/codec/words';
 import { mapencoding, reversemapencoding } from '../../../mime/codec/charsets';
 import { parsedatetime } from '../../../mime/codec/datetime';
+import type { TclWords } from '../../../lib/options';
 
 /** A Tcl word for any BMP text: Tcl reads the script as ASCII, so other characters go as \uXXXX. */
 function word(text: string): string {
@@ -117,7 +118,7 @@ describeWithTcllib('differential: the mime utility commands against Tcllib 1.21'
     const expected = tcl(
       cases.map(([charset, method, text, options]) => `attempt {mime::word_encode ${word(charset)} ${word(method)} ${word(text)} ${options.join(' ')}}`),
     ).map((value) => value.replace(/\n /g, ' '));
-    const actual = cases.map(([charset, method, text, options]) => ours(() => word_encode(charset, method, text, ...options)));
+    const actual = cases.map(([charset, method, text, options]) => ours(() => word_encode(charset, method, text, ...(options as TclWords))));
     expect(actual).toEqual(expected);
   });
 

@@ -5,7 +5,21 @@
  */
 import fc from 'fast-check';
 import libqp from 'libqp';
-import { base64Length, encodeAll, encoderFor, scanBody, BodyScanner, type BodyStats, type Transfer } from '../../../mime/codec/encoding';
+import { BodyScanner, type BodyStats, type Transfer } from '../../../mime/codec/encoding';
+import { base64Length, encoderFor } from '../../../mime/codec/encoders';
+
+/** A whole body through one encoder, in one chunk. */
+function encodeAll(transfer: Transfer, data: Buffer): Buffer {
+  const encoder = encoderFor(transfer);
+  return Buffer.concat([encoder.push(data), encoder.end()]);
+}
+
+/** A whole body through the scanner, in one chunk. */
+function scanBody(data: Buffer, text: boolean): BodyStats {
+  const scanner = new BodyScanner(text);
+  scanner.update(data);
+  return scanner.finish();
+}
 
 function encodeInChunks(transfer: Transfer, data: Buffer, cuts: number[]): Buffer {
   const encoder = encoderFor(transfer);

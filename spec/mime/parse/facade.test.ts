@@ -46,7 +46,7 @@ describe('parse mode through the facade', () => {
 
     expect(rebuild(built)).toBe(built);
     const token = mime.initialize({ string: built });
-    const parts = mime.getproperty(token, 'parts') as mime.Token[];
+    const parts = mime.getproperty(token, 'parts');
     expect(parts.map((part) => mime.getproperty(part, 'content'))).toEqual(['multipart/alternative', 'application/octet-stream', 'message/rfc822']);
     expect(mime.getbody(parts[1])).toEqual(Buffer.from([0, 1, 2, 255, 254]));
     mime.finalize(token, { subordinates: 'all' });
@@ -58,7 +58,7 @@ describe('parse mode through the facade', () => {
     const top = mime.initialize({ canonical: 'multipart/mixed', parts: [one, two] });
     const built = mime.buildmessage(top);
     const token = mime.initialize({ string: built });
-    const parts = mime.getproperty(token, 'parts') as mime.Token[];
+    const parts = mime.getproperty(token, 'parts');
     expect(parts.map((part) => mime.getbody(part, { decode: true }))).toEqual(['one', 'two']);
     expect(rebuild(built)).toBe(built);
     mime.finalize(top, { subordinates: 'all' });

@@ -16,8 +16,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mime from '../../../mime';
-import { BulkOutcome, sendmany } from '../../../smtp/bulk/sendmany';
-import { ActionFunction, scriptedServer, ScriptedServer } from '../../support/scripted-server';
+import { type BulkOutcome, sendmany } from '../../../smtp/bulk/sendmany';
+import { type ActionFunction, scriptedServer, type ScriptedServer } from '../../support/scripted-server';
 
 const COUNT = 1000;
 const SEED = 0x7c1a11;

@@ -7,7 +7,7 @@
  * the server exactly once, except those reported uncertain, which it holds at
  * most once, and the one held at the kill among them.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -72,8 +72,8 @@ function run(journal: string): { child: ChildProcess; finished: Promise<{ lines:
   children.push(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const finished = new Promise<{ lines: Line[]; code: number | null; signal: string | null; stderr: string }>((resolve) => {
     child.on('close', (code, signal) => {
       // A line cut short by the kill is not an outcome.

@@ -9,7 +9,7 @@ import * as mime from '../../../mime';
 import { pool } from '../../../smtp/bulk/pool';
 import { OptionError, SmtpError } from '../../../lib/errors';
 import { closedPort, releaseToken, tracked } from '../../support/fixtures';
-import { scriptedServer, ScriptedServer } from '../../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../../support/scripted-server';
 
 const track = tracked();
 const server = track.opener(scriptedServer);

@@ -9,11 +9,11 @@ import { InvalidInputError, OptionError } from '../../../lib/errors';
 import { finalize, initialize } from '../../../mime';
 import { sendmessage } from '../../../smtp/sendmessage';
 import { connect } from '../../../smtp/protocol/session';
-import { describeWithPostfix, PostfixServer } from '../../support/postfix';
+import { describeWithPostfix, type PostfixServer } from '../../support/postfix';
 import type { RealServer } from '../../support/real-server';
 import { scriptedServer } from '../../support/scripted-server';
 import { bdatServer } from '../protocol/bdat-server';
-import { ed25519Key, rsaKey, TestKey, verifyAll } from './support';
+import { ed25519Key, rsaKey, type TestKey, verifyAll } from './support';
 import { liveScope, usePostfix } from '../live-support';
 
 let rsa: TestKey;

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { InvalidInputError, OptionError } from '../../../lib/errors';
 import { DkimSigner, dkimRecord, dkimSign } from '../../../smtp/dkim/sign';
-import { crlf, ed25519Key, mailauthBodyHash, rsaKey, TestKey, verifyAll, wire } from './support';
+import { crlf, ed25519Key, mailauthBodyHash, rsaKey, type TestKey, verifyAll, wire } from './support';
 
 const MESSAGE = crlf(`From: Ann <ann@example.org>
 To: bob@example.net

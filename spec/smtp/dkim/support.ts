@@ -3,7 +3,7 @@
  * a stub resolver that serves the public keys' TXT records from memory (no
  * network), and mailauth's own signer for the body hash it computes.
  */
-import { generateKeyPairSync, KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { dkimSign as mailauthSign, dkimVerify } from 'mailauth';
 import { dkimRecord } from '../../../smtp/dkim/sign';
 

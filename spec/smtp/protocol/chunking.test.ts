@@ -12,7 +12,7 @@ import { sendmessage } from '../../../smtp/sendmessage';
 import { connect } from '../../../smtp/protocol/session';
 import type { Session } from '../../../smtp/protocol/types';
 import { thrown } from '../../support/fixtures';
-import { describeWithPostfix, PostfixServer, splitTrace } from '../../support/postfix';
+import { describeWithPostfix, type PostfixServer, splitTrace } from '../../support/postfix';
 import type { BdatServer } from './bdat-server';
 import { liveScope, usePostfix } from '../live-support';
 

@@ -5,14 +5,15 @@
  */
 import { InvalidInputError } from '../../../lib/errors';
 import * as cmd from '../../../smtp/protocol/command';
+import { BODY, parseMailParameter, parseRcptParameter } from '../../../smtp/protocol/parameters';
 
 describe('smtp/command', () => {
   it('renders each verb exactly', () => {
     expect(cmd.ehlo('client.example').line).toBe('EHLO client.example');
     expect(cmd.helo('[192.0.2.1]').line).toBe('HELO [192.0.2.1]');
-    expect(cmd.mail('a@x.org', ['SIZE=120', 'BODY=8BITMIME']).line).toBe('MAIL FROM:<a@x.org> SIZE=120 BODY=8BITMIME');
+    expect(cmd.mail('a@x.org', [{ kind: 'SIZE', octets: 120 }, BODY['8BITMIME']]).line).toBe('MAIL FROM:<a@x.org> SIZE=120 BODY=8BITMIME');
     expect(cmd.mail('').line).toBe('MAIL FROM:<>');
-    expect(cmd.rcpt('"john doe"@x.org', ['NOTIFY=SUCCESS,FAILURE']).line).toBe('RCPT TO:<"john doe"@x.org> NOTIFY=SUCCESS,FAILURE');
+    expect(cmd.rcpt('"john doe"@x.org', [{ kind: 'NOTIFY', when: ['SUCCESS', 'FAILURE'] }]).line).toBe('RCPT TO:<"john doe"@x.org> NOTIFY=SUCCESS,FAILURE');
     expect(cmd.data().line).toBe('DATA');
     expect(cmd.vrfy('postmaster').line).toBe('VRFY postmaster');
     expect(cmd.expn('staff').line).toBe('EXPN staff');
@@ -39,9 +40,11 @@ describe('smtp/command', () => {
     ['a NUL in the sender', () => cmd.mail('a\0@x.org')],
     ['a CR in an EHLO name', () => cmd.ehlo('host\rRCPT TO:<e@x>')],
     ['a space in an EHLO name', () => cmd.ehlo('host name')],
-    ['a CRLF in a MAIL parameter', () => cmd.mail('a@x', ['SIZE=1\r\nRSET'])],
-    ['a space inside a parameter', () => cmd.mail('a@x', ['SIZE=1 RET=FULL'])],
-    ['an = without keyword', () => cmd.mail('a@x', ['=1'])],
+    ['a CRLF in a MAIL parameter', () => parseMailParameter('SIZE=1\r\nRSET')],
+    ['a space inside a parameter', () => parseMailParameter('SIZE=1 RET=FULL')],
+    ['a space in a hand-made parameter value', () => cmd.mail('a@x', [{ kind: 'OTHER', keyword: 'X-A', value: '1 RCPT' }])],
+    ['a CRLF in a RCPT parameter', () => parseRcptParameter('X-A=1\r\nRSET')],
+    ['an = without keyword', () => parseMailParameter('=1')],
     ['a > smuggling parameters', () => cmd.rcpt('foo@x> ORCPT=rfc822;evil@x')],
     ['white space outside quotes', () => cmd.rcpt('a b@x.org')],
     ['an unterminated quote', () => cmd.rcpt('"abc@x.org')],

@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import { connect } from '../../../smtp/protocol/session';
 import type { Session } from '../../../smtp/protocol/types';
-import { realServer, RealServer } from '../../support/real-server';
+import { realServer, type RealServer } from '../../support/real-server';
 
 const MESSAGE = 'From: a@x.org\r\nTo: b@y.org\r\nSubject: batching\r\n\r\nHello\r\n';
 

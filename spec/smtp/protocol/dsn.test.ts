@@ -7,13 +7,14 @@
  */
 import { OptionError } from '../../../lib/errors';
 import { finalize, initialize } from '../../../mime';
-import { orcptValue, planDsn, xtext } from '../../../smtp/protocol/dsn';
+import { planDsn } from '../../../smtp/protocol/dsn';
+import { orcptValue, xtext } from '../../../smtp/protocol/parameters';
 import { enhancedOf } from '../../../smtp/protocol/refused';
 import { sendmessage } from '../../../smtp/sendmessage';
 import { connect } from '../../../smtp/protocol/session';
 import { thrown } from '../../support/fixtures';
 import type { RealServer } from '../../support/real-server';
-import { scriptedServer, ScriptedServer } from '../../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../../support/scripted-server';
 import { liveScope } from '../live-support';
 
 const DSN_EHLO = ['250-dsn.test', '250-PIPELINING', '250-8BITMIME', '250-ENHANCEDSTATUSCODES', '250 DSN'];

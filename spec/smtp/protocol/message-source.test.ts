@@ -11,7 +11,13 @@ import { join } from 'node:path';
 import { mime } from '../../../index';
 import { createMessageStream, hasEightBit, messageSize, type Token } from '../../../mime';
 import { open, type FileHandle } from 'node:fs/promises';
-import { DataCodec, encodeData } from '../../../lib/stream';
+import { DataCodec } from '../../../lib/stream';
+/** What goes on the wire after DATA's 354 for `message`: the codec's output and the end of data. */
+function encodeData(message: Buffer | string): Buffer {
+  const codec = new DataCodec();
+  return Buffer.concat([codec.encode(typeof message === 'string' ? Buffer.from(message) : message), codec.end()]);
+}
+
 import { prepareMessage } from '../../../smtp/protocol/message-source';
 
 async function collect(source: AsyncIterable<Buffer | string>): Promise<Buffer> {

@@ -3,8 +3,9 @@
  * stalls, drops at each stage, 421, and the end-of-data gap. Every case says
  * what is thrown and what the server saw (SECURITY.md A12-A15).
  */
+import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
-import { SmtpError, UncertainDeliveryError } from '../../../lib/errors';
+import { type SmtpError, UncertainDeliveryError } from '../../../lib/errors';
 import { connect } from '../../../smtp/protocol/session';
 import type { Session } from '../../../smtp/protocol/types';
 import { closedPort, failure } from '../../support/fixtures';
@@ -54,6 +55,24 @@ describe('session faults', () => {
       const error = await failure(open({ maxsecs: 1 }));
       expect([error.code, error.stage]).toEqual(['ETIMEOUT', 'greeting']);
       expect(error.message).toMatch(/maxsecs/);
+      expect(error.message).toMatch(new RegExp(`^no SMTP greeting from 127\\.0\\.0\\.1:${srv.port} \\(read from server timed out .*\\) — is this an SMTP port\\?$`));
+    });
+
+    it('an HTTP port (silent until asked) gets the same question, and so does one that speaks another protocol', async () => {
+      // A real HTTP server on loopback: it waits for a request and never greets.
+      const web = createServer((_req, res) => res.end('hello'));
+      await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', () => resolve()));
+      try {
+        const port = (web.address() as { port: number }).port;
+        const error = await failure(connect({ server: '127.0.0.1', port, maxsecs: 1 }));
+        expect([error.code, error.stage]).toEqual(['ETIMEOUT', 'greeting']);
+        expect(error.message).toMatch(new RegExp(`^no SMTP greeting from 127\\.0\\.0\\.1:${port} .* is this an SMTP port\\?$`));
+      } finally {
+        web.closeAllConnections();
+        await new Promise<void>((resolve) => web.close(() => resolve()));
+      }
+      srv = await live.scriptedServer({ greeting: { raw: 'SSH-2.0-OpenSSH_9.6\r\n' } });
+      expect((await failure(open())).message).toMatch(/^no SMTP greeting from .* is this an SMTP port\?$/);
     });
 
     it('a dropped greeting is ECONNECTION at stage greeting', async () => {

@@ -6,18 +6,20 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 import { OptionError } from '../lib/errors';
-import type { OptionSpecs, ParsedOptions } from '../lib/options';
+import type { OptionSpecs, OptionsOf } from '../lib/options';
 import { DkimSigner } from './dkim/sign';
-import { DsnOptions, planDsn } from './protocol/dsn';
+import { checkDsn } from './protocol/dsn';
+import type { DsnOptions } from './protocol/dsn';
 
 /** When STARTTLS is used: `opportunistic` when offered (Tcllib's `-usetls 1`), `required` or `never`. */
 export type StartTlsMode = 'opportunistic' | 'required' | 'never';
 
 /** The option table entries, merged into sendmessage's. */
-export const MODERN_OPTIONS: OptionSpecs = {
+export const EXTENSION_OPTIONS = {
   protocol: { kind: 'string', values: ['smtp', 'lmtp'] },
   starttls: { kind: 'string', values: ['opportunistic', 'required', 'never'] },
   requiretls: { kind: 'boolean' },
+  // notify, orcpt and dkim have shapes of their own, checked by planDsn and DkimSigner.
   notify: { kind: 'any' },
   ret: { kind: 'string', values: ['full', 'hdrs'] },
   envid: { kind: 'string' },
@@ -26,10 +28,13 @@ export const MODERN_OPTIONS: OptionSpecs = {
   chunking: { kind: 'boolean' },
   binarymime: { kind: 'boolean' },
   dkim: { kind: 'any' },
-};
+} as const satisfies OptionSpecs;
 
-/** The checked extension options. */
-export interface ModernPlan {
+/** What {@link readExtensionOptions} reads: the table above plus sendmessage's Tcllib TLS options. */
+export type ExtensionInput = OptionsOf<typeof EXTENSION_OPTIONS> & { usetls?: boolean; tlsimport?: boolean; tls?: unknown };
+
+/** The options beyond Tcllib, checked: how to reach the server (LMTP, TLS) and what each message asks of it. */
+export interface ExtensionSettings {
   protocol: 'smtp' | 'lmtp';
   /** Implicit TLS (`tls: 'implicit'` or `tlsimport`). */
   tlsimport: boolean;
@@ -49,44 +54,35 @@ export interface ModernPlan {
  * `tlsimport` are Tcllib's; `starttls`, when given, overrides `usetls`, and
  * `requiretls` implies `starttls: 'required'`.
  */
-export function readModernOptions(o: ParsedOptions, command: string): ModernPlan {
-  let tlsimport = (o.tlsimport as boolean | undefined) ?? false;
+export function readExtensionOptions(o: ExtensionInput, command: string): ExtensionSettings {
+  let tlsimport = o.tlsimport ?? false;
   let tls: ConnectionOptions | undefined;
   if (o.tls !== undefined) {
     if (typeof o.tls === 'string' && o.tls.toLowerCase() === 'implicit') tlsimport = true;
-    else if (o.tls !== null && typeof o.tls === 'object' && !Array.isArray(o.tls)) tls = o.tls as ConnectionOptions;
+    else if (o.tls !== null && typeof o.tls === 'object' && !Array.isArray(o.tls)) tls = o.tls;
     else throw new OptionError(command, 'tls', `-tls expects Node TLS options or implicit, not ${JSON.stringify(o.tls)}`);
   }
-  const requiretls = (o.requiretls as boolean | undefined) ?? false;
-  const usetls = (o.usetls as boolean | undefined) ?? true;
-  let starttls = o.starttls as StartTlsMode | undefined;
-  if (starttls === undefined) starttls = requiretls ? 'required' : usetls ? 'opportunistic' : 'never';
+  const requiretls = o.requiretls ?? false;
+  const usetls = o.usetls ?? true;
+  const starttls = o.starttls ?? (requiretls ? 'required' : usetls ? 'opportunistic' : 'never');
   if (requiretls && starttls !== 'required') {
     throw new OptionError(command, 'requiretls', `-requiretls needs TLS on the way, so it cannot go with -starttls ${starttls}`);
   }
 
-  const dsnGiven = ['notify', 'ret', 'envid', 'orcpt', 'dsnrequired'].some((name) => o[name] !== undefined);
-  const dsn: DsnOptions | undefined = dsnGiven
-    ? {
-        notify: o.notify as DsnOptions['notify'],
-        ret: o.ret as string | undefined,
-        envid: o.envid as string | undefined,
-        orcpt: o.orcpt as DsnOptions['orcpt'],
-        required: (o.dsnrequired as boolean | undefined) ?? false,
-      }
-    : undefined;
+  const dsnGiven = o.notify !== undefined || o.ret !== undefined || o.envid !== undefined || o.orcpt !== undefined || o.dsnrequired !== undefined;
+  const dsn = dsnGiven ? { notify: o.notify, ret: o.ret, envid: o.envid, orcpt: o.orcpt, required: o.dsnrequired ?? false } : undefined;
   // Checked now, so a bad value fails before any connection.
-  planDsn(dsn, command);
+  checkDsn(dsn, command);
 
   return {
-    protocol: ((o.protocol as string | undefined) ?? 'smtp') as 'smtp' | 'lmtp',
+    protocol: o.protocol ?? 'smtp',
     tlsimport,
     tls,
     starttls,
     requiretls,
     dsn,
-    chunking: (o.chunking as boolean | undefined) ?? true,
-    binarymime: (o.binarymime as boolean | undefined) ?? false,
+    chunking: o.chunking ?? true,
+    binarymime: o.binarymime ?? false,
     dkim: o.dkim === undefined ? undefined : new DkimSigner(o.dkim, command),
   };
 }
