@@ -5,7 +5,7 @@
  * second run with the same list adds nothing; a changed item is refused
  * before anything is stored (exit 65) unless --accept-changed.
  */
-import { parseMailboxList } from '../lib/address';
+import { parseAddressList } from '../lib/address';
 import type { Fleet, FleetItem } from '../smtp/bulk/fleet';
 import { EXIT, line, stringFlag, UsageError } from './args';
 import type { Flags, Io } from './args';
@@ -30,14 +30,14 @@ function senderOf(template: Template, flags: Flags): string {
   const given = stringFlag(flags, 'originator');
   if (given !== undefined) {
     if (given === '') return '';
-    const [mailbox, ...more] = parseMailboxList(given);
+    const [mailbox, ...more] = parseAddressList(given);
     if (mailbox === undefined || mailbox.error !== '' || more.length > 0) throw new UsageError(`--originator expects one address, not ${JSON.stringify(given)}`);
     return mailbox.address;
   }
   const from = template.root.headers.find(([name]) => name.toLowerCase() === 'from')?.[1];
   if (from === undefined) throw new UsageError('the template has no From field: give one, or the envelope sender with --originator ADDR');
   if (/\{\{/.test(from)) throw new UsageError('the template\'s From field has a placeholder, so it is no single envelope sender: give --originator ADDR');
-  const [mailbox] = parseMailboxList(from);
+  const [mailbox] = parseAddressList(from);
   if (mailbox === undefined || mailbox.error !== '') throw new UsageError(`the template's From field ${JSON.stringify(from)} holds no address: fix it, or give --originator ADDR`);
   return mailbox.address;
 }

@@ -6,6 +6,7 @@
  * URL with its password goes in the file or the environment variable.
  */
 import { readFileSync } from 'node:fs';
+import { redactRedisUrl } from '../smtp/bulk/fleet/connection';
 import { stringFlag, UsageError } from './args';
 import type { Flags, Io } from './args';
 import { requireReadableFile } from './compose';
@@ -36,17 +37,6 @@ function parse(text: string, from: string): URL {
   return url;
 }
 
-/** The URL with the password masked. */
-export function showUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(a URL that does not parse)';
-  }
-}
-
 /** The Redis the flags and environment name; a usage error when none is named or a password is inline. */
 export function redisTarget(flags: Flags, io: Io): RedisTarget {
   const inline = stringFlag(flags, 'redis');
@@ -67,5 +57,5 @@ export function redisTarget(flags: Flags, io: Io): RedisTarget {
     throw new UsageError('no Redis named: give --redis URL, --redis-file FILE or TCLMAIL_REDIS_URL');
   }
   const text = url.toString();
-  return { url: text, shown: showUrl(text) };
+  return { url: text, shown: redactRedisUrl(text) };
 }

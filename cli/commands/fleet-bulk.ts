@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { ITEM_STATES } from '../../smtp/bulk/ledger';
-import type { CampaignCounts, ItemState } from '../../smtp/bulk/ledger';
+import type { CampaignCounts } from '../../smtp/bulk/ledger';
 import { EXIT, integerFlag, line, parseFlags, printable, stringFlag, UsageError } from '../args';
 import type { Flags, Io } from '../args';
 import { csvLine } from '../csv';
@@ -279,4 +279,3 @@ export async function fleetBulk(argv: string[], io: Io): Promise<number> {
   }
 }
 
-export type { ItemState };

@@ -179,7 +179,7 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
     const changed = file('changed.csv', list(12, (i) => (i === 5 || i === 9 ? 'other' : `code${i}`)));
     const refused = await enqueue(campaign, template, changed);
     expect(refused.status).toBe(65);
-    expect(refused.stderr).toMatch(/2 item\(s\).*u5, u9/);
+    expect(refused.stderr).toMatch(/2 items changed .*"u5", "u9"/);
     expect(await status(campaign)).toMatchObject({ total: 12, pending: 12 });
 
     // The rules of a local run: a row with two addresses refuses the list, nothing stored; --skip-invalid stores it as invalid.
