@@ -20,10 +20,12 @@ import type { ListChecker, Verdict } from './bulk-list';
 import type { Progress } from './progress';
 import { render } from './template';
 import type { Template } from './template';
+import { addUnsubscribe, isSuppressed, itemOptions } from './bulk-bounce';
+import type { BulkBounce } from './bulk-bounce';
 
 /** What became of a row, as the report and standard output say it. */
 export interface RowResult {
-  status: 'sent' | 'written' | 'refused' | 'failed' | 'uncertain' | 'invalid' | 'duplicate' | 'pending';
+  status: 'sent' | 'written' | 'refused' | 'failed' | 'uncertain' | 'invalid' | 'duplicate' | 'pending' | 'suppressed';
   code: string;
   diagnostic: string;
 }
@@ -49,6 +51,7 @@ export async function sendPass(
   progress: Progress,
   handle: RunHandle,
   skipInvalid: boolean,
+  extras: BulkBounce = { suppressed: new Set() },
 ): Promise<void> {
   const tokens = new Map<string, mime.Token>();
   async function* source(): AsyncGenerator<smtp.BulkItem> {
@@ -60,9 +63,15 @@ export async function sendPass(
         if (!(known.match === 'same' && known.state === 'invalid') && known.match !== 'changed') await ledger.markInvalid(verdict.id, verdict.digest, verdict.address, verdict.reason);
         continue;
       }
+      if (isSuppressed(extras, verdict.address)) {
+        const known = ledger.check(verdict.id, verdict.digest);
+        if (known.state === 'pending' || known.state === 'deferred') await ledger.markSuppressed(verdict.id, verdict.digest, verdict.address);
+        if (known.state === 'pending' || known.state === 'deferred' || known.state === 'suppressed') continue;
+      }
       let token: mime.Token;
       try {
         token = render(template, verdict.row.fields, verdict.address);
+        addUnsubscribe(extras, token, verdict.id, verdict.address);
       } catch (error) {
         // A value the mime layer refuses fails this row only, recorded like any outcome.
         if (!isInputError(error)) throw error;
@@ -72,7 +81,7 @@ export async function sendPass(
         continue;
       }
       tokens.set(verdict.id, token);
-      yield { token, id: verdict.id, digest: verdict.digest, options: { recipients: [verdict.address] } };
+      yield { token, id: verdict.id, digest: verdict.digest, options: { recipients: [verdict.address], ...itemOptions(extras, verdict.id) } };
     }
   }
   const run = smtp.sendmany(source(), { ...options, journal: ledger });
@@ -144,6 +153,8 @@ export function resultOf(verdict: Verdict, ledger: FileLedger): RowResult {
       const code = refused ? String(refused[1]) : record?.code != null ? String(record.code) : (/^(\d{3})\b/.exec(record?.diagnostic ?? '')?.[1] ?? '');
       return { status: state, code, diagnostic: refused ? refused[2] : (record?.diagnostic ?? `${state} in an earlier run`) };
     }
+    case 'suppressed':
+      return { status: 'suppressed', code: '', diagnostic: 'on the suppression list: not sent' };
     case 'sending':
     case 'uncertain':
       return { status: 'uncertain', code: '', diagnostic: `the end of data went out${earlier ? ' in an earlier run' : ''} and no reply was recorded: the message may have been delivered (--resend-uncertain sends it again)` };
@@ -158,7 +169,7 @@ export function account(
   stdout: NodeJS.WritableStream,
   report: { write(text: string): void } | null,
 ): Tally {
-  const tally: Tally = { sent: 0, written: 0, refused: 0, failed: 0, uncertain: 0, invalid: 0, duplicate: 0, pending: 0 };
+  const tally: Tally = { sent: 0, written: 0, refused: 0, failed: 0, uncertain: 0, invalid: 0, duplicate: 0, pending: 0, suppressed: 0 };
   report?.write(csvLine(['id', 'recipient', 'status', 'code', 'diagnostic']));
   for (const { verdict, result } of rows) {
     tally[result.status]++;

@@ -20,9 +20,11 @@ export interface CommandEntry {
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'send', summary: 'send a message (from flags or an .eml file) and report refused recipients', load: () => (require('./commands/send') as typeof import('./commands/send')).send },
   { name: 'bulk', summary: 'send a template to every row of a CSV or JSON Lines list (journal, dry run, report)', load: () => (require('./commands/bulk') as typeof import('./commands/bulk')).bulk },
+  { name: 'worker', summary: 'send for every campaign in a Redis (fleet mode) until SIGTERM', load: () => (require('./commands/worker') as typeof import('./commands/worker')).worker },
   { name: 'serve', summary: 'run an SMTP capture server that stores messages as .eml files', load: () => (require('./commands/serve') as typeof import('./commands/serve')).serve },
   { name: 'inspect', summary: 'print the MIME tree of an .eml file', load: () => (require('./commands/inspect') as typeof import('./commands/inspect')).inspect },
   { name: 'bounces', summary: 'read bounces and complaints; keep a suppression list', load: () => (require('./commands/bounces') as typeof import('./commands/bounces')).bounces },
+  { name: 'unsubscribe', summary: 'answer one-click unsubscribe POSTs (RFC 8058) and keep the suppression list', load: () => (require('./commands/unsubscribe') as typeof import('./commands/unsubscribe')).unsubscribe },
 ];
 
 /** Packages a command needs that a library install may leave out (optionalDependencies). */

@@ -24,7 +24,9 @@ import { Progress } from '../progress';
 import type { ProgressStyle } from '../progress';
 import { readTemplate } from '../template';
 import type { Template } from '../template';
+import { FLEET_HELP, fleetBulk, isFleetBulk } from './fleet-bulk';
 import { isInputError, sendOptions, SENDING_FLAGS } from './send';
+import { BOUNCE_FLAGS, BOUNCE_HELP, bulkBounce, checkVerpIds } from '../bulk-bounce';
 
 /** Exit statuses of bulk beyond the shared ones (BSD sysexits: 65 EX_DATAERR, 75 EX_TEMPFAIL). */
 const BULK_EXIT = { DATA: 65, GAVE_UP: 75, SIGINT: 130, SIGTERM: 143 } as const;
@@ -85,6 +87,7 @@ Run:
                          with nothing delivered (default 60; 0: never);
                          the rows not sent stay pending
 
+${BOUNCE_HELP}
 Status (reads the journal, takes no lock):
   --status NAME          the campaign's counts: total, one per state, done
   --json                 as one JSON object
@@ -133,6 +136,7 @@ const FLAGS = {
   status: { type: 'string' },
   json: { type: 'boolean' },
   follow: { type: 'boolean' },
+  ...BOUNCE_FLAGS,
   ...SENDING_FLAGS,
 } as const;
 
@@ -177,7 +181,9 @@ function reportFile(path: string | undefined): { write(text: string): void; clos
 /** The exit status from the tally: uncertain wins, then nothing sent, then anything not sent. */
 function exitStatus(tally: Tally): number {
   if (tally.uncertain > 0) return EXIT.UNCERTAIN;
-  if (tally.sent + tally.written === 0) return EXIT.FAILED;
+  // Suppressed rows were never to be sent: they change nothing.
+  if (tally.sent + tally.written === 0 && tally.refused + tally.failed + tally.invalid + tally.pending > 0) return EXIT.FAILED;
+  if (tally.sent + tally.written === 0 && tally.suppressed === 0) return EXIT.FAILED;
   if (tally.refused + tally.failed + tally.invalid + tally.pending > 0) return EXIT.SOME_REFUSED;
   return EXIT.OK;
 }
@@ -246,8 +252,9 @@ function onSignals(io: Io, handle: RunHandle, drainSecs: number, hardStop: (sign
 export const bulk: Command = {
   name: 'bulk',
   summary: 'send a template to every row of a CSV or JSON Lines list (journal, resume, dry run, report, status)',
-  help: HELP,
+  help: `${HELP}\n${FLEET_HELP}`,
   async run(argv: string[], io: Io): Promise<number> {
+    if (isFleetBulk(argv, io.env)) return fleetBulk(argv, io);
     const { flags, args } = parseFlags(argv, FLAGS, { min: 0, max: 2 });
     if (flags.status !== undefined) return status(flags, args, io);
     if (args.length < 2) throw new UsageError('expected a template and a recipient list: tclmail bulk TEMPLATE LIST');
@@ -279,8 +286,10 @@ export const bulk: Command = {
     const skipInvalid = flags['skip-invalid'] === true;
     const originator = typeof options.originator === 'string' ? options.originator : undefined;
     const checker = new ListChecker({ path: listPath, template, templatePath, sender: originator ?? templateSender(template), allowEmpty: flags['allow-empty'] === true });
+    const extras = bulkBounce(flags);
     const validation = checker.validate();
     if (validation.invalid > 0 && !skipInvalid) return refuseInvalid(io, listPath, validation);
+    if (!checkVerpIds(checker, extras, io, listPath)) return BULK_EXIT.DATA;
 
     const progress = new Progress(io.stderr, style, validation.valid);
     if (dir !== undefined) progress.verb = 'written';
@@ -349,6 +358,7 @@ export const bulk: Command = {
             progress,
             handle,
             skipInvalid,
+            extras,
           );
         } catch (error) {
           fatal = error;

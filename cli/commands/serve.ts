@@ -16,6 +16,7 @@ import { parseListen } from '../web/http';
 import type { Listen } from '../web/http';
 import { startInboxWeb } from '../web/inbox-server';
 import type { InboxWeb } from '../web/inbox-server';
+import { BOUNCE_SERVE_FLAGS, BOUNCE_SERVE_HELP, bounceProcessor } from '../serve-bounces';
 
 const HELP = `Usage: tclmail serve [options]
 
@@ -48,7 +49,7 @@ Options:
   --dkim-keys FILE  verify DKIM signatures with these keys, one per line:
                     SELECTOR._domainkey.DOMAIN v=DKIM1; k=rsa; p=... (DNS is
                     never queried; without a key only the body hash is checked)
-  -h, --help        show this help
+${BOUNCE_SERVE_HELP}  -h, --help        show this help
 
 Output:
   listening on HOST:PORT ...
@@ -89,6 +90,7 @@ export const serve: Command = {
         web: { type: 'string' },
         'web-token': { type: 'boolean' },
         'dkim-keys': { type: 'string' },
+        ...BOUNCE_SERVE_FLAGS,
       },
       { min: 0, max: 0 },
     );
@@ -120,6 +122,7 @@ export const serve: Command = {
       throw new UsageError('--web-token and --dkim-keys apply to the inbox page: add --web [HOST:]PORT');
     }
 
+    const bounces = await bounceProcessor(flags, io);
     let web: InboxWeb | undefined;
     let server;
     try {
@@ -137,6 +140,7 @@ export const serve: Command = {
           const envelope = listen !== undefined ? recordEnvelope(dir, message) : undefined;
           line(io.stdout, describeMessage(message));
           if (web !== undefined) void web.captured(message, envelope);
+          bounces?.captured(message);
         },
       });
       if (listen !== undefined) {
@@ -145,6 +149,7 @@ export const serve: Command = {
     } catch (error) {
       line(io.stderr, `tclmail serve: cannot start: ${(error as Error).message}`);
       await server?.close();
+      await bounces?.close();
       return EXIT.FAILED;
     }
 
@@ -158,6 +163,7 @@ export const serve: Command = {
     }
     if (refused.size > 0) line(io.stdout, `refusing: ${[...refused].join(', ')}`);
     if (web !== undefined) line(io.stdout, `web: ${web.url}`);
+    if (bounces !== undefined) line(io.stdout, `bounces: ${bounces.describe}`);
 
     const running = server;
     const page = web;
@@ -165,7 +171,9 @@ export const serve: Command = {
       const stop = (): void => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        void Promise.all([running.close(), page?.close()]).then(() => done(EXIT.OK));
+        void Promise.all([running.close(), page?.close()])
+          .then(() => bounces?.close())
+          .then(() => done(EXIT.OK));
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

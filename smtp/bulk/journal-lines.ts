@@ -42,6 +42,8 @@ export interface ItemLine {
   rejected?: Rejected[];
   /** For `deferred`: when the item is due again (epoch milliseconds). */
   due?: number;
+  /** For `sent`: the Message-ID the message went out with (bounces quote it). */
+  messageId?: string;
 }
 
 export type JournalLine = { kind: 'manifest'; manifest: CampaignManifest } | { kind: 'item'; item: ItemLine };
@@ -83,6 +85,7 @@ export function parseJournalLine(text: string): JournalLine | string {
   if (typeof v.diagnostic === 'string') item.diagnostic = v.diagnostic;
   if (v.rejected !== undefined) item.rejected = v.rejected;
   if (typeof v.due === 'number') item.due = v.due;
+  if (typeof v.messageId === 'string') item.messageId = v.messageId;
   return { kind: 'item', item };
 }
 
@@ -94,6 +97,7 @@ export function formatItemLine(item: ItemLine): string {
   if (item.diagnostic !== undefined && item.diagnostic !== '') record.diagnostic = item.diagnostic;
   if (item.rejected !== undefined && item.rejected.length > 0) record.rejected = item.rejected;
   if (item.due !== undefined) record.due = item.due;
+  if (item.messageId !== undefined) record.messageId = item.messageId;
   return JSON.stringify(record);
 }
 

@@ -20,6 +20,7 @@ import type { Entry } from './id-table';
 import { formatItemLine, formatManifestLine, JournalLineError, linesOf, parseJournalLine, readLineAt } from './journal-lines';
 import type { ItemLine } from './journal-lines';
 import { JournalLock } from './journal-lock';
+import { BounceSidecar } from './bounce-sidecar';
 import { emptyCounts, FINAL_STATES, ITEM_STATES, LedgerError } from './ledger';
 import type { Admission, CampaignCounts, CampaignManifest, ItemState, Ledger, LedgerItem, OutcomeRecord } from './ledger';
 
@@ -89,6 +90,8 @@ export class FileLedger implements Ledger {
   private closed = false;
   /** Items admitted and not final: their digest and recipient, which every line carries. */
   private readonly live = new Map<string, Live>();
+  /** Bounces recorded beside the journal (bounce-sidecar.ts): a `sent` item with one reads `bounced`. */
+  private readonly bounces: BounceSidecar;
 
   private constructor(
     readonly file: string,
@@ -98,7 +101,14 @@ export class FileLedger implements Ledger {
     private current: CampaignManifest,
     /** Bytes of whole lines: where the next line starts. */
     private length: number,
-  ) {}
+  ) {
+    this.bounces = new BounceSidecar(file).refresh();
+  }
+
+  /** The state with the sidecar's bounces applied. */
+  private withBounce(id: string, state: ItemState): ItemState {
+    return state === 'sent' && this.bounces.get(id) !== undefined ? 'bounced' : state;
+  }
 
   /** The manifest: the first line, as amended by later manifest lines. */
   get manifest(): CampaignManifest {
@@ -249,7 +259,7 @@ export class FileLedger implements Ledger {
 
   /** Records the final outcome of a try. */
   async markOutcome(id: string, outcome: OutcomeRecord): Promise<void> {
-    await this.step(id, { state: outcome.state, code: outcome.code ?? null, diagnostic: outcome.diagnostic, rejected: outcome.rejected });
+    await this.step(id, { state: outcome.state, code: outcome.code ?? null, diagnostic: outcome.diagnostic, rejected: outcome.rejected, ...(outcome.messageId ? { messageId: outcome.messageId } : {}) });
     this.live.delete(id);
   }
 
@@ -277,6 +287,15 @@ export class FileLedger implements Ledger {
     const { entry } = this.index.insert(h1, h2);
     this.index.setMeta(entry, this.index.meta(entry) | SEEN);
     await this.append(entry, { id, digest, state: 'invalid', at: new Date().toISOString(), recipient, diagnostic });
+  }
+
+  /** Records an item whose address is on the suppression list (never sent, never tried). */
+  async markSuppressed(id: string, digest: string, recipient: string): Promise<void> {
+    const [h1, h2] = idHash(id);
+    const { entry } = this.index.insert(h1, h2);
+    this.index.setMeta(entry, this.index.meta(entry) | SEEN);
+    this.live.delete(id);
+    await this.append(entry, { id, digest, state: 'suppressed', at: new Date().toISOString(), recipient, code: null, diagnostic: 'on the suppression list' });
   }
 
   private step(id: string, fields: Omit<ItemLine, 'id' | 'digest' | 'at'>): Promise<void> {
@@ -338,6 +357,7 @@ export class FileLedger implements Ledger {
 
   /** The record of one item (its latest line, re-read from the file). */
   async lookup(id: string): Promise<LedgerItem | undefined> {
+    this.bounces.refresh();
     return this.lookupSync(id);
   }
 
@@ -349,7 +369,8 @@ export class FileLedger implements Ledger {
     const line = this.lineOf(entry);
     const state = stateOf(this.index.meta(entry));
     if (line === null || line.id !== id) return undefined;
-    return { ...line, state };
+    const bounce = state === 'sent' ? this.bounces.get(id) : undefined;
+    return bounce ? { ...line, state: 'bounced', bounce } : { ...line, state };
   }
 
   /** True when this run wrote a line for `id` (its state is this run's doing, not an earlier run's). */
@@ -363,7 +384,7 @@ export class FileLedger implements Ledger {
   stateOf(id: string): ItemState | undefined {
     const [h1, h2] = idHash(id);
     const entry = this.index.find(h1, h2);
-    return entry < 0 ? undefined : stateOf(this.index.meta(entry));
+    return entry < 0 ? undefined : this.withBounce(id, stateOf(this.index.meta(entry)));
   }
 
   /** Counts by state: `total` is the manifest's (or the items known, when more), `pending` what has no step yet. */
@@ -380,6 +401,14 @@ export class FileLedger implements Ledger {
       if (FINAL_STATES.has(state)) counts.done += byCode[i + 1];
     });
     counts.pending = total - recorded;
+    this.bounces.refresh();
+    for (const [id] of this.bounces.entries()) {
+      const [h1, h2] = idHash(id);
+      const entry = this.index.find(h1, h2);
+      if (entry < 0 || stateOf(this.index.meta(entry)) !== 'sent') continue;
+      counts.sent--;
+      counts.bounced++;
+    }
     return counts;
   }
 
@@ -387,6 +416,7 @@ export class FileLedger implements Ledger {
   async *items(filter: { states?: readonly ItemState[] } = {}): AsyncIterable<LedgerItem> {
     const wanted = filter.states ? new Set(filter.states) : null;
     const end = this.length;
+    this.bounces.refresh();
     for (const { offset, text } of linesOf(this.handle.fd)) {
       if (offset >= end) break;
       const parsed = parseJournalLine(text);
@@ -394,9 +424,10 @@ export class FileLedger implements Ledger {
       const [h1, h2] = idHash(parsed.item.id);
       const entry = this.index.find(h1, h2);
       if (entry < 0 || offsetOf(this.index, entry) !== offset) continue;
-      const state = stateOf(this.index.meta(entry));
+      const state = this.withBounce(parsed.item.id, stateOf(this.index.meta(entry)));
       if (wanted && !wanted.has(state)) continue;
-      yield { ...parsed.item, state };
+      const bounce = state === 'bounced' ? this.bounces.get(parsed.item.id) : undefined;
+      yield bounce ? { ...parsed.item, state, bounce } : { ...parsed.item, state };
     }
   }
 

@@ -82,6 +82,8 @@ export interface LedgerItem {
   at?: string;
   /** Set when a bounce came back for an item that was `sent`. */
   bounce?: BounceRecord;
+  /** The Message-ID a `sent` item went out with, where the ledger records it. */
+  messageId?: string;
 }
 
 /** Counts by state, as `tclmail bulk --status --json` prints them. */
@@ -93,6 +95,8 @@ export interface OutcomeRecord {
   code?: number | null;
   diagnostic?: string;
   rejected?: Rejected[];
+  /** The Message-ID the message went out with (for bounces that quote only it). */
+  messageId?: string;
 }
 
 /**

@@ -447,7 +447,7 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
       try {
         const rejected = await this.pool!.deliver(job.token, job.plan, { beforeEndOfData });
         this.breaker.alive();
-        await ledger?.markOutcome(job.id, { state: 'sent', code: 250, rejected });
+        await ledger?.markOutcome(job.id, { state: 'sent', code: 250, rejected, messageId: plannedMessageId(job.plan) ?? undefined });
         this.emit({ id: job.id, status: 'sent', rejected, error: null, attempts: job.tries, journaled: false });
       } catch (error) {
         if (ledger?.broken) throw ledger.broken;

@@ -157,6 +157,11 @@ export class RedisLedger implements Ledger {
     this.check(id, reply, state);
   }
 
+  /** Records that the item's address is on the suppression list: never sent, not a failure. */
+  async markSuppressed(id: string): Promise<void> {
+    await this.settle(id, 'suppressed', null, 'on the suppression list', []);
+  }
+
   /** Hands back a claimed item that was not sent (the worker is stopping). */
   async release(id: string): Promise<void> {
     this.tries.delete(id);

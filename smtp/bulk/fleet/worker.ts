@@ -30,6 +30,7 @@ import { CampaignKeys, campaignsKey, DEFAULT_PREFIX, QUEUE_NAME, QUEUE_PREFIX, w
 import { RateGate } from './rate';
 import { ClaimedItem, RedisLedger } from './redis-ledger';
 import { Rendered, RenderHook, renderRawTemplate } from './render';
+import { isRedisSuppressed } from '../redis-bounces';
 import { FleetRedis, withScripts } from './scripts';
 import { Slots } from './slots';
 
@@ -351,6 +352,11 @@ class Worker implements FleetWorker {
   private async attempt(ledger: RedisLedger, record: CampaignRecord, item: ClaimedItem): Promise<void> {
     const attempts = item.attempts + 1;
     const campaign = ledger.campaign;
+    if (await isRedisSuppressed(this.redis, item.recipient, this.settings.prefix)) {
+      // On the fleet's suppression list (a hard bounce, a complaint, an unsubscribe): never sent, not a failure.
+      await ledger.markSuppressed(item.id);
+      return;
+    }
     let token: Token;
     let plan: ReturnType<SessionPool['plan']>;
     try {

@@ -1,0 +1,97 @@
+/**
+ * `tclmail bulk TEMPLATE LIST --redis URL --campaign NAME`: the list is
+ * checked by the rules of a local run, then the campaign is stored (the
+ * template with its attachments' bytes, once) and its items enqueued. A
+ * second run with the same list adds nothing; a changed item is refused
+ * before anything is stored (exit 65) unless --accept-changed.
+ */
+import { parseAddressList } from '../lib/address';
+import type { Fleet, FleetItem } from '../smtp/bulk/fleet';
+import { EXIT, line, stringFlag, UsageError } from './args';
+import type { Flags, Io } from './args';
+import { ListChecker } from './bulk-list';
+import { readTemplate } from './template';
+import type { Template } from './template';
+import { storeTemplate, TEMPLATE_FORMAT } from './template-store';
+
+export interface EnqueueRequest {
+  templatePath: string;
+  listPath: string;
+  campaign: string;
+  flags: Flags;
+  io: Io;
+  rate: number | undefined;
+  /** Days a finished campaign is kept; 0 keeps it until purged. */
+  retainDays: number;
+}
+
+/** The envelope sender of every item: --originator, else the template's From address. */
+function senderOf(template: Template, flags: Flags): string {
+  const given = stringFlag(flags, 'originator');
+  if (given !== undefined) {
+    if (given === '') return '';
+    const [mailbox, ...more] = parseAddressList(given);
+    if (mailbox === undefined || mailbox.error !== '' || more.length > 0) throw new UsageError(`--originator expects one address, not ${JSON.stringify(given)}`);
+    return mailbox.address;
+  }
+  const from = template.root.headers.find(([name]) => name.toLowerCase() === 'from')?.[1];
+  if (from === undefined) throw new UsageError('the template has no From field: give one, or the envelope sender with --originator ADDR');
+  if (/\{\{/.test(from)) throw new UsageError('the template\'s From field has a placeholder, so it is no single envelope sender: give --originator ADDR');
+  const [mailbox] = parseAddressList(from);
+  if (mailbox === undefined || mailbox.error !== '') throw new UsageError(`the template's From field ${JSON.stringify(from)} holds no address: fix it, or give --originator ADDR`);
+  return mailbox.address;
+}
+
+/** Exit status for a list that cannot be enqueued as it is (sysexits' EX_DATAERR). */
+const DATA_ERROR = 65;
+
+/** Validates, stores and enqueues; resolves to the exit status. */
+export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promise<number> {
+  const { flags, io, campaign, listPath } = request;
+  const template = readTemplate(request.templatePath);
+  const sender = senderOf(template, flags);
+  // The rules of a local run: one mailbox per row, every value present, ids unique (checker.rows() streams the list again).
+  const checker = new ListChecker({ path: listPath, template, templatePath: request.templatePath, sender, allowEmpty: flags['allow-empty'] === true });
+  const validation = checker.validate();
+  if (validation.invalid > 0 && flags['skip-invalid'] !== true) {
+    line(io.stderr, `tclmail bulk: ${listPath}: ${validation.invalid} invalid row${validation.invalid === 1 ? '' : 's'}; nothing was stored:`);
+    for (const text of validation.firstInvalid) line(io.stderr, `  ${text}`);
+    if (validation.invalid > validation.firstInvalid.length) line(io.stderr, `  and ${validation.invalid - validation.firstInvalid.length} more`);
+    line(io.stderr, 'Correct the list, or enqueue the valid rows with --skip-invalid (the others are recorded invalid).');
+    return DATA_ERROR;
+  }
+  // Duplicates (the same row again) are one item; invalid rows are stored as such, so that --status and the report name them.
+  const items = function* (): Generator<FleetItem> {
+    for (const verdict of checker.rows()) {
+      if (verdict.kind === 'duplicate') continue;
+      const item: FleetItem = { id: verdict.id, recipient: verdict.address, values: verdict.row.fields };
+      yield verdict.kind === 'invalid' ? { ...item, invalid: verdict.reason } : item;
+    }
+  };
+  let result;
+  try {
+    result = await fleet.enqueueCampaign({
+      campaign,
+      sender,
+      template: { bytes: storeTemplate(template) },
+      ...(request.rate !== undefined ? { rate: request.rate } : {}),
+      options: { format: TEMPLATE_FORMAT, retainDays: request.retainDays },
+      items,
+      acceptChanged: flags['accept-changed'] === true,
+    });
+  } catch (error) {
+    // An id the fleet cannot keep (a space, over 200 characters): the list's fault, found before anything was stored.
+    if ((error as { code?: unknown }).code === 'EINVAL') {
+      line(io.stderr, `tclmail bulk: ${listPath}: ${(error as Error).message}; nothing was stored`);
+      return DATA_ERROR;
+    }
+    throw error;
+  }
+  line(
+    io.stderr,
+    `campaign ${campaign}: ${result.total} item(s): ${result.added} added, ${result.known} already enqueued` +
+      `${result.changed > 0 ? `, ${result.changed} changed (accepted)` : ''}${result.invalid > 0 ? `, ${result.invalid} invalid` : ''}` +
+      `${validation.duplicates > 0 ? `, ${validation.duplicates} duplicate row(s)` : ''}; ${result.jobs} job(s) queued`,
+  );
+  return EXIT.OK;
+}
