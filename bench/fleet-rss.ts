@@ -5,9 +5,15 @@
  *
  *   node fleet-rss.js path/to/dist/cli/tclmail.js bulk ...
  */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const program = require(process.argv[2]) as { main(argv: string[]): Promise<number> };
-program.main(process.argv.slice(3)).then((status) => {
-  process.stderr.write(`maxRSS ${process.resourceUsage().maxRSS * 1024}\n`);
-  process.exitCode = status;
-});
+program.main(process.argv.slice(3)).then(
+  (status) => {
+    process.stderr.write(`maxRSS ${process.resourceUsage().maxRSS * 1024}\n`);
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    process.stderr.write(`${String(error)}\n`);
+    process.exitCode = 2;
+  },
+);

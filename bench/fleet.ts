@@ -104,7 +104,7 @@ function exitOf(child: ChildProcess): Promise<number | null> {
 async function tclmail(args: string[], cwd: string, wrapper = false): Promise<{ stderr: string }> {
   const child = spawn(process.execPath, wrapper ? [RSS_WRAPPER, PROGRAM, ...args] : [PROGRAM, ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const code = await exitOf(child);
   if (code !== 0) throw new Error(`tclmail ${args.slice(0, 3).join(' ')} ... exited with ${code}: ${stderr.slice(-2000)}`);
   return { stderr };
@@ -114,18 +114,18 @@ async function tclmail(args: string[], cwd: string, wrapper = false): Promise<{ 
 function startWorker(args: string[], cwd: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [PROGRAM, 'worker', ...args, '--log', 'json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   return new Promise((resolve, reject) => {
     let out = '';
     const onData = (chunk: string): void => {
       out += chunk;
       if (out.includes('"event":"started"')) {
-        child.stdout!.off('data', onData);
-        child.stdout!.resume();
+        child.stdout.off('data', onData);
+        child.stdout.resume();
         resolve(child);
       }
     };
-    child.stdout!.setEncoding('utf8').on('data', onData);
+    child.stdout.setEncoding('utf8').on('data', onData);
     child.once('exit', (code) => reject(new Error(`a worker exited with ${code} before it started: ${err.slice(-2000)}${out.slice(-2000)}`)));
   });
 }

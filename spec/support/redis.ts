@@ -6,7 +6,7 @@
  * port, as the chaos test does. Stopped by PID. Without redis-server the fleet
  * suites skip with a message (CI installs it: apt-get install -y redis-server).
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -36,7 +36,7 @@ let found: boolean | undefined;
 export function hasRedis(): boolean {
   if (found === undefined) {
     found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
-    // eslint-disable-next-line no-console
+     
     if (!found) console.warn('Fleet tests skipped: redis-server is not installed (apt-get install -y redis-server).');
   }
   return found;
@@ -86,8 +86,8 @@ export async function startRedis(options: { extraArgs?: string[] } = {}): Promis
       ...(options.extraArgs ?? []),
     ];
     const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    started.stdout!.on('data', (chunk: Buffer) => (log = (log + chunk.toString('utf8')).slice(-4000)));
-    started.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString('utf8')).slice(-4000)));
+    started.stdout.on('data', (chunk: Buffer) => (log = (log + chunk.toString('utf8')).slice(-4000)));
+    started.stderr.on('data', (chunk: Buffer) => (log = (log + chunk.toString('utf8')).slice(-4000)));
     child = started;
     pid = started.pid!;
     killOnExit(pid);

@@ -7,7 +7,7 @@
 import type { CampaignManifest } from '../ledger';
 import { FleetError } from './errors';
 import type { FleetRedis } from './scripts';
-import { CampaignKeys } from './keys';
+import { type CampaignKeys } from './keys';
 
 /** The template of a campaign: its bytes (what the renderer reads) and its attachments. */
 export interface CampaignTemplate {

@@ -10,7 +10,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { Redis } from 'ioredis';
 import { loadIoredis } from './deps';
 import { FleetError } from './errors';
-import { FleetRedis, withScripts } from './scripts';
+import { type FleetRedis, withScripts } from './scripts';
 
 /** Where Redis is: a URL, or its parts. */
 export type RedisConnection =
@@ -99,8 +99,8 @@ export function openRedis(connection: RedisConnection, name = 'tclmail'): Redis 
   if (spec.username !== undefined) options.username = spec.username;
   if (spec.password !== undefined) options.password = spec.password;
   if (spec.db !== undefined) options.db = spec.db;
-  if (spec.tls === true) options.tls = { ...((options.tls as object | undefined) ?? {}) };
-  else if (typeof spec.tls === 'object') options.tls = { ...((options.tls as object | undefined) ?? {}), ...spec.tls };
+  if (spec.tls === true) options.tls = { ...((options.tls) ?? {}) };
+  else if (typeof spec.tls === 'object') options.tls = { ...((options.tls) ?? {}), ...spec.tls };
   options.host ??= '127.0.0.1';
   options.port ??= 6379;
   const client = new RedisClass(options);
@@ -120,7 +120,7 @@ export function connectionFor(connection: FleetConnection, name?: string): { red
   if (typeof connection === 'object' && connection !== null && CLIENT in connection) {
     return { redis: withScripts(connection[CLIENT]), release: async () => undefined };
   }
-  const redis = withScripts(openRedis(connection as RedisConnection, name));
+  const redis = withScripts(openRedis(connection, name));
   return { redis, release: () => quit(redis) };
 }
 

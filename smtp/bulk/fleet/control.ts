@@ -5,7 +5,7 @@
  */
 import { loadCampaign } from './campaign';
 import { FleetError } from './errors';
-import { CampaignKeys, campaignsKey } from './keys';
+import { type CampaignKeys, campaignsKey } from './keys';
 import type { FleetRedis } from './scripts';
 import type { AddJobs } from './enqueue';
 import { jobIdOf } from './enqueue';

@@ -23,7 +23,7 @@ function isNotFound(error: unknown): boolean {
 export function loadBullmq(): Bullmq {
   if (bullmq) return bullmq;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     bullmq = require('bullmq') as Bullmq;
   } catch (error) {
     if (isNotFound(error)) throw missing('bullmq', error);
@@ -36,7 +36,7 @@ export function loadBullmq(): Bullmq {
 export function loadIoredis(): IoredisModule {
   if (ioredis) return ioredis;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     ioredis = require('ioredis') as IoredisModule;
   } catch (error) {
     if (isNotFound(error)) throw missing('ioredis', error);

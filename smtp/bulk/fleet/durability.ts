@@ -5,7 +5,7 @@
  * GET, or INFO persistence where a managed Redis blocks CONFIG (INFO shows
  * whether the append-only file is on, not its fsync policy).
  */
-import { connectionFor, FleetConnection } from './connection';
+import { connectionFor, type FleetConnection } from './connection';
 import { DurabilityError } from './errors';
 
 /** What was found. */
@@ -38,7 +38,7 @@ export async function inspectDurability(connection: FleetConnection): Promise<Du
       // A managed Redis answers CONFIG with an error (unknown or renamed command, no permission).
       if (!(error instanceof Error) || !/ERR|NOPERM|unknown command/i.test(error.message)) throw error;
     }
-    const info = (await redis.info('persistence')) as string;
+    const info = (await redis.info('persistence'));
     const appendonly = /^aof_enabled:1\s*$/m.test(info);
     return {
       durable: false,

@@ -8,9 +8,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ListDigest, templateDigest as digestOfTemplate } from '../identity';
-import { CampaignTemplate, storeCampaign } from './campaign';
+import { type CampaignTemplate, storeCampaign } from './campaign';
 import { ChangedItemsError } from './errors';
-import { chunksOf, FleetItem, ItemSource, PreparedItem, prepareItem } from './items';
+import { chunksOf, type FleetItem, type ItemSource, type PreparedItem, prepareItem } from './items';
 import { CampaignKeys, campaignsKey, checkCampaignName, jobKey } from './keys';
 import type { FleetRedis } from './scripts';
 

@@ -7,16 +7,16 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CampaignCounts, ItemState, LedgerItem } from '../ledger';
 import { templateDigest as digestOfTemplate } from '../identity';
-import { CampaignRecord, CampaignStatus, loadCampaign, storeCampaign } from './campaign';
-import { CLIENT, openRedis, quit, RedisConnection } from './connection';
+import { type CampaignRecord, type CampaignStatus, loadCampaign, storeCampaign } from './campaign';
+import { CLIENT, openRedis, quit, type RedisConnection } from './connection';
 import { loadBullmq } from './deps';
-import { AddJobs, CampaignSpec, EnqueueCampaignOptions, enqueueWith, EnqueueResult, jobIdOf } from './enqueue';
+import { type AddJobs, type CampaignSpec, type EnqueueCampaignOptions, enqueueWith, type EnqueueResult, jobIdOf } from './enqueue';
 import { ChangedItemsError, FleetError } from './errors';
-import { FleetItem, PreparedItem, prepareItem } from './items';
+import { type FleetItem, type PreparedItem, prepareItem } from './items';
 import { CampaignKeys, campaignsKey, checkCampaignName, DEFAULT_PREFIX, jobKey, QUEUE_NAME, QUEUE_PREFIX } from './keys';
 import { expireCampaign, purgeCampaign, resendUncertainItems, setCampaignRate, setCampaignStatus } from './control';
 import { campaignCounts, campaignItems, RedisLedger } from './redis-ledger';
-import { FleetRedis, withScripts } from './scripts';
+import { type FleetRedis, withScripts } from './scripts';
 
 /** Options of {@link openFleet}. */
 export interface FleetOptions {

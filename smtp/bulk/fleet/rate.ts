@@ -9,7 +9,7 @@
  * the spacing; a message that finds itself late past its time (a stall)
  * reserves again instead of going out in a clump with later ones.
  */
-import { CampaignKeys } from './keys';
+import { type CampaignKeys } from './keys';
 import type { FleetRedis } from './scripts';
 
 /**

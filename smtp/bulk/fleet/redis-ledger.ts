@@ -5,9 +5,9 @@
  * item is final.
  */
 import type { Rejected } from '../../../lib/errors';
-import { CampaignCounts, emptyCounts, ITEM_STATES, ItemState, Ledger, LedgerItem, OutcomeRecord } from '../ledger';
+import { type CampaignCounts, emptyCounts, ITEM_STATES, type ItemState, type Ledger, type LedgerItem, type OutcomeRecord } from '../ledger';
 import { LedgerWriteError } from './errors';
-import { CampaignKeys } from './keys';
+import { type CampaignKeys } from './keys';
 import type { FleetRedis } from './scripts';
 
 /** What a claim found for one item. */

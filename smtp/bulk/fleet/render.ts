@@ -5,7 +5,7 @@
  * template is a raw RFC 5322 message (.eml) with `{{field}}` placeholders.
  */
 import { InvalidInputError } from '../../../lib/errors';
-import { initialize, Token } from '../../../mime';
+import { initialize, type Token } from '../../../mime';
 import type { SendMessageOptions } from '../../sendmessage';
 import type { CampaignRecord } from './campaign';
 import type { ClaimedItem } from './redis-ledger';

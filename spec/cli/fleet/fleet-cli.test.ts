@@ -80,7 +80,7 @@ function startWorker(args: string[], env: NodeJS.ProcessEnv = {}): { child: Chil
   const child = spawn(process.execPath, [PROGRAM, 'worker', ...args], { cwd: work, env: { ...process.env, TCLMAIL_PASSWORD: undefined, TCLMAIL_REDIS_URL: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   workers.push(child);
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   return { child, out: lines(child), err: () => stderr };
 }
 

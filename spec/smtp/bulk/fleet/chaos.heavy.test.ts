@@ -9,9 +9,9 @@
  * uncertain.
  */
 import { Redis } from 'ioredis';
-import { Fleet, FleetItem, openFleet } from '../../../../smtp/bulk/fleet';
-import { describeWithRedis, startRedis, TestRedis } from '../../../support/redis';
-import { Recorder, sleep, spawnWorker, startRecorder, WorkerProcess } from './harness';
+import { type Fleet, type FleetItem, openFleet } from '../../../../smtp/bulk/fleet';
+import { describeWithRedis, startRedis, type TestRedis } from '../../../support/redis';
+import { type Recorder, sleep, spawnWorker, startRecorder, type WorkerProcess } from './harness';
 
 const ITEMS = 10_000;
 const CONCURRENCY = 4;
@@ -115,7 +115,7 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
       }
       await queue.close();
       probe.disconnect();
-      // eslint-disable-next-line no-console
+       
       console.log(log.join('\n'));
     }
     // No job either: every pending item still had its job (a job is added only for pending items without one).
@@ -185,7 +185,7 @@ describeWithRedis('fleet chaos: kills, a freeze and Redis restarts', () => {
       bytesPerFinishedItem: bytesPerItem,
       seconds: Math.round((Date.now() - started) / 1000),
     };
-    // eslint-disable-next-line no-console
+     
     console.log(`fleet chaos: ${JSON.stringify(figures)}\n${log.join('\n')}`);
 
     expect(doubled).toEqual([]);

@@ -3,9 +3,9 @@
  * with its item id, worker, recipients and arrival time) and worker processes
  * (spec/support/fleet-child.js) that can be killed, frozen and stopped.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { SMTPServer, SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { exited, forgetOnExit, killOnExit } from '../../../support/fixtures';
 
 export interface Delivery {
@@ -100,7 +100,7 @@ export function spawnWorker(settings: { url: string; port: number; workerId: str
   };
   let buffer = '';
   proc.ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('utf8');
       let nl: number;
       while ((nl = buffer.indexOf('\n')) >= 0) {
@@ -115,7 +115,7 @@ export function spawnWorker(settings: { url: string; port: number; workerId: str
         }
       }
     });
-    child.stderr!.on('data', (chunk: Buffer) => (proc.stderr += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (proc.stderr += chunk.toString('utf8')));
     child.on('exit', (code) => reject(new Error(`worker ${settings.workerId} exited (${code}) before it was ready: ${proc.stderr}`)));
   });
   proc.ready.catch(() => undefined);

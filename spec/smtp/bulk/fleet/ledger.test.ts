@@ -3,12 +3,12 @@
  * items refused before anything is stored, and the Lua guards that keep a
  * worker which lost its claim from sending or overwriting another's item.
  */
-import { ChangedItemsError, checkDurability, DurabilityError, Fleet, FleetItem, LedgerWriteError, openFleet, redactRedisUrl } from '../../../../smtp/bulk/fleet';
+import { ChangedItemsError, checkDurability, DurabilityError, type Fleet, type FleetItem, LedgerWriteError, openFleet, redactRedisUrl } from '../../../../smtp/bulk/fleet';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { testCertificate } from '../../../support/certs';
 import { freePort } from '../../../support/postfix';
-import { describeWithRedis, startRedis, TestRedis } from '../../../support/redis';
+import { describeWithRedis, startRedis, type TestRedis } from '../../../support/redis';
 
 const TEMPLATE = { bytes: Buffer.from('From: news@x.test\r\nTo: {{recipient}}\r\nSubject: Hello {{name}}\r\n\r\nDear {{name}}.\r\n') };
 
@@ -189,7 +189,7 @@ describeWithRedis('fleet ledger in Redis', () => {
     const order = Number(await client.call('MEMORY', 'USAGE', 'tclmail:c:size:order', 'SAMPLES', '0'));
     const values = Number(await client.call('MEMORY', 'USAGE', 'tclmail:c:size:v', 'SAMPLES', '0'));
     const perItem = (total + order + values) / ids.length;
-    // eslint-disable-next-line no-console
+     
     console.log(`fleet: ${perItem.toFixed(0)} bytes per pending item in Redis (item hash ${(total / ids.length).toFixed(0)}, values ${(values / ids.length).toFixed(0)}, order list ${(order / ids.length).toFixed(0)}; used_memory grew ${grown.toFixed(0)} per item; values of 3 fields, 70 bytes of JSON)`);
     expect(perItem).toBeGreaterThan(100);
     expect(perItem).toBeLessThan(600);

@@ -3,9 +3,9 @@
  * campaign rate of 50 messages a second never put more than 55 messages into
  * any one-second window, as the recording server's own clock sees them.
  */
-import { Fleet, FleetItem, openFleet } from '../../../../smtp/bulk/fleet';
-import { describeWithRedis, startRedis, TestRedis } from '../../../support/redis';
-import { busiestWindow, Recorder, sleep, spawnWorker, startRecorder, WorkerProcess } from './harness';
+import { type Fleet, type FleetItem, openFleet } from '../../../../smtp/bulk/fleet';
+import { describeWithRedis, startRedis, type TestRedis } from '../../../support/redis';
+import { busiestWindow, type Recorder, sleep, spawnWorker, startRecorder, type WorkerProcess } from './harness';
 
 const ITEMS = 600;
 const RATE = 50;
@@ -47,7 +47,7 @@ describeWithRedis('fleet rate across workers', () => {
     const span = (Math.max(...times) - Math.min(...times)) / 1000;
     const byWorker = new Map<string, number>();
     for (const d of recorder.deliveries) byWorker.set(d.worker, (byWorker.get(d.worker) ?? 0) + 1);
-    // eslint-disable-next-line no-console
+     
     console.log(`fleet rate: ${ITEMS} messages in ${span.toFixed(1)} s (${(ITEMS / span).toFixed(1)}/s), busiest second ${busiest}, by worker ${JSON.stringify(Object.fromEntries(byWorker))}`);
     expect(recorder.deliveries).toHaveLength(ITEMS);
     expect(busiest).toBeLessThanOrEqual(Math.round(RATE * 1.1));

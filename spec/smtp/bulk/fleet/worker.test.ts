@@ -5,8 +5,8 @@
  * it did not start, pause and resume, and items enqueued one at a time.
  */
 import { SMTPServer } from 'smtp-server';
-import { DurabilityError, Fleet, FleetItem, FleetWorker, openFleet, startWorker, WorkerOptions } from '../../../../smtp/bulk/fleet';
-import { describeWithRedis, startRedis, TestRedis } from '../../../support/redis';
+import { DurabilityError, type Fleet, type FleetItem, type FleetWorker, openFleet, startWorker, type WorkerOptions } from '../../../../smtp/bulk/fleet';
+import { describeWithRedis, startRedis, type TestRedis } from '../../../support/redis';
 
 const TEMPLATE = { bytes: Buffer.from('From: news@x.test\r\nTo: {{recipient}}\r\nSubject: Hello {{name}}\r\nX-Item-Id: {{id}}\r\n\r\nDear {{name}}.\r\n') };
 
