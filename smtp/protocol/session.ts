@@ -600,8 +600,13 @@ class SmtpSession implements Session {
     beforeEndOfData?: () => void | Promise<void>,
   ): Promise<void> {
     let offset = 0;
+    const iterable = prepared.open();
+    const source = iterable[Symbol.asyncIterator]();
     try {
-      for await (const chunk of prepared.open()) {
+      for (;;) {
+        const next = await this.nextChunk(source);
+        if (next.done) break;
+        const chunk = next.value;
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
         if (guardSevenBit) {
           const at = firstEightBitOffset(bytes);
@@ -617,9 +622,27 @@ class SmtpSession implements Session {
     } catch (error) {
       // Never write the end of data after a failure: a truncated message must not be delivered (SECURITY.md A8).
       this.close();
+      // Lets a file or stream source release what it holds; a source that hangs is not waited for (a stream's
+      // iterator would only end once its pending read does, so the stream itself is destroyed).
+      if (isReadable(iterable)) iterable.destroy();
+      else source.return?.().catch(() => undefined);
       if (error instanceof SmtpError) throw error;
       throw this.conn.error('ESOURCE', 'body', `reading the message failed: ${(error as Error)?.message ?? String(error)}`, error);
     }
+  }
+
+  /**
+   * The source's next chunk, within the data-block limit and the overall
+   * deadline: a source that stops giving bytes must not hold the send (and the
+   * connection) forever.
+   */
+  private nextChunk<T>(source: AsyncIterator<T>): Promise<IteratorResult<T>> {
+    const ms = this.deadline.wait(TIMEOUTS.block);
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(this.conn.error('ETIMEOUT', 'body', `the message source gave no bytes for ${ms} ms; the end of data was not sent`)), ms);
+    });
+    return Promise.race([source.next(), stalled]).finally(() => clearTimeout(timer));
   }
 
   /** After a 354: the body, CRLF-normalized and dot-stuffed, then the end of data and its `count` final replies. */
