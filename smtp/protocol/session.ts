@@ -133,7 +133,7 @@ class SmtpSession implements Session {
 
   data(message: MessageSource): Promise<Reply> {
     return this.exclusive(async () => {
-      const prepared = await prepareMessage(message, { sevenBit: !this.hasExtension('8BITMIME') });
+      const prepared = await prepareMessage(message, { sevenBit: !this.hasExtension('8BITMIME'), asciiHeaders: !this.hasExtension('SMTPUTF8') });
       const reply = await this.exchange(cmd.data());
       if (reply.code !== 354) throw this.refusal('data', reply, 'DATA refused');
       const lmtp = this.protocol === 'lmtp';
@@ -448,8 +448,11 @@ class SmtpSession implements Session {
     const targets = list.map((to) => asciiAddress(to, ext));
     // A binary token without BINARYMIME is re-encoded to 7 bits: DATA would rewrite its line ends.
     const sevenBit = binary ? false : opts.binarymime === true || !offers('8BITMIME');
-    const early = !sevenBit && opts.ahead?.source === message ? await opts.ahead.prepared : null;
-    let prepared = early ?? (await prepareMessage(message, { sevenBit, changes: opts.changes }));
+    // Without SMTPUTF8 a token's header goes out 7-bit (A-labels); a message prepared ahead without that is used only if it is all ASCII.
+    const asciiHeaders = !offers('SMTPUTF8');
+    const ahead = !sevenBit && opts.ahead?.source === message ? await opts.ahead.prepared : null;
+    const early = ahead !== null && (!asciiHeaders || ahead.eightBit === false) ? ahead : null;
+    let prepared = early ?? (await prepareMessage(message, { sevenBit, asciiHeaders, changes: opts.changes }));
     if (binary && (typeof message === 'string' || Buffer.isBuffer(message))) {
       // Sent untouched, so the size is the octets as they are.
       prepared = { ...prepared, size: Buffer.byteLength(message) };
