@@ -374,9 +374,15 @@ function formatFresh(name: string, value: string): string {
     pieces = plainAtoms(encodeAddressList(value));
   } else if (MESSAGE_ID_FIELDS.has(lower)) {
     pieces = plainAtoms(value);
-  } else if (PARAMETER_FIELDS.has(lower) && NON_ASCII_OR_CONTROL.test(value)) {
-    const parsed = libmime().parseHeaderValue(value);
-    pieces = parameterAtoms(parsed.value, Object.entries(parsed.params));
+  } else if (PARAMETER_FIELDS.has(lower)) {
+    // A structured field: never encoded words (RFC 2047 section 5 forbids them in parameters). Plain ASCII goes
+    // as written; otherwise each parameter is written again, RFC 2231 where it is not plain or too long.
+    const plain = plainAtoms(value);
+    if (!NON_ASCII_OR_CONTROL.test(value) && plain.atoms.every((atom) => atom.length <= LONG_WORD)) pieces = plain;
+    else {
+      const parsed = libmime().parseHeaderValue(value);
+      pieces = parameterAtoms(parsed.value, Object.entries(parsed.params));
+    }
   } else {
     pieces = unstructuredAtoms(value);
   }
