@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import { InvalidInputError, OptionError, Rejected, SmtpError, Stage, UncertainDeliveryError } from '../../lib/errors';
 import { toASCIIDomain } from '../../lib/idn';
+import { ASYNC_DISPOSE } from '../../lib/dispose';
 import { OptionSpecs, parseOptions } from '../../lib/options';
 import { DataCodec, firstEightBitOffset } from '../../lib/stream';
 import { refuseLineBreaks } from '../../lib/text';
@@ -195,6 +196,11 @@ class SmtpSession implements Session {
   close(): void {
     this.state = 'closed';
     this.conn.destroy();
+  }
+
+  /** `await using session = await smtp.connect(...)`: QUIT when the block ends. */
+  [ASYNC_DISPOSE](): Promise<void> {
+    return this.quit();
   }
 
   // ---- internals ----
