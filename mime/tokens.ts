@@ -118,10 +118,10 @@ export function partsOf(value: unknown, command: string): Part[] {
   const parts: Part[] = [];
   for (let i = 0; i < value.length; i++) {
     const item: unknown = value[i];
-    if (!(item instanceof Token)) {
-      const what = i in value ? describe(item) : 'an empty slot (a sparse array, e.g. new Array(n))';
-      throw new OptionError(command, 'parts', `-parts[${i}] is ${what}, not a MIME token from mime.initialize`);
+    if (!(i in value)) {
+      throw new OptionError(command, 'parts', `-parts[${i}] is an empty slot (a sparse array, e.g. new Array(n)), not a MIME token from mime.initialize`);
     }
+    if (!(item instanceof Token)) throw new MimeError(`${command}: -parts[${i}] is ${describe(item)}, not a MIME token from mime.initialize`, 'ETOKEN');
     const part = live.get(item);
     if (part === undefined) throw new MimeError(`${command}: -parts[${i}] ${item} has been finalized`, 'ETOKEN');
     parts.push(part);

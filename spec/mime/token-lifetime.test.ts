@@ -30,11 +30,12 @@ describe('-parts with holes or stale tokens', () => {
     }
   });
 
-  it('names the index of a value that is not a token, and of a finalized token', () => {
+  it('names the index of a value that is not a token, and of a finalized token (MimeError ETOKEN, as before)', () => {
     const a = mime.initialize({ canonical: 'text/plain', string: 'a' });
     const gone = mime.initialize({ canonical: 'text/plain', string: 'b' });
     mime.finalize(gone);
     expect(() => mime.initialize({ canonical: 'multipart/mixed', parts: [a, undefined as unknown as mime.Token] })).toThrow('-parts[1] is undefined');
+    expect(() => mime.initialize({ canonical: 'multipart/mixed', parts: [a, 7 as unknown as mime.Token] })).toThrow(expect.objectContaining({ name: 'MimeError', code: 'ETOKEN' }));
     expect(() => mime.initialize('-canonical', 'multipart/mixed', '-parts', [a, 'x'])).toThrow('-parts[1] is "x"');
     expect(() => mime.initialize({ canonical: 'multipart/mixed', parts: [a, gone] })).toThrow(MimeError);
     expect(() => mime.initialize({ canonical: 'multipart/mixed', parts: [a, gone] })).toThrow(`-parts[1] ${gone} has been finalized`);
