@@ -12,6 +12,14 @@ import { toASCIIDomain } from '../../lib/idn';
 import { word_encode } from '../codec/words';
 
 const NON_ASCII = /[^\x00-\x7f]/;
+
+// The errors that only a server with SMTPUTF8 would have avoided: the smtp layer gives that server up, not the message.
+const needingSmtputf8 = new WeakSet<object>();
+
+/** True for the error of a non-ASCII local part in a header written for a server without SMTPUTF8. */
+export function needsSmtputf8(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && needingSmtputf8.has(error);
+}
 // What ends a domain or a local part: white space, the list and group separators, brackets, comments and quotes.
 const DOMAIN_END = ' \t<>,;:()"';
 const LOCAL_START = ' \t<>,;:()';
@@ -58,10 +66,12 @@ export function withAsciiDomains(field: string, value: string): string {
       const local = value.slice(localPartStart(value, i), i);
       const domain = value.slice(i + 1, end);
       if (NON_ASCII.test(local)) {
-        throw new InvalidInputError(
+        const error = new InvalidInputError(
           `header ${field}`,
           `non-ASCII local part in ${JSON.stringify(`${local}@${domain}`)} needs a server that offers SMTPUTF8 (RFC 6531); only a domain has an ASCII form`,
         );
+        needingSmtputf8.add(error);
+        throw error;
       }
       if (NON_ASCII.test(domain)) {
         out += value.slice(from, i + 1) + asciiDomain(field, domain);

@@ -26,6 +26,7 @@ import { DkimSigner } from '../dkim/sign';
 import { planDsn } from './dsn';
 import { refusedEntry } from './refused';
 import { headerHasEightBit, isReadable, prepareMessage, PreparedMessage, signedMessage } from './message-source';
+import { needsSmtputf8 } from '../../mime/transmit';
 import { isToken } from '../../mime';
 import type { ConnectOptions, Extensions, LoginOptions, MessageSource, Reply, SendmailOptions, Session, SessionState } from './types';
 
@@ -458,7 +459,14 @@ class SmtpSession implements Session {
     const asciiHeaders = !offers('SMTPUTF8');
     const ahead = !sevenBit && opts.ahead?.source === message ? await opts.ahead.prepared : null;
     const early = ahead !== null && (!asciiHeaders || ahead.eightBit === false) ? ahead : null;
-    let prepared = early ?? (await prepareMessage(message, { sevenBit, asciiHeaders, changes: opts.changes }));
+    let prepared: PreparedMessage;
+    try {
+      prepared = early ?? (await prepareMessage(message, { sevenBit, asciiHeaders, changes: opts.changes }));
+    } catch (error) {
+      // As for the envelope (sendmessage's check): this server's shortcoming, so another server may be tried.
+      if (needsSmtputf8(error)) throw this.conn.error('EEXTENSION', 'mail', `${(error as Error).message}; ${this.server} does not offer it: the message is not sent`, error);
+      throw error;
+    }
     if (binary && (typeof message === 'string' || Buffer.isBuffer(message))) {
       // Sent untouched, so the size is the octets as they are.
       prepared = { ...prepared, size: Buffer.byteLength(message) };

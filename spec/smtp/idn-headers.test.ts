@@ -6,7 +6,7 @@
  * refused before MAIL. With SMTPUTF8 offered the header goes as written.
  */
 import * as mime from '../../mime';
-import { InvalidInputError } from '../../lib/errors';
+import { SmtpError } from '../../lib/errors';
 import { sendmessage } from '../../smtp/sendmessage';
 import { scriptedServer, ScriptedServer } from '../support/scripted-server';
 
@@ -56,18 +56,22 @@ describe('address fields to a server without SMTPUTF8', () => {
     mime.finalize(tok);
   });
 
-  it('refuse a non-ASCII local part in a header before MAIL, as the envelope does', async () => {
-    const srv = await server(false);
+  it('give up a server for a non-ASCII local part in a header before MAIL, as for the envelope, and try the next', async () => {
+    const plain = await server(false);
     const tok = token();
-    const attempt = sendmessage(tok, {
-      servers: '127.0.0.1',
-      ports: srv.port,
-      recipients: 'kontakt@example.org',
-      header: [['From', 'info@example.org'], ['Cc', 'jörg@bücher.example']],
-    });
-    await expect(attempt).rejects.toThrow(InvalidInputError);
-    await expect(attempt).rejects.toThrow(/header Cc: non-ASCII local part in "jörg@bücher\.example" needs a server that offers SMTPUTF8/);
-    expect(srv.received).toEqual([]);
+    const options = { recipients: 'kontakt@example.org', header: [['From', 'info@example.org'], ['Cc', 'jörg@bücher.example']] as Array<[string, string]> };
+    const error = await sendmessage(tok, { servers: '127.0.0.1', ports: plain.port, ...options }).catch((e: unknown) => e as SmtpError);
+    expect(error).toBeInstanceOf(SmtpError);
+    expect((error as SmtpError).code).toBe('EALLFAILED');
+    expect((error as SmtpError).attempts).toEqual([
+      expect.objectContaining({ stage: 'mail', diagnostic: expect.stringMatching(/header Cc: non-ASCII local part in "jörg@bücher\.example" needs a server that offers SMTPUTF8/) }),
+    ]);
+    expect(plain.received).toEqual([]);
+    expect(plain.transcript[0].some((line) => /^(MAIL|RCPT|DATA)/.test(line))).toBe(false);
+
+    const utf8 = await server(true);
+    await sendmessage(tok, { servers: ['127.0.0.1', 'localhost'], ports: [plain.port, utf8.port], ...options });
+    expect(utf8.received[0].data.toString('utf8')).toMatch(/^Cc: jörg@bücher\.example\r$/m);
     mime.finalize(tok);
   });
 
