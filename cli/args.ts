@@ -53,7 +53,10 @@ export function parseFlags(argv: string[], specs: FlagSpecs, positionals: { min:
     parsed = parseArgs({ args: argv, options: specs, strict: true, allowPositionals: positionals.max > 0 }) as typeof parsed;
   } catch (error) {
     // parseArgs' messages name the flag; drop its advice about '--' which does not apply here.
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1];
+    const guess = unknown === undefined ? undefined : closestFlag(unknown.replace(/^-+/, ''), Object.keys(specs));
+    throw new UsageError(guess === undefined ? message : `${message}: did you mean --${guess}?`);
   }
   if (parsed.positionals.length < positionals.min) {
     throw new UsageError(positionals.min === 1 ? 'missing argument' : `expected at least ${positionals.min} arguments`);
@@ -62,6 +65,36 @@ export function parseFlags(argv: string[], specs: FlagSpecs, positionals: { min:
     throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[positionals.max])}`);
   }
   return { flags: parsed.values, args: parsed.positionals };
+}
+
+/** The flag a mistyped name most likely meant: a prefix of it (`--server` for `--servers`), or one or two edits away. */
+export function closestFlag(name: string, names: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  const prefixed = names.filter((n) => n.startsWith(lower) || lower.startsWith(n));
+  if (prefixed.length === 1) return prefixed[0];
+  let best: string | undefined;
+  let bestDistance = Math.min(2, Math.floor(lower.length / 3));
+  for (const candidate of names) {
+    const distance = editDistance(lower, candidate);
+    if (distance <= bestDistance && (best === undefined || distance < editDistance(lower, best))) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance; flag names are short, so the plain table is enough. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }
 
 /** A string flag's value, or undefined. */
@@ -90,15 +123,22 @@ export function integerFlag(flags: Flags, name: string, min: number, max = Numbe
 }
 
 // C0 controls but TAB, DEL and the C1 controls: a terminal acts on them (ESC starts a control sequence).
-const TERMINAL_CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+// Then the bidirectional controls (marks, embeddings, overrides, isolates) and the line and paragraph
+// separators: a terminal shows them by reordering or breaking the text, so `Invoice \u202Ecod.exe`
+// would read as `Invoice exe.doc`.
+const TERMINAL_CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 
 /**
  * `text` safe to print on a terminal: each control character but TAB is shown
- * as `\xNN`, so that text from a message or a client (a decoded header, an
- * envelope address) cannot move the cursor, rewrite the screen or retitle it.
+ * as `\xNN` (`\u{NNNN}` above U+00FF), so that text from a message or a client
+ * (a decoded header, an envelope address) cannot move the cursor, rewrite the
+ * screen, retitle it or reorder what the reader sees.
  */
 export function printable(text: string): string {
-  return text.replace(TERMINAL_CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(TERMINAL_CONTROLS, (c) => {
+    const code = c.charCodeAt(0);
+    return code > 0xff ? `\\u{${code.toString(16)}}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
 }
 
 /** Writes `text` and a line end. */

@@ -8,6 +8,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -33,17 +34,47 @@ export function uniqueName(): string {
   return `${seconds}.M${micros}P${process.pid}Q${delivered}R${randomBytes(4).toString('hex')}.${host}.eml`;
 }
 
+/** The message was larger than the limit: nothing of it was published. */
+export class TooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`message larger than ${limit} bytes`);
+    this.name = 'TooLargeError';
+  }
+}
+
+/** Passes the first `limit` bytes and swallows the rest, so a refused message never fills the disk. */
+function capped(limit: number): Transform & { exceeded: boolean } {
+  let seen = 0;
+  const transform = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const room = limit - seen;
+      seen += chunk.length;
+      if (seen > limit) transform.exceeded = true;
+      callback(null, room <= 0 ? undefined : room >= chunk.length ? chunk : chunk.subarray(0, room));
+    },
+  }) as Transform & { exceeded: boolean };
+  transform.exceeded = false;
+  return transform;
+}
+
 /**
  * Writes `source` into the Maildir at `dir` and returns the path of the file
  * in `dir/new`. The file is fsynced before the rename and `new/` after it, so
- * once this resolves the message survives a crash.
+ * once this resolves the message survives a crash. With `limit`, no more than
+ * that many bytes reach the disk, and a larger message is removed from `tmp/`
+ * and refused with a {@link TooLargeError}: it never appears in `new/`.
  */
-export async function deliver(dir: string, source: Readable): Promise<string> {
+export async function deliver(dir: string, source: Readable, limit?: number): Promise<string> {
   const name = uniqueName();
   const temporary = join(dir, 'tmp', name);
   const final = join(dir, 'new', name);
   try {
-    await pipeline(source, createWriteStream(temporary, { flags: 'wx' }));
+    if (limit === undefined) await pipeline(source, createWriteStream(temporary, { flags: 'wx' }));
+    else {
+      const cap = capped(limit);
+      await pipeline(source, cap, createWriteStream(temporary, { flags: 'wx' }));
+      if (cap.exceeded) throw new TooLargeError(limit);
+    }
     const handle = await open(temporary, 'r');
     try {
       await handle.sync();

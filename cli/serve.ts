@@ -6,15 +6,16 @@
  * at start-up, can offer AUTH that accepts any user, and can refuse chosen
  * recipients so that partial delivery can be tried without a real mail system.
  */
-import { unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import { OptionError } from '../lib/errors';
 import { parseOptions } from '../lib/options';
 import type { OptionSpecs } from '../lib/options';
+import type { Socket } from 'node:net';
 import { generateCertificate } from './certificate';
-import { deliver, ensureMaildir } from './maildir';
+import { deliver, ensureMaildir, TooLargeError } from './maildir';
+import { DEFAULT_LIMITS, LineDeadline } from './serve-limits';
 
 /** How the server answers a refused recipient. */
 export interface Refusal {
@@ -60,8 +61,16 @@ export interface CaptureServerOptions {
   refuse?: (address: string) => boolean | Refusal | null | undefined;
   /** Called after each message is stored (the client gets its 250 after this returns). */
   onMessage?: (message: CapturedMessage) => void;
-  /** Largest message accepted, in bytes, advertised with SIZE. Default: no limit. */
+  /** Largest message accepted, in bytes, advertised with SIZE; no byte past it reaches the disk. Default: no limit. */
   size?: number;
+  /** Connections at once; one more is answered 421. Default 100. */
+  maxClients?: number;
+  /** Recipients in one transaction; one more is answered 452 4.5.3. Default 1000. */
+  maxRecipients?: number;
+  /** Seconds a command line (or a line of a message) may take to arrive, however it dribbles in. Default 60. */
+  commandSecs?: number;
+  /** Seconds without a byte before a connection is closed. Default 120. */
+  idleSecs?: number;
 }
 
 /** A running capture server. */
@@ -84,6 +93,10 @@ const SPECS: OptionSpecs = {
   refuse: { kind: 'function' },
   onMessage: { kind: 'function' },
   size: { kind: 'integer', min: 1 },
+  maxClients: { kind: 'integer', min: 1 },
+  maxRecipients: { kind: 'integer', min: 1 },
+  commandSecs: { kind: 'integer', min: 1 },
+  idleSecs: { kind: 'integer', min: 1 },
 };
 
 const DEFAULT_REFUSAL: Refusal = { code: 550, message: '5.1.1 mailbox unavailable' };
@@ -127,7 +140,12 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     throw new OptionError('startCaptureServer', 'dir', 'the dir option (the folder for received messages) is required');
   }
   const dir = parsed.dir;
+  if (parsed.host === '') {
+    throw new OptionError('startCaptureServer', 'host', 'an empty host would listen on every interface: name one, e.g. 127.0.0.1');
+  }
   const host = parsed.host ?? '127.0.0.1';
+  const maxRecipients = parsed.maxRecipients ?? DEFAULT_LIMITS.maxRecipients;
+  const deadline = new LineDeadline((parsed.commandSecs ?? DEFAULT_LIMITS.commandSecs) * 1000);
   const starttls = parsed.starttls ?? false;
   const auth = parsed.auth ?? false;
   ensureMaildir(dir);
@@ -148,25 +166,28 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     allowInsecureAuth: !starttls,
     authMethods: ['PLAIN', 'LOGIN', 'CRAM-MD5'],
     closeTimeout: 1000,
+    maxClients: parsed.maxClients ?? DEFAULT_LIMITS.maxClients,
+    socketTimeout: (parsed.idleSecs ?? DEFAULT_LIMITS.idleSecs) * 1000,
     ...(parsed.size !== undefined ? { size: parsed.size } : {}),
     ...(certificate ? { key: certificate.key, cert: certificate.cert } : {}),
     onAuth(credentials, _session, callback) {
       callback(null, { user: credentials.username ?? '' });
     },
-    onRcptTo(address, _session, callback) {
+    onSecure(socket, _session, callback) {
+      // After STARTTLS the plain socket sees no more data: watch the TLS one.
+      deadline.watch(socket as Socket);
+      callback();
+    },
+    onRcptTo(address, session, callback) {
+      if (session.envelope.rcptTo.length >= maxRecipients) {
+        callback(replyError(452, `4.5.3 too many recipients (at most ${maxRecipients} per message)`));
+        return;
+      }
       callback(policyReply(parsed.refuse, address.address));
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
-      deliver(dir, stream).then(
+      deliver(dir, stream, parsed.size).then(
         (path) => {
-          if (stream.sizeExceeded) {
-            // smtp-server answers 552 itself; the partial file must not stay in new/.
-            unlink(path).then(
-              () => callback(replyError(552, '5.3.4 message too big')),
-              () => callback(replyError(552, '5.3.4 message too big')),
-            );
-            return;
-          }
           const captured: CapturedMessage = {
             path,
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
@@ -183,12 +204,17 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
           }
           callback(null, `2.0.0 stored as ${basename(path)}`);
         },
-        (error: Error) => callback(replyError(451, `4.3.0 could not store the message: ${error.message}`)),
+        (error: Error) =>
+          // A message over the size limit was never published: smtp-server answers 552 for it.
+          error instanceof TooLargeError
+            ? callback(replyError(552, `5.3.4 message too big (at most ${error.limit} bytes)`))
+            : callback(replyError(451, `4.3.0 could not store the message: ${error.message}`)),
       );
     },
   };
 
   const server = new SMTPServer(serverOptions);
+  server.server.prependListener('connection', (socket: Socket) => deadline.watch(socket));
   let listening = false;
   await new Promise<void>((resolve, reject) => {
     // smtp-server re-emits its listener's errors and each connection's; before
@@ -212,7 +238,15 @@ export async function startCaptureServer(options: CaptureServerOptions): Promise
     dir,
     ...(certificate ? { cert: certificate.cert } : {}),
     close() {
-      closing ??= new Promise<void>((resolve) => server.close(() => resolve()));
+      closing ??= new Promise<void>((resolve) => {
+        // smtp-server waits for open sessions up to closeTimeout; a client stalled in DATA is then cut off here.
+        const force = setTimeout(() => deadline.destroyAll(), 1000).unref();
+        server.close(() => {
+          clearTimeout(force);
+          deadline.stop();
+          resolve();
+        });
+      });
       return closing;
     },
   };

@@ -8,12 +8,37 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EXIT, line, processIo, UsageError } from './args';
 import type { Command, Io } from './args';
-import { bulk } from './commands/bulk';
-import { inspect } from './commands/inspect';
-import { send } from './commands/send';
-import { serve } from './commands/serve';
 
-export const COMMANDS: readonly Command[] = [send, bulk, serve, inspect];
+/** A command as the program lists it; its module (and what that module needs) loads only when it runs. */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Command;
+}
+
+/* eslint-disable @typescript-eslint/no-require-imports -- each command loads on first use, so `tclmail --help` or `tclmail send` never loads the capture server's or the fleet's packages. */
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'send', summary: 'send a message (from flags or an .eml file) and report refused recipients', load: () => (require('./commands/send') as typeof import('./commands/send')).send },
+  { name: 'bulk', summary: 'send a template to every row of a CSV or JSON Lines list (journal, dry run, report)', load: () => (require('./commands/bulk') as typeof import('./commands/bulk')).bulk },
+  { name: 'serve', summary: 'run an SMTP capture server that stores messages as .eml files', load: () => (require('./commands/serve') as typeof import('./commands/serve')).serve },
+  { name: 'inspect', summary: 'print the MIME tree of an .eml file', load: () => (require('./commands/inspect') as typeof import('./commands/inspect')).inspect },
+  { name: 'bounces', summary: 'read bounces and complaints; keep a suppression list', load: () => (require('./commands/bounces') as typeof import('./commands/bounces')).bounces },
+];
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** Packages a command needs that a library install may leave out (optionalDependencies). */
+const OPTIONAL_PACKAGES = ['smtp-server', 'selfsigned', 'bullmq', 'ioredis'];
+
+/** Loads a command; a missing optional package becomes an error that says what to install. */
+export function loadCommand(entry: CommandEntry): Command {
+  try {
+    return entry.load();
+  } catch (error) {
+    const missing = OPTIONAL_PACKAGES.find((name) => (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && (error as Error).message.includes(`'${name}'`));
+    if (missing === undefined) throw error;
+    throw new Error(`tclmail ${entry.name} needs the optional package ${missing}, which is not installed: npm install ${OPTIONAL_PACKAGES.filter((n) => (entry.name === 'serve' ? n === 'smtp-server' || n === 'selfsigned' : n === missing)).join(' ')}`);
+  }
+}
 
 function version(): string {
   // The same code runs from cli/ (tests) and dist/cli/ (installed): look upwards.
@@ -51,18 +76,25 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    io.stdout.write(topic ? topic.help : overview());
+    io.stdout.write(topic ? loadCommand(topic).help : overview());
     return EXIT.OK;
   }
   if (name === '--version' || name === '-V') {
     line(io.stdout, version());
     return EXIT.OK;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     line(io.stderr, `tclmail: unknown command ${JSON.stringify(name)}`);
     io.stderr.write(overview());
     return EXIT.USAGE;
+  }
+  let command: Command;
+  try {
+    command = loadCommand(entry);
+  } catch (error) {
+    line(io.stderr, (error as Error).message);
+    return EXIT.FAILED;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(command.help);

@@ -9,6 +9,8 @@ export type { Pool, PoolOptions } from './bulk/pool';
 export { sendmany } from './bulk/sendmany';
 export type { BulkItem, BulkOutcome, BulkProgress, BulkRun, SendManyOptions } from './bulk/sendmany';
 export { JournalError } from './bulk/journal';
+export { SmtpError, UncertainDeliveryError, OptionError, InvalidInputError } from '../lib/errors';
+export type { Attempt, Rejected } from '../lib/errors';
 export { dkimSign, dkimRecord, DkimSigner } from './dkim/sign';
 export type { DkimAlgorithm, DkimOptions, DkimSignature } from './dkim/sign';
 export type { DsnOptions, NotifyValue } from './protocol/dsn';

@@ -47,15 +47,28 @@ describe('the built package', () => {
       '-e',
       `import { mime, smtp } from 'tclmail';
        import * as alone from 'tclmail/smtp';
-       console.log(JSON.stringify([typeof mime.initialize, typeof smtp.sendmessage, typeof alone.sendmessage]));`,
+       import { SmtpError } from 'tclmail';
+       console.log(JSON.stringify([typeof mime.initialize, typeof smtp.sendmessage, typeof alone.sendmessage, alone.SmtpError === SmtpError]));`,
     ]);
     expect(run.stderr).toBe('');
-    expect(JSON.parse(run.stdout)).toEqual(['function', 'function', 'function']);
+    expect(JSON.parse(run.stdout)).toEqual(['function', 'function', 'function', true]);
   });
 
   it('ships type declarations for the root and both subpaths', () => {
     for (const file of ['index.d.ts', 'mime/index.d.ts', 'smtp/index.d.ts']) {
       expect(existsSync(join(ROOT, 'dist', file))).toBe(true);
     }
+  });
+
+  it('packs the library, its declarations, the docs and the licence, and nothing that points at unshipped sources', () => {
+    const result = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 60000 });
+    expect(result.status).toBe(0);
+    const files = (JSON.parse(result.stdout) as Array<{ files: Array<{ path: string }> }>)[0].files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/tclmail.js']));
+    // Source maps would point at .ts files the tarball does not hold; examples and benchmark prose are not the library.
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('dist/examples/') || f.startsWith('dist/spec/') || f.startsWith('dist/bench/'))).toEqual([]);
+    expect(files).not.toContain('docs/benchmarks.md');
+    expect(files.filter((f) => f.endsWith('.png'))).toEqual([]);
   });
 });

@@ -37,7 +37,8 @@ Sending (the options of smtp.sendmessage):
   --servers A,B          servers tried in order (default: localhost)
   --ports 25,587         ports paired with the servers; the last one repeats
   --client NAME          name sent in EHLO/HELO
-  --queue                ask the server to queue the message
+  --queue                accepted for Tcl scripts and ignored (the XQUE/QUED
+                         verbs it named are non-standard)
   --atleastone           send when at least one recipient is accepted
                          (otherwise any refused recipient cancels the send)
   --originator ADDR      envelope sender ('' for <>)
@@ -204,6 +205,22 @@ export function isInputError(error: unknown): boolean {
   return error instanceof OptionError || error instanceof InvalidInputError || error instanceof MimeError;
 }
 
+/**
+ * The library's words for its options (`-recipients`, `-header "To ..."`) put
+ * as this program's flags, so that a usage error tells a shell user what to type.
+ */
+export function inCliWords(message: string): string {
+  return message
+    .replace(/give -recipients or -header "(Resent-)?To \.\.\." \((?:Resent-)?Cc or (?:Resent-)?Bcc also count\)/, 'give --to, --cc, --bcc or --recipients')
+    .replace(/-header "(?:Resent-)?From \.\.\."/g, '--from')
+    .replace(/(^|[\s(])-(servers|ports|recipients|originator|client|maxsecs|header|atleastone|username|password)\b/g, '$1--$2');
+}
+
+/** A usage error from input the library refused, in this program's words. */
+export function usageFrom(error: unknown): UsageError {
+  return new UsageError(inCliWords((error as Error).message));
+}
+
 export const send: Command = {
   name: 'send',
   summary: 'send a message (from flags or an .eml file) and report refused recipients',
@@ -217,7 +234,7 @@ export const send: Command = {
       options = sendOptions(flags, io, built.header);
     } catch (error) {
       if (built) mime.finalize(built.token, { subordinates: 'all' });
-      if (isInputError(error)) throw new UsageError((error as Error).message);
+      if (isInputError(error)) throw usageFrom(error);
       throw error;
     }
 
@@ -227,7 +244,7 @@ export const send: Command = {
       return rejected.length > 0 ? EXIT.SOME_REFUSED : EXIT.OK;
     } catch (error) {
       if (!(error instanceof SmtpError)) {
-        if (isInputError(error)) throw new UsageError((error as Error).message);
+        if (isInputError(error)) throw usageFrom(error);
         throw error;
       }
       printRefused(io, error.rejected);

@@ -4,10 +4,18 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EXIT, integerFlag, line, listFlag, parseFlags, printable, stringFlag } from '../args';
+import { EXIT, integerFlag, line, listFlag, parseFlags, printable, stringFlag, UsageError } from '../args';
 import type { Command, Io } from '../args';
 import { startCaptureServer } from '../serve';
+import { boundedLine, DEFAULT_LIMITS, recipientsShown } from '../serve-limits';
 import type { CapturedMessage } from '../serve';
+import { readDkimKeys } from '../web/dkim';
+import type { DkimKeys } from '../web/dkim';
+import { recordEnvelope } from '../web/envelopes';
+import { parseListen } from '../web/http';
+import type { Listen } from '../web/http';
+import { startInboxWeb } from '../web/inbox-server';
+import type { InboxWeb } from '../web/inbox-server';
 
 const HELP = `Usage: tclmail serve [options]
 
@@ -24,11 +32,27 @@ Options:
                     its PEM is written to DIR/capture-cert.pem for clients
   --auth            offer AUTH (PLAIN, LOGIN, CRAM-MD5), accepting any user
   --refuse ADDR     refuse this recipient with 550 5.1.1 (repeatable)
-  --size BYTES      refuse messages larger than this (advertised with SIZE)
+  --size BYTES      refuse messages larger than this (advertised with SIZE);
+                    no byte past the limit reaches the disk
+  --max-clients N   connections at once (default ${DEFAULT_LIMITS.maxClients})
+  --max-recipients N  recipients per message, then 452 (default ${DEFAULT_LIMITS.maxRecipients})
+  --command-secs N  seconds a command line may take to arrive, however
+                    slowly it dribbles in (default ${DEFAULT_LIMITS.commandSecs})
+  --idle-secs N     seconds of silence before a connection is closed
+                    (default ${DEFAULT_LIMITS.idleSecs})
+  --web [HOST:]PORT also serve the inbox in a browser, with a JSON API
+                    (HOST defaults to 127.0.0.1; 0 picks a free port); the
+                    envelope of each message is logged in DIR/envelopes.jsonl
+  --web-token       ask for a token even on loopback (always asked for when
+                    --web names another interface); it is printed in the URL
+  --dkim-keys FILE  verify DKIM signatures with these keys, one per line:
+                    SELECTOR._domainkey.DOMAIN v=DKIM1; k=rsa; p=... (DNS is
+                    never queried; without a key only the body hash is checked)
   -h, --help        show this help
 
 Output:
   listening on HOST:PORT ...
+  web: http://HOST:PORT/                              with --web
   TIME <sender> -> <rcpt>, <rcpt> (N bytes) PATH      one line per message
 
 Example:
@@ -37,10 +61,10 @@ Example:
 
 /** One line per message: time, envelope, size, then the file (last, as it may hold spaces). The client's words are made printable. */
 export function describeMessage(message: CapturedMessage, when = new Date()): string {
-  const to = message.to.map((address) => `<${address}>`).join(', ');
+  const to = recipientsShown(message.to);
   const extras = [message.secure ? 'TLS' : '', message.user !== undefined ? `user ${message.user}` : ''].filter(Boolean);
   const detail = [`${message.size} bytes`, ...extras].join(', ');
-  return printable(`${when.toISOString()} <${message.from}> -> ${to} (${detail}) ${message.path}`);
+  return boundedLine(printable(`${when.toISOString()} <${message.from}> -> ${to} (${detail}) ${message.path}`));
 }
 
 export const serve: Command = {
@@ -58,6 +82,13 @@ export const serve: Command = {
         auth: { type: 'boolean' },
         refuse: { type: 'string', multiple: true },
         size: { type: 'string' },
+        'max-clients': { type: 'string' },
+        'max-recipients': { type: 'string' },
+        'command-secs': { type: 'string' },
+        'idle-secs': { type: 'string' },
+        web: { type: 'string' },
+        'web-token': { type: 'boolean' },
+        'dkim-keys': { type: 'string' },
       },
       { min: 0, max: 0 },
     );
@@ -65,23 +96,55 @@ export const serve: Command = {
     const refused = new Set(listFlag(flags, 'refuse', true).map((address) => address.toLowerCase()));
     const port = integerFlag(flags, 'port', 0, 65535) ?? 2525;
     const size = integerFlag(flags, 'size', 1);
+    const host = stringFlag(flags, 'host') ?? '127.0.0.1';
+    if (host.trim() === '') throw new UsageError('--host "" would listen on every interface: name one, e.g. --host 127.0.0.1');
+    const limits = {
+      maxClients: integerFlag(flags, 'max-clients', 1, 100000),
+      maxRecipients: integerFlag(flags, 'max-recipients', 1, 1000000),
+      commandSecs: integerFlag(flags, 'command-secs', 1, 86400),
+      idleSecs: integerFlag(flags, 'idle-secs', 1, 86400),
+    };
     const starttls = flags.starttls === true;
     const auth = flags.auth === true;
+    const webText = stringFlag(flags, 'web');
+    let listen: Listen | undefined;
+    let dkimKeys: DkimKeys | undefined;
+    try {
+      listen = webText === undefined ? undefined : parseListen('serve', 'web', webText);
+      const keysFile = stringFlag(flags, 'dkim-keys');
+      if (keysFile !== undefined) dkimKeys = readDkimKeys(keysFile);
+    } catch (error) {
+      throw new UsageError((error as Error).message.replace(/^serve: /, ''));
+    }
+    if (listen === undefined && (flags['web-token'] === true || dkimKeys !== undefined)) {
+      throw new UsageError('--web-token and --dkim-keys apply to the inbox page: add --web [HOST:]PORT');
+    }
 
+    let web: InboxWeb | undefined;
     let server;
     try {
       server = await startCaptureServer({
         dir,
-        host: stringFlag(flags, 'host') ?? '127.0.0.1',
+        host,
         port,
+        ...Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined)),
         starttls,
         auth,
         ...(size !== undefined ? { size } : {}),
         refuse: (address) => refused.has(address.toLowerCase()),
-        onMessage: (message) => line(io.stdout, describeMessage(message)),
+        onMessage: (message) => {
+          // Logged before the client's 250: a message in new/ always has its envelope on record.
+          const envelope = listen !== undefined ? recordEnvelope(dir, message) : undefined;
+          line(io.stdout, describeMessage(message));
+          if (web !== undefined) void web.captured(message, envelope);
+        },
       });
+      if (listen !== undefined) {
+        web = await startInboxWeb({ listen, dir: server.dir, requireToken: flags['web-token'] === true, ...(dkimKeys ? { dkimKeys } : {}) });
+      }
     } catch (error) {
       line(io.stderr, `tclmail serve: cannot start: ${(error as Error).message}`);
+      await server?.close();
       return EXIT.FAILED;
     }
 
@@ -94,13 +157,15 @@ export const serve: Command = {
       line(io.stdout, `certificate: ${certPath}`);
     }
     if (refused.size > 0) line(io.stdout, `refusing: ${[...refused].join(', ')}`);
+    if (web !== undefined) line(io.stdout, `web: ${web.url}`);
 
     const running = server;
+    const page = web;
     return new Promise<number>((done) => {
       const stop = (): void => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        running.close().then(() => done(EXIT.OK));
+        Promise.all([running.close(), page?.close()]).then(() => done(EXIT.OK));
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

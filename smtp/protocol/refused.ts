@@ -4,7 +4,8 @@
  * `[address, code, diagnostic]`: the enhanced code rides along as a
  * non-enumerable property `enhanced`, so the triple compares, spreads,
  * serializes and destructures exactly as before, while a program that wants
- * the finer code reads `entry.enhanced` (or {@link enhancedOf}).
+ * the finer code reads `entry.enhanced`, or {@link enhancedOf}, which also reads
+ * it back from a copy made by `JSON.stringify` or `structuredClone`.
  */
 import type { Rejected } from '../../lib/errors';
 
@@ -26,5 +27,12 @@ export function refusedEntry(address: string, code: number, diagnostic: string, 
  * ```
  */
 export function enhancedOf(entry: Rejected): string | null {
-  return (entry as RefusedRecipient).enhanced ?? null;
+  if (Object.prototype.hasOwnProperty.call(entry, 'enhanced')) return (entry as RefusedRecipient).enhanced ?? null;
+  // A copy made by JSON or structuredClone keeps only the triple. The server wrote the code at the
+  // head of its text (RFC 2034 section 3), and its class matches the reply code's: read it back from there.
+  const [, code, diagnostic] = entry;
+  const found = ENHANCED_AT_START.exec(diagnostic);
+  return found !== null && found[1] === String(code)[0] ? found[0].trimEnd() : null;
 }
+
+const ENHANCED_AT_START = /^([245])\.\d{1,3}\.\d{1,3}(?= |$)/;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 export const ROOT = join(__dirname, '..', '..');
 export const PROGRAM = join(ROOT, 'dist', 'cli', 'tclmail.js');
 const LOCK = join(ROOT, 'dist', '.spec-cli-build.lock');
-const SOURCES = ['index.ts', 'lib', 'mime', 'smtp', 'cli', 'examples'];
+const SOURCES = ['index.ts', 'lib', 'mime', 'smtp', 'bounce', 'cli', 'examples'];
 
 function newestSource(path: string): number {
   const full = join(ROOT, path);

@@ -171,6 +171,9 @@ describe('tclmail send: the message', () => {
 describe('tclmail send: usage errors exit 64 and send nothing', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['an unknown flag', ['--colour', 'red'], /Unknown option '--colour'/],
+    ['--server for --servers', ['--server', '127.0.0.1'], /Unknown option '--server': did you mean --servers\?/],
+    ['--port for --ports', ['--port', '25'], /Unknown option '--port': did you mean --ports\?/],
+    ['--subjet for --subject', ['--subjet', 'x'], /Unknown option '--subjet': did you mean --subject\?/],
     ['a flag without its value', ['--to'], /--to/],
     ['--password on the command line', ['--password', 'hunter2'], /--password is not accepted.*--password-file FILE or TCLMAIL_PASSWORD/],
     ['a missing attachment', ['--attach', '/nonexistent/x.pdf'], /--attach \/nonexistent\/x\.pdf: no such file/],
@@ -189,6 +192,23 @@ describe('tclmail send: usage errors exit 64 and send nothing', () => {
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toMatch(/Run 'tclmail send --help' for usage\./);
     expect(stored()).toEqual([]);
+  });
+});
+
+describe('tclmail send: errors in the program\'s own words', () => {
+  it('names --to, --cc, --bcc or --recipients when there is no recipient, not the library\'s -header "To ..."', async () => {
+    const result = await run([...at(), '--from', 'a@example.com', '--body', 'x']);
+    expect(result.status).toBe(64);
+    expect(result.stderr).toMatch(/no recipients: give --to, --cc, --bcc or --recipients/);
+    expect(result.stderr).not.toMatch(/-header|(^|\s)-recipients/m);
+    expect(stored()).toEqual([]);
+  });
+
+  it('names --from when the message has no author', async () => {
+    const result = await run([...at(), '--to', 'b@example.com', '--body', 'x']);
+    expect(result.status).toBe(64);
+    expect(result.stderr).toMatch(/--from/);
+    expect(result.stderr).not.toMatch(/-header "From/);
   });
 });
 

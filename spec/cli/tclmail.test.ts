@@ -51,3 +51,29 @@ describe('tclmail', () => {
     expect(result.stdout).toBe(`${pkg.version}\n`);
   });
 });
+
+describe('commands load on first use', () => {
+  it('--help and send load neither the capture server nor the fleet packages', () => {
+    const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+    const probe = spawnSync(process.execPath, ['-e', `
+      const { main } = require(${JSON.stringify(join(ROOT, 'dist', 'cli', 'tclmail.js'))});
+      const sink = { write() { return true; } };
+      main(['--help'], { stdin: process.stdin, stdout: sink, stderr: sink, env: {} }).then((status) => {
+        const loaded = Object.keys(require.cache).filter((k) => /node_modules\\/(smtp-server|selfsigned|bullmq|ioredis)\\//.test(k));
+        console.log(JSON.stringify({ status, loaded }));
+      });`], { encoding: 'utf8' });
+    expect(JSON.parse(probe.stdout)).toEqual({ status: 0, loaded: [] });
+  });
+
+  it('a missing optional package is an error that says what to install', () => {
+    const { loadCommand } = require('../../cli/tclmail') as typeof import('../../cli/tclmail');
+    const entry = {
+      name: 'serve',
+      summary: '',
+      load(): never {
+        throw Object.assign(new Error("Cannot find module 'smtp-server'"), { code: 'MODULE_NOT_FOUND' });
+      },
+    };
+    expect(() => loadCommand(entry)).toThrow('tclmail serve needs the optional package smtp-server, which is not installed: npm install smtp-server selfsigned');
+  });
+});

@@ -42,3 +42,22 @@ describe('tclmail serve output', () => {
     expect(text).toBe('1970-01-01T00:00:00.000Z <a\\x1b[31m@x.org> -> <b@x.org> (3 bytes, user u\\x07) /m/new/1.eml');
   });
 });
+
+describe('bidirectional controls', () => {
+  it('are shown as \\u{NNNN}, so a Subject cannot display "cod.exe" as "exe.doc"', () => {
+    expect(printable('Invoice \u202Ecod.exe')).toBe('Invoice \\u{202e}cod.exe');
+    expect(printable('a\u2066b\u2069c\u200fd\u061ce\u2028f')).toBe('a\\u{2066}b\\u{2069}c\\u{200f}d\\u{61c}e\\u{2028}f');
+  });
+
+  it('never reach the tree that tclmail inspect prints', () => {
+    const token = mime.initialize({ string: 'Subject: =?UTF-8?Q?Invoice_=E2=80=AEcod.exe?=\r\n\r\nbody\r\n' });
+    try {
+      const lines: string[] = [];
+      renderTree(treeOf(token), (text) => lines.push(text));
+      expect(lines).toContain('    Subject: Invoice \\u{202e}cod.exe');
+      expect(lines.join('\n')).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    } finally {
+      mime.finalize(token, { subordinates: 'all' });
+    }
+  });
+});

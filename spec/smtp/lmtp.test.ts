@@ -77,6 +77,10 @@ describe('LMTP with smtp-server', () => {
       });
       expect(refused).toEqual([['carol@example.net', 552, expect.stringMatching(/^5\.\d+\.\d+ mailbox full$/)]]);
       expect(refused[0][2].startsWith(`${enhancedOf(refused[0])} `)).toBe(true);
+      // A refused list sent through JSON or structuredClone keeps the enhanced code.
+      expect(enhancedOf(JSON.parse(JSON.stringify(refused))[0])).toBe(enhancedOf(refused[0]));
+      expect(enhancedOf(structuredClone(refused)[0])).toBe(enhancedOf(refused[0]));
+      expect(enhancedOf(['x@y', 250, '5.1.1 class does not match the code'])).toBeNull();
       expect(lines).toContain('C: LHLO localhost');
       expect(lines.some((line) => /^C: (EHLO|HELO)/.test(line))).toBe(false);
       // One final reply per accepted recipient, after the end of data.

@@ -37,6 +37,19 @@ export interface PostfixOptions {
   messageSizeLimit?: number;
   /** Milliseconds to wait for the first greeting. Default 20000. */
   startTimeoutMs?: number;
+  /**
+   * Accept unknown users at RCPT time and bounce them afterwards (5.1.1 from the
+   * virtual delivery agent), as a relay that does not know the mailboxes does.
+   * Default false: unknown users are refused with 550 5.1.1 at RCPT.
+   */
+  acceptUnknown?: boolean;
+  /**
+   * Transport overrides (Postfix `transport_maps`), by address or domain: for example
+   * `{ 'full@tclmail.test': 'error:5.2.2 mailbox full' }` to fail one mailbox after
+   * the message was accepted, or `{ 'bounces.test': 'smtp:[127.0.0.1]:2525' }` to
+   * route the bounces for a domain to a server on loopback.
+   */
+  transports?: Readonly<Record<string, string>>;
 }
 
 export interface PostfixServer {
@@ -136,7 +149,7 @@ function folderOf(user: string): string {
   return /^[a-z0-9._-]+$/i.test(user) ? user : 'u-' + Buffer.from(user, 'utf8').toString('hex');
 }
 
-function mainCf(root: string, o: { size: number; uid: number; gid: number }): string {
+function mainCf(root: string, o: { size: number; uid: number; gid: number; acceptUnknown: boolean; transports: boolean }): string {
   const etc = path.join(root, 'etc');
   const noOutbound = 'error:5.7.1 this test instance sends nothing off the machine';
   return [
@@ -172,8 +185,11 @@ function mainCf(root: string, o: { size: number; uid: number; gid: number }): st
     'local_recipient_maps =',
     'alias_maps =',
     'alias_database =',
-    // Unknown users: 550 5.1.1 at RCPT time.
-    'smtpd_reject_unlisted_recipient = yes',
+    // Unknown users: 550 5.1.1 at RCPT time, or (acceptUnknown) a bounce after the message was taken.
+    `smtpd_reject_unlisted_recipient = ${o.acceptUnknown ? 'no' : 'yes'}`,
+    ...(o.transports ? [`transport_maps = texthash:${path.join(etc, 'transport')}`, 'smtp_tls_security_level = none'] : []),
+    // With bounces in play, they go out at once rather than after the default delays.
+    ...(o.acceptUnknown || o.transports ? ['bounce_queue_lifetime = 0', 'delay_warning_time = 0'] : []),
     'unknown_virtual_mailbox_reject_code = 550',
     'smtputf8_enable = yes',
     // A UTF-8 address without the SMTPUTF8 parameter is refused, so tests see whether a client declared it.
@@ -212,6 +228,8 @@ function masterCf(port: number): string {
     'error unix - - n - - error',
     'retry unix - - n - - error',
     'discard unix - - n - - discard',
+    // Used only by transports that name it (a bounce routed to a server on loopback).
+    'smtp unix - - n - - smtp',
     'virtual unix - n n - - virtual',
     'anvil unix - - n - 1 anvil',
     'scache unix - - n - 1 scache',
@@ -338,7 +356,9 @@ export async function startPostfix(options: PostfixOptions = {}): Promise<Postfi
   // A port picked free can be taken before master binds it: then master exits and another port is tried.
   for (let tries = 0; tries < 3 && Date.now() < deadline; tries++) {
     const port = await freePort();
-    await fs.writeFile(path.join(etc, 'main.cf'), mainCf(root, { size, uid, gid }));
+    const transports = Object.entries(options.transports ?? {});
+    if (transports.length > 0) await fs.writeFile(path.join(etc, 'transport'), transports.map(([key, value]) => `${key} ${value}`).join('\n') + '\n');
+    await fs.writeFile(path.join(etc, 'main.cf'), mainCf(root, { size, uid, gid, acceptUnknown: options.acceptUnknown ?? false, transports: transports.length > 0 }));
     await fs.writeFile(path.join(etc, 'master.cf'), masterCf(port));
     await backdate(etc);
     const output: Buffer[] = [];

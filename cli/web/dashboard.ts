@@ -1,0 +1,279 @@
+/**
+ * The campaign dashboard: one page for one campaign, read from any
+ * {@link Ledger} (the file journal, the Redis fleet): counts by state, the
+ * progress, the rate over time and the time left, outcomes by reply code and
+ * by recipient domain, the uncertain items and the refused, failed and bounced
+ * ones with their diagnostics, pushed live over server-sent events.
+ *
+ * Read-only unless `actions` are given: then the page offers exactly the
+ * actions passed in (resend uncertain, pause, resume), and each is a POST the
+ * page makes with a JSON body, which a form on another site cannot forge.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { OptionError } from '../../lib/errors';
+import { FINAL_STATES } from '../../smtp/bulk/ledger';
+import type { CampaignCounts, ItemState, Ledger } from '../../smtp/bulk/ledger';
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-page';
+import { EventHub, PAGE_CSP, isLoopback, newToken, sendBody, sendError, sendJson, startWebServer } from './http';
+import type { WebServer } from './http';
+
+/** What the operator may do from the page; each resolves to a line to show, or nothing. */
+export interface DashboardActions {
+  /** Send the uncertain items again (they may be delivered twice). */
+  resendUncertain?: () => Promise<string | void>;
+  pause?: () => Promise<string | void>;
+  resume?: () => Promise<string | void>;
+}
+
+export interface DashboardOptions {
+  /** Interface to listen on. Default 127.0.0.1; anything beyond loopback gets a token. */
+  host?: string;
+  /** Port; 0 picks a free one. */
+  port: number;
+  ledger: Ledger;
+  /** Offered on the page only when given. */
+  actions?: DashboardActions;
+  /** The token to ask for; `true` makes one. Beyond loopback one is always made when none is given. */
+  token?: string | boolean;
+  /** How often the counts are read (ms). Default 1000. */
+  sampleMs?: number;
+  /** How often the items are read for the breakdowns (ms). Default 5000; they are read at once when the counts change after that. */
+  detailMs?: number;
+}
+
+/** An item with something to say, as the page lists it. */
+export interface NotableItem {
+  id: string;
+  state: ItemState;
+  recipient?: string;
+  code?: number | null;
+  diagnostic?: string;
+  at?: string;
+}
+
+/** What the page shows; also `GET /api/campaign`. */
+export interface DashboardSnapshot {
+  campaign: string;
+  counts: CampaignCounts;
+  /** Final items over all items, 0 to 1. */
+  progress: number;
+  /** Messages finished per second over the last samples. */
+  rate: number;
+  /** Seconds until every item is final at that rate; null when nothing moves or all is done. */
+  etaSeconds: number | null;
+  /** `[epoch ms, done]` pairs, oldest first. */
+  samples: Array<[number, number]>;
+  /** Outcomes by SMTP reply code (`none` when there was no reply). */
+  byCode: Record<string, number>;
+  /** Recipient domains with the most items, each with counts by state. */
+  byDomain: Array<{ domain: string; total: number; states: Partial<Record<ItemState, number>> }>;
+  uncertain: NotableItem[];
+  /** Refused, failed and bounced items. */
+  problems: NotableItem[];
+  /** How many uncertain and problem items there are in all (the lists are capped). */
+  uncertainTotal: number;
+  problemsTotal: number;
+  actions: Array<'resendUncertain' | 'pause' | 'resume'>;
+  /** The last action's outcome, for every viewer. */
+  notice?: string;
+  updatedAt: string;
+}
+
+const LIST_CAP = 200;
+const DOMAIN_CAP = 15;
+const SAMPLE_CAP = 600;
+const RATE_WINDOW_MS = 15_000;
+const PUBLIC = new Set(['/dashboard.js', '/dashboard.css']);
+const ACTION_NAMES = ['resendUncertain', 'pause', 'resume'] as const;
+const PROBLEM_STATES: ReadonlySet<ItemState> = new Set<ItemState>(['refused', 'failed', 'bounced']);
+
+interface Breakdown {
+  byCode: Record<string, number>;
+  byDomain: DashboardSnapshot['byDomain'];
+  uncertain: NotableItem[];
+  problems: NotableItem[];
+  uncertainTotal: number;
+  problemsTotal: number;
+}
+
+function notable(item: { id: string; state: ItemState; recipient?: string; code?: number | null; diagnostic?: string; at?: string; bounce?: { status: string; diagnostic: string } }): NotableItem {
+  const diagnostic = item.bounce ? `bounced ${item.bounce.status}: ${item.bounce.diagnostic}` : item.diagnostic;
+  return {
+    id: item.id,
+    state: item.state,
+    ...(item.recipient !== undefined ? { recipient: item.recipient } : {}),
+    ...(item.code !== undefined ? { code: item.code } : {}),
+    ...(diagnostic !== undefined ? { diagnostic } : {}),
+    ...(item.at !== undefined ? { at: item.at } : {}),
+  };
+}
+
+/** One pass over the items: every breakdown the page shows. */
+async function breakdown(ledger: Ledger): Promise<Breakdown> {
+  const byCode: Record<string, number> = {};
+  const domains = new Map<string, { total: number; states: Partial<Record<ItemState, number>> }>();
+  const result: Breakdown = { byCode, byDomain: [], uncertain: [], problems: [], uncertainTotal: 0, problemsTotal: 0 };
+  for await (const item of ledger.items()) {
+    if (FINAL_STATES.has(item.state) || item.state === 'deferred') {
+      const code = item.code === undefined || item.code === null ? 'none' : String(item.code);
+      if (item.state !== 'invalid' && item.state !== 'suppressed' && item.state !== 'uncertain') byCode[code] = (byCode[code] ?? 0) + 1;
+    }
+    const at = item.recipient?.lastIndexOf('@') ?? -1;
+    const domain = at >= 0 ? item.recipient!.slice(at + 1).toLowerCase() : '(none)';
+    const entry = domains.get(domain) ?? { total: 0, states: {} };
+    entry.total += 1;
+    entry.states[item.state] = (entry.states[item.state] ?? 0) + 1;
+    domains.set(domain, entry);
+    if (item.state === 'uncertain') {
+      result.uncertainTotal += 1;
+      if (result.uncertain.length < LIST_CAP) result.uncertain.push(notable(item));
+    } else if (PROBLEM_STATES.has(item.state)) {
+      result.problemsTotal += 1;
+      if (result.problems.length < LIST_CAP) result.problems.push(notable(item));
+    }
+  }
+  result.byDomain = [...domains]
+    .sort((a, b) => b[1].total - a[1].total || (a[0] < b[0] ? -1 : 1))
+    .slice(0, DOMAIN_CAP)
+    .map(([domain, value]) => ({ domain, ...value }));
+  return result;
+}
+
+/** Finished per second over the window that ends with the newest sample. */
+function rateOf(samples: Array<[number, number]>): number {
+  if (samples.length < 2) return 0;
+  const [lastT, lastDone] = samples[samples.length - 1];
+  let first = samples[0];
+  for (const sample of samples) {
+    if (lastT - sample[0] <= RATE_WINDOW_MS) {
+      first = sample;
+      break;
+    }
+  }
+  const seconds = (lastT - first[0]) / 1000;
+  return seconds > 0 ? Math.max(0, (lastDone - first[1]) / seconds) : 0;
+}
+
+/**
+ * Starts the dashboard for `ledger` and resolves once it listens; `close`
+ * stops it (the ledger stays open: it is the caller's).
+ *
+ * ```ts
+ * const board = await startDashboard({ port: 8026, ledger });
+ * console.log(`dashboard: ${board.url}`);
+ * ```
+ */
+export async function startDashboard(options: DashboardOptions): Promise<WebServer & { snapshot(): Promise<DashboardSnapshot> }> {
+  if (options.ledger === undefined || typeof options.ledger.counts !== 'function' || typeof options.ledger.items !== 'function') {
+    throw new OptionError('startDashboard', 'ledger', 'the ledger option (a Ledger: counts() and items()) is required');
+  }
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+    throw new OptionError('startDashboard', 'port', `port expects a whole number from 0 to 65535, not ${String(options.port)}`);
+  }
+  const host = options.host ?? '127.0.0.1';
+  const { ledger } = options;
+  const actions = options.actions ?? {};
+  const offered = ACTION_NAMES.filter((name) => typeof actions[name] === 'function');
+  const token = typeof options.token === 'string' ? options.token : options.token === true || !isLoopback(host) ? newToken() : undefined;
+  const sampleMs = options.sampleMs ?? 1000;
+  const detailMs = options.detailMs ?? 5000;
+  const hub = new EventHub();
+  const samples: Array<[number, number]> = [];
+  let details: Breakdown | undefined;
+  let detailsAt = 0;
+  let detailsDone = -1;
+  let notice: string | undefined;
+
+  const snapshot = async (): Promise<DashboardSnapshot> => {
+    const counts = await ledger.counts();
+    const now = Date.now();
+    samples.push([now, counts.done]);
+    if (samples.length > SAMPLE_CAP) samples.splice(0, samples.length - SAMPLE_CAP);
+    // Reading every item costs a pass over the ledger: only when the counts moved, and not more often than detailMs.
+    if (!details || (counts.done !== detailsDone && now - detailsAt >= detailMs) || (counts.done === counts.total && detailsDone !== counts.done)) {
+      details = await breakdown(ledger);
+      detailsAt = now;
+      detailsDone = counts.done;
+    }
+    const rate = rateOf(samples);
+    const left = counts.total - counts.done;
+    return {
+      campaign: counts.campaign,
+      counts,
+      progress: counts.total > 0 ? counts.done / counts.total : 1,
+      rate,
+      etaSeconds: left > 0 && rate > 0 ? Math.round(left / rate) : null,
+      samples: samples.slice(),
+      ...details,
+      actions: offered,
+      ...(notice !== undefined ? { notice } : {}),
+      updatedAt: new Date(now).toISOString(),
+    };
+  };
+
+  let ticking = false;
+  const tick = async (): Promise<void> => {
+    if (ticking || hub.size === 0) return;
+    ticking = true;
+    try {
+      // Sent every tick, changed or not: the chart and the rate move with time.
+      hub.send('snapshot', await snapshot());
+    } catch (error) {
+      hub.send('problem', { error: (error as Error).message });
+    } finally {
+      ticking = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), sampleMs);
+  timer.unref();
+
+  const runAction = async (name: (typeof ACTION_NAMES)[number], response: ServerResponse): Promise<void> => {
+    const action = actions[name];
+    if (action === undefined) return sendError(response, 404, `the ${name} action is not offered: start the dashboard with it to allow it`);
+    try {
+      const said = await action();
+      notice = typeof said === 'string' && said !== '' ? said : `${name} done`;
+    } catch (error) {
+      notice = `${name} failed: ${(error as Error).message}`;
+      sendJson(response, 500, { error: notice });
+      return;
+    }
+    sendJson(response, 200, { notice });
+    void tick();
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> => {
+    const method = request.method ?? 'GET';
+    const path = url.pathname;
+    if (method === 'GET' && path === '/') return sendBody(response, 'text/html; charset=utf-8', DASHBOARD_HTML, {}, PAGE_CSP);
+    if (method === 'GET' && path === '/dashboard.js') return sendBody(response, 'text/javascript; charset=utf-8', DASHBOARD_JS);
+    if (method === 'GET' && path === '/dashboard.css') return sendBody(response, 'text/css; charset=utf-8', DASHBOARD_CSS);
+    if (method === 'GET' && path === '/api/campaign') return sendJson(response, 200, await snapshot());
+    if (method === 'GET' && path === '/api/events') {
+      hub.open(request, response, { event: 'snapshot', data: await snapshot() });
+      return;
+    }
+    const match = /^\/api\/actions\/(resendUncertain|pause|resume)$/.exec(path);
+    if (match && method === 'POST') {
+      // A form on another site can POST, but not with this content type (that needs CORS, which is never granted).
+      if (!/^application\/json\b/.test(request.headers['content-type'] ?? '')) return sendError(response, 415, 'actions are POSTed with Content-Type: application/json');
+      request.resume();
+      return runAction(match[1] as (typeof ACTION_NAMES)[number], response);
+    }
+    return sendError(response, 404, 'no such page');
+  };
+
+  const server = await startWebServer(
+    { host, port: options.port },
+    {
+      ...(token !== undefined ? { token } : {}),
+      publicPaths: PUBLIC,
+      onClose: () => {
+        clearInterval(timer);
+        hub.closeAll();
+      },
+    },
+    handle,
+  );
+  return { ...server, snapshot };
+}
