@@ -11,12 +11,13 @@
  * - every character below U+0080, or Latin-1 bytes that are valid UTF-8: the
  *   string is bytes (a UTF-8 message read one byte per character);
  * - otherwise the string is read as bytes and parsed, and the parts decide:
- *   when every UTF-8 part (or part with no charset, or header: RFC 6532)
+ *   when every UTF-8 part (a text part with no charset, or a header: RFC 6532)
  *   holds valid UTF-8, the bytes reading is the consistent one; when one does
  *   not, the string is text, unless a part of another charset (ISO-8859-1,
- *   ...) holds 8-bit characters too: then neither reading fits the whole
- *   message, and it is refused, so that a Buffer (`fs.readFileSync(f)`) says
- *   what the bytes are.
+ *   ...) or a part that is not text (application/octet-stream, an image)
+ *   holds 8-bit characters too: then neither reading fits the whole message,
+ *   and it is refused, so that a Buffer (`fs.readFileSync(f)`) says what the
+ *   bytes are.
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import { MimeError } from '../../lib/errors';
@@ -42,7 +43,9 @@ function survey(part: Part, found: Found): void {
   }
   if (part.body.kind !== 'parsed' || isAscii(part.body.data)) return;
   const charset = part.params.get('charset');
-  if (charset !== undefined && !UTF8.test(charset)) found.other = true;
+  // Bytes that are no text (an image, application/octet-stream) are bytes whatever they look like.
+  const utf8 = charset === undefined ? part.content.startsWith('text/') : UTF8.test(charset);
+  if (!utf8) found.other = true;
   else if (!isUtf8(part.body.data)) found.badUtf8 = true;
 }
 

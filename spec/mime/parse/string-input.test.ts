@@ -103,3 +103,17 @@ describeWithTcllib('the same files read by Tcllib', () => {
     expect(bodyOf(readFileSync(path, 'utf8')).text).toBe('5 €\n');
   });
 });
+
+describe('bytes that are not text', () => {
+  it('an 8-bit application/octet-stream part read back from buildmessage keeps its bytes', () => {
+    const binary = mime.initialize({ canonical: 'application/octet-stream', string: Buffer.from([1, 2, 0xfe, 0xe9]), encoding: 'binary' });
+    const tok = mime.initialize({ canonical: 'multipart/mixed', parts: [binary] });
+    const text = mime.buildmessage(tok);
+    const again = mime.initialize('-string', text);
+    expect(mime.buildmessage(again)).toBe(text);
+    const [part] = mime.getproperty(again, 'parts') as mime.Token[];
+    expect(mime.getbody(part)).toEqual(Buffer.from([1, 2, 0xfe, 0xe9]));
+    mime.finalize(again);
+    mime.finalize(tok, { subordinates: 'all' });
+  });
+});
