@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { dkimSign as mailauthSign } from 'mailauth';
 import { dkimSign } from '../../../smtp';
 import { readDkimKeys, verifyDkim } from '../../../cli/web/dkim';
-import { ed25519Key, rsaKey, wire } from '../../smtp/dkim-support';
-import type { TestKey } from '../../smtp/dkim-support';
+import { ed25519Key, rsaKey, wire } from '../../smtp/dkim/support';
+import type { TestKey } from '../../smtp/dkim/support';
 
 const MESSAGE = wire('From: Ann <ann@example.org>\nTo: bob@example.net\nSubject: Quarterly  figures\n\tfolded on\nDate: Mon, 7 Dec 2026 08:00:00 +0000\n\nHello  Bob, \n\nthe figures.\n\n\n');
 

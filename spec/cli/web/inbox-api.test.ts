@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as mime from '../../../mime';
 import { sendmessage } from '../../../smtp';
-import { rsaKey } from '../../smtp/dkim-support';
+import { rsaKey } from '../../smtp/dkim/support';
 import { ensureBuilt, run, stop } from '../helpers';
 import { attachmentMessage, htmlMessage, send, startServeWeb, textMessage } from './support';
 import type { ServeWeb } from './support';
