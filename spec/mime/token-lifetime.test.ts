@@ -50,11 +50,11 @@ describe('Symbol.dispose', () => {
     {
       using tok = mime.initialize('-string', 'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n');
       outer = tok;
-      [inner] = mime.getproperty(tok, 'parts') as mime.Token[];
+      [inner] = mime.getproperty(tok, 'parts');
       expect(mime.getproperty(inner, 'content')).toBe('text/plain');
     }
-    expect(() => mime.getproperty(outer!, 'content')).toThrow(/has been finalized/);
-    expect(() => mime.getproperty(inner!, 'content')).toThrow(/has been finalized/);
+    expect(() => mime.getproperty(outer, 'content')).toThrow(/has been finalized/);
+    expect(() => mime.getproperty(inner, 'content')).toThrow(/has been finalized/);
   });
 
   it('disposing a token already finalized does nothing', () => {

@@ -4,7 +4,7 @@
  */
 import * as smtp from '../../smtp';
 import * as mime from '../../mime';
-import { scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../support/scripted-server';
 
 // See spec/mime/token-lifetime.test.ts: Jest's vm context lacks the symbols Node 20 and 22 put on their main realm.
 (Symbol as { asyncDispose?: symbol }).asyncDispose ??= Symbol.for('nodejs.asyncDispose');

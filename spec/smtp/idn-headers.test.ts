@@ -8,7 +8,7 @@
 import * as mime from '../../mime';
 import { SmtpError } from '../../lib/errors';
 import { sendmessage } from '../../smtp/sendmessage';
-import { scriptedServer, ScriptedServer } from '../support/scripted-server';
+import { scriptedServer, type ScriptedServer } from '../support/scripted-server';
 
 const servers: ScriptedServer[] = [];
 afterEach(async () => {

@@ -72,8 +72,8 @@ describe('one quoted-printable decoder', () => {
       '',
     ].join('\r\n');
     const tok = mime.initialize('-string', outer);
-    const [attached] = mime.getproperty(tok, 'parts') as mime.Token[];
-    const [inner] = mime.getproperty(attached, 'parts') as mime.Token[];
+    const [attached] = mime.getproperty(tok, 'parts');
+    const [inner] = mime.getproperty(attached, 'parts');
     expect(mime.getheader(inner, 'Subject')).toEqual(['inner']);
     const innerBody = String(mime.getbody(inner));
     expect(innerBody).toBe('line with blanks\r\nsoftbreak =');

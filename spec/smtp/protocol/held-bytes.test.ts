@@ -8,8 +8,8 @@
 import { Readable } from 'node:stream';
 import { connect } from '../../../smtp/protocol/session';
 import type { Session } from '../../../smtp/protocol/types';
-import { faultProxy, FaultProxy, thrown } from '../../reliability/helpers';
-import { scriptedServer, ScriptedServer } from '../../support/scripted-server';
+import { faultProxy, type FaultProxy, thrown } from '../../reliability/helpers';
+import { scriptedServer, type ScriptedServer } from '../../support/scripted-server';
 
 const servers: ScriptedServer[] = [];
 const proxies: FaultProxy[] = [];
