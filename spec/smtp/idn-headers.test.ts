@@ -7,6 +7,7 @@
  */
 import * as mime from '../../mime';
 import { SmtpError } from '../../lib/errors';
+import { connect } from '../../smtp/protocol/session';
 import { sendmessage } from '../../smtp/sendmessage';
 import { scriptedServer, type ScriptedServer } from '../support/scripted-server';
 
@@ -107,5 +108,33 @@ describe('createMessageStream with asciiHeaders', () => {
     expect(await read(ascii, true)).toBe(await read(ascii, false));
     mime.finalize(parsed);
     mime.finalize(ascii);
+  });
+});
+
+describe('session.data() with a token, to a server without SMTPUTF8', () => {
+  it('sends the header 7-bit with A-label domains, and refuses a non-ASCII local part with EEXTENSION before DATA', async () => {
+    const srv = await server(false);
+    const session = await connect({ server: '127.0.0.1', port: srv.port });
+    await session.ehlo();
+    const tok = token();
+    mime.setheader(tok, 'From', 'René <info@bücher.example>');
+    await session.mail('info@xn--bcher-kva.example');
+    await session.rcpt('kontakt@example.org');
+    expect((await session.data(tok)).code).toBe(250);
+    const header = headerOf(srv);
+    expect(header).toMatch(/^[\x00-\x7f]*$/);
+    expect(header).toMatch(/^From: =\?UTF-8\?Q\?Ren=C3=A9\?= <info@xn--bcher-kva\.example>$/m);
+
+    mime.setheader(tok, 'Cc', 'jörg@bücher.example');
+    await session.mail('info@xn--bcher-kva.example');
+    await session.rcpt('kontakt@example.org');
+    const error = await session.data(tok).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SmtpError);
+    expect([(error as SmtpError).code, (error as SmtpError).stage]).toEqual(['EEXTENSION', 'data']);
+    expect((error as SmtpError).message).toMatch(/non-ASCII local part in "jörg@bücher\.example".*does not offer it/);
+    // Refused before DATA: one DATA on the wire, the first message's.
+    expect(srv.transcript[0].filter((line) => /^DATA/.test(line))).toHaveLength(1);
+    await session.quit();
+    mime.finalize(tok);
   });
 });
