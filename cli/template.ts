@@ -12,6 +12,7 @@ import * as mime from '../mime';
 import { UsageError } from './args';
 import { releaseAll, requireReadableFile } from './compose';
 import { contentTypeOf } from './content-types';
+import { substituteField } from './template-params';
 
 type Token = mime.Token;
 
@@ -215,7 +216,7 @@ function build(part: TemplatePart, values: Readonly<Record<string, string>>, mad
     token = mime.initialize({ canonical: part.content, ...(part.params.length > 0 ? { param: part.params } : {}), ...(part.encoding !== '' ? { encoding: part.encoding } : {}), string: body.data });
   }
   made.push(token);
-  for (const [name, value] of part.headers) mime.setheader(token, name, substitute(value, values), { mode: 'append' });
+  for (const [name, value] of part.headers) mime.setheader(token, name, substituteField(name, value, (text) => substitute(text, values)), { mode: 'append' });
   return token;
 }
 

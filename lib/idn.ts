@@ -1,25 +1,25 @@
 /**
  * Internationalized domain names: the one place where a domain is turned into
  * the ASCII form DNS and SMTP without SMTPUTF8 need (A-labels, `xn--...`,
- * RFC 5890/5891) and back. The encoding itself is the `punycode` package's
- * (RFC 3492).
+ * RFC 5890/5891). The mapping is UTS #46's, as browsers and Node's
+ * URL parser do it (`url.domainToASCII`): full-width letters and dots fold to
+ * ASCII, case folds, and what UTS #46 refuses (a zero-width joiner out of
+ * place, a space, a symbol) is refused here too.
  */
-import * as punycode from 'punycode/';
+import { domainToASCII } from 'node:url';
 import { InvalidInputError } from './errors';
 
-// IDNA's label separators: the full stop and its ideographic and full-width forms (RFC 3490 section 3.1).
-const SEPARATORS = /[.\u3002\uff0e\uff61]/;
 const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
 const DOMAIN_LITERAL = /^\[[\x21-\x5a\x5e-\x7e]*\]$/;
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**
- * A domain in its ASCII form: each label with non-ASCII characters becomes an
- * A-label (`Bücher.example` → `xn--bcher-kva.example`), after Unicode NFC
- * normalization and lower-casing; ASCII labels are kept as written. A domain
- * literal (`[192.0.2.1]`) is returned as it is. Throws an InvalidInputError
- * for an empty label, a label longer than 63 octets, a domain longer than 253,
- * or a character that cannot be part of a host name.
+ * A domain in its ASCII form. A domain with a non-ASCII character goes through
+ * UTS #46 (`Bücher.Example` → `xn--bcher-kva.example`, `ＥＸＡＭＰＬＥ．ｃｏｍ` →
+ * `example.com`); an ASCII domain is kept as written. A domain literal
+ * (`[192.0.2.1]`) is returned as it is. Throws an InvalidInputError for what
+ * UTS #46 refuses, an empty label, a label longer than 63 octets, a domain
+ * longer than 253, or a character that cannot be part of a host name.
  */
 export function toASCIIDomain(domain: string): string {
   if (domain.startsWith('[')) {
@@ -27,10 +27,17 @@ export function toASCIIDomain(domain: string): string {
     return domain;
   }
   if (domain === '') throw new InvalidInputError('domain', 'the domain is empty');
-  const labels = domain.split(SEPARATORS).map((label) => {
-    if (!NON_ASCII.test(label)) return label;
-    return 'xn--' + punycode.encode(label.normalize('NFC').toLowerCase());
-  });
+  let ascii = domain;
+  if (NON_ASCII.test(domain)) {
+    ascii = domainToASCII(domain);
+    if (ascii === '') {
+      throw new InvalidInputError(
+        'domain',
+        `${JSON.stringify(domain)} is not a valid internationalized domain name (UTS #46 refuses it, as browsers do): look for a space, a symbol, an invisible character such as a zero-width joiner, or a last label that is a number`,
+      );
+    }
+  }
+  const labels = ascii.split('.');
   for (const label of labels) {
     if (label === '') throw new InvalidInputError('domain', `empty label in ${JSON.stringify(domain)}`);
     if (label.length > 63) throw new InvalidInputError('domain', `label longer than 63 octets in ${JSON.stringify(domain)}`);
@@ -38,7 +45,6 @@ export function toASCIIDomain(domain: string): string {
       throw new InvalidInputError('domain', `${JSON.stringify(label)} in ${JSON.stringify(domain)} is not a host name label (letters, digits, inner hyphens)`);
     }
   }
-  const ascii = labels.join('.');
   if (ascii.length > 253) throw new InvalidInputError('domain', `the domain is longer than 253 octets`);
   return ascii;
 }

@@ -9,8 +9,10 @@ import { parseOptions, type OptionSpecs, type OptionsOf, type TclWords } from '.
 import { refuseLineBreaks } from '../lib/text';
 import { decodeCharset } from './codec/charsets';
 import { ENCODINGS } from './codec/encoding';
+import { libmime } from './codec/libraries';
 import { formatField, isMimeToken, isReservedField } from './build/headers';
 import { parseBuffer, parseFile } from './parse/message';
+import { parseString } from './parse/string-input';
 import { newPart, hasParts, type BodySource, type Part } from './part';
 import { asciiTextIn, memoryBytes, newBoundary } from './build/plan';
 import { issueToken, partsOf, release, type Subordinates, type Token } from './tokens';
@@ -30,7 +32,7 @@ type Initialize = OptionsOf<typeof INITIALIZE>;
 
 /** Options of {@link initialize}, in object form. */
 export interface InitializeOptions {
-  /** `type/subtype` of a new part; without it the `string` or `file` is parsed as an existing message. */
+  /** `type/subtype` of a new part, optionally with parameters (`text/plain; charset=utf-8`); without it the `string` or `file` is parsed as an existing message. */
   canonical?: string;
   /** Content-Type parameters, `[name, value]` pairs (repeatable in the flat list). */
   param?: Array<[string, string]> | [string, string];
@@ -75,12 +77,26 @@ function checkParams(pairs: ReadonlyArray<readonly [string, unknown]>): Map<stri
   return params;
 }
 
-function checkContent(canonical: string): string {
-  const slash = canonical.indexOf('/');
-  if (slash < 0 || !isMimeToken(canonical.slice(0, slash)) || !isMimeToken(canonical.slice(slash + 1))) {
-    throw new OptionError(COMMAND, 'canonical', `-canonical expects type/subtype (two RFC 2045 tokens), not ${JSON.stringify(canonical)}`);
+/**
+ * The type and parameters of `-canonical`. Tcl scripts often write the
+ * parameters there (`-canonical "text/plain; name=\"a.csv\""`), as Tcllib
+ * allows: they are read as a Content-Type value would be, and join those of
+ * `-param`.
+ */
+function checkContent(canonical: string): { content: string; params: Array<[string, string]> } {
+  let type = canonical;
+  let params: Array<[string, string]> = [];
+  if (canonical.includes(';')) {
+    refuseLineBreaks('canonical', canonical);
+    const parsed = libmime().parseHeaderValue(canonical);
+    type = parsed.value.trim();
+    params = Object.entries(parsed.params);
   }
-  return canonical.toLowerCase();
+  const slash = type.indexOf('/');
+  if (slash < 0 || !isMimeToken(type.slice(0, slash)) || !isMimeToken(type.slice(slash + 1))) {
+    throw new OptionError(COMMAND, 'canonical', `-canonical expects type/subtype (two RFC 2045 tokens), optionally with parameters, not ${JSON.stringify(canonical)}`);
+  }
+  return { content: type.toLowerCase(), params };
 }
 
 function stringValue(value: unknown): string | Buffer {
@@ -153,8 +169,14 @@ function checkCharset(part: Part): void {
   }
 }
 
-function canonicalPart(options: Initialize, content: string): Part {
-  const params = checkParams(options.param ?? []);
+function canonicalPart(options: Initialize, canonical: { content: string; params: Array<[string, string]> }): Part {
+  const content = canonical.content;
+  const given = options.param ?? [];
+  for (const [name] of canonical.params) {
+    const again = given.find((pair) => pair[0].toLowerCase() === name);
+    if (again) throw new MimeError(`the ${again[0]} parameter may be specified at most once: it is in -canonical and in -param`);
+  }
+  const params = checkParams([...canonical.params, ...given]);
   const encoding = options.encoding ?? '';
   const sources = (['string', 'file', 'parts'] as const).filter((name) => options[name] !== undefined);
   if (sources.length !== 1) {
@@ -210,9 +232,8 @@ function parsedPart(options: Initialize): Part {
   }
   if (options.file !== undefined) return parseFile(checkFile(options.file));
   const message = stringValue(options.string);
-  // A string is a message's bytes, one character per byte (as buildmessage returns them); text beyond Latin-1 is taken as UTF-8.
-  const data = Buffer.isBuffer(message) ? message : Buffer.from(message, /[^\x00-\xff]/.test(message) ? 'utf8' : 'latin1');
-  return parseBuffer(data);
+  // A string is the message's text or its bytes one character per byte: parseString says which, or refuses to guess.
+  return Buffer.isBuffer(message) ? parseBuffer(message) : parseString(message, parseBuffer);
 }
 
 /**

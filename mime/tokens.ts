@@ -7,6 +7,7 @@
 import { inspect } from 'node:util';
 import { MimeError, OptionError } from '../lib/errors';
 import { hasParts, type Part } from './part';
+import { DISPOSE } from '../lib/dispose';
 
 // A token's name is kept outside the object, not in a `#field`: a `#field` in the published
 // .d.ts breaks a user's `tsc` at TypeScript's default target (TS18028), and a plain field
@@ -30,9 +31,20 @@ export class Token {
   [inspect.custom](): string {
     return `Token(${this.toString()})`;
   }
+
+  /**
+   * `using tok = mime.initialize(...)` finalizes the token (and the parts
+   * parsing created below it) when the block ends; a token already finalized
+   * is left alone.
+   */
+  [DISPOSE](): void {
+    if (live.has(this)) release(this, 'dynamic', 'mime.finalize');
+  }
 }
 
-const live = new Map<Token, Part>();
+// Held weakly: a token the caller drops, never finalized, takes its part (and the body it holds) with it. The part
+// is reachable from its token only, and tokenOfPart's entry only while the part is, so the pair goes together.
+const live = new WeakMap<Token, Part>();
 // Each part has at most one token at a time, so that asking twice for the parts of a multipart gives the same tokens.
 const tokenOfPart = new WeakMap<Part, Token>();
 let counter = 0;
@@ -104,10 +116,21 @@ export function release(token: unknown, subordinates: Subordinates, command: str
   if (tokenOfPart.get(part) === token) tokenOfPart.delete(part);
 }
 
-/** Validates a -parts list: an array of live tokens. */
+/** Validates a -parts list: an array of live tokens, every index filled (a sparse array's holes are named). */
 export function partsOf(value: unknown, command: string): Part[] {
   if (!Array.isArray(value)) {
     throw new OptionError(command, 'parts', `-parts expects an array of tokens, not ${describe(value)}`);
   }
-  return value.map((item) => partOf(item, command));
+  const parts: Part[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
+    if (!(i in value)) {
+      throw new OptionError(command, 'parts', `-parts[${i}] is an empty slot (a sparse array, e.g. new Array(n)), not a MIME token from mime.initialize`);
+    }
+    if (!(item instanceof Token)) throw new MimeError(`${command}: -parts[${i}] is ${describe(item)}, not a MIME token from mime.initialize`, 'ETOKEN');
+    const part = live.get(item);
+    if (part === undefined) throw new MimeError(`${command}: -parts[${i}] ${item} has been finalized`, 'ETOKEN');
+    parts.push(part);
+  }
+  return parts;
 }

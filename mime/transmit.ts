@@ -14,6 +14,8 @@ import type { Part } from './part';
 import { isToken as isTokenValue, partOf, type Token } from './tokens';
 
 export type { BuildOptions as MessageStreamOptions } from './build/plan';
+/** True for a build error that only SMTPUTF8 would have avoided (a non-ASCII local part in a 7-bit header). @internal */
+export { needsSmtputf8 } from './build/address-domains';
 
 /** True for a mime token (live or finalized). @internal */
 export function isToken(value: unknown): value is Token {

@@ -9,6 +9,7 @@ import { libmime } from '../codec/libraries';
 import { InvalidInputError } from '../../lib/errors';
 import { refuseLineBreaks } from '../../lib/text';
 import { LONE_SURROGATE } from '../codec/charsets';
+import { withAsciiDomains } from './address-domains';
 
 /** Folding aims for lines of this many octets (RFC 5322 section 2.1.1 "SHOULD")... */
 export const FOLD_AT = 78;
@@ -330,10 +331,13 @@ function recheck(name: string, text: string): string {
 
 /**
  * One header field as it goes on the wire: encoded where needed and folded,
- * lines joined by CRLF, without a final line break. Throws an
- * InvalidInputError when the name or value cannot be written safely.
+ * lines joined by CRLF, without a final line break. With `asciiDomains` (for
+ * a server without SMTPUTF8) the domains of an address field are written as
+ * A-labels, so the whole field is 7-bit. Throws an InvalidInputError when the
+ * name or value cannot be written safely.
  */
-export function formatField(name: string, value: string): string {
+export function formatField(name: string, value: string, asciiDomains = false): string {
+  if (asciiDomains && typeof value === 'string' && ADDRESS_FIELDS.has(String(name).toLowerCase())) value = withAsciiDomains(name, value);
   // Bulk work writes the same fields again and again (a From, a To, a Date within its second).
   const cacheable = value.length <= CACHED_FIELD_LENGTH;
   if (cacheable) {
@@ -347,6 +351,9 @@ export function formatField(name: string, value: string): string {
     }
   }
   const text = formatFresh(name, value);
+  if (asciiDomains && /[^\x00-\x7f]/.test(text) && ADDRESS_FIELDS.has(name.toLowerCase())) {
+    throw new InvalidInputError(`header ${name}`, 'holds non-ASCII text outside display names, comments and domains, which the server (no SMTPUTF8) cannot take');
+  }
   if (cacheable) remember(name, value, text);
   return text;
 }
@@ -387,9 +394,15 @@ function formatFresh(name: string, value: string): string {
     pieces = plainAtoms(encodeAddressList(value));
   } else if (MESSAGE_ID_FIELDS.has(lower)) {
     pieces = plainAtoms(value);
-  } else if (PARAMETER_FIELDS.has(lower) && NON_ASCII_OR_CONTROL.test(value)) {
-    const parsed = libmime().parseHeaderValue(value);
-    pieces = parameterAtoms(parsed.value, Object.entries(parsed.params));
+  } else if (PARAMETER_FIELDS.has(lower)) {
+    // A structured field: never encoded words (RFC 2047 section 5 forbids them in parameters). Plain ASCII goes
+    // as written; otherwise each parameter is written again, RFC 2231 where it is not plain or too long.
+    const plain = plainAtoms(value);
+    if (!NON_ASCII_OR_CONTROL.test(value) && plain.atoms.every((atom) => atom.length <= LONG_WORD)) pieces = plain;
+    else {
+      const parsed = libmime().parseHeaderValue(value);
+      pieces = parameterAtoms(parsed.value, Object.entries(parsed.params));
+    }
   } else {
     pieces = unstructuredAtoms(value);
   }

@@ -6,6 +6,7 @@
  * (copymessage), or only to count or inspect (messageSize, hasEightBit).
  */
 import { randomBytes } from 'node:crypto';
+import { isAscii } from 'node:buffer';
 import { MimeError } from '../../lib/errors';
 import { encodeCharset } from '../codec/charsets';
 import {
@@ -38,10 +39,17 @@ export interface BuildOptions {
   omitHeaders?: readonly string[];
   /** Encode every 8bit or binary body again as quoted-printable or base64. */
   sevenBit?: boolean;
+  /**
+   * Every header field 7-bit, for a server without SMTPUTF8: domains in
+   * address fields as A-labels, and a parsed field read with 8-bit octets
+   * written again from its value. A non-ASCII local part is an error.
+   */
+  asciiHeaders?: boolean;
 }
 
 interface Context {
   sevenBit: boolean;
+  asciiHeaders: boolean;
   /** The names of omitHeaders, lowercased. */
   omit: readonly string[];
   /** The extra fields as formatField writes them (CRLF line ends). */
@@ -62,13 +70,13 @@ export function newBoundary(): string {
  * additions are as safe as the caller's, and returns their formatted text.
  * A build that follows a check finds the fields in formatField's cache.
  */
-export function checkExtraHeaders(fields: ReadonlyArray<readonly [string, string]>): readonly string[] {
+export function checkExtraHeaders(fields: ReadonlyArray<readonly [string, string]>, asciiHeaders = false): readonly string[] {
   if (fields.length === 0) return NONE;
   const texts: string[] = [];
   // Indexed, not destructured: no iterator per pair.
   for (let i = 0; i < fields.length; i++) {
     const name = fields[i][0];
-    texts.push(formatField(name, fields[i][1]));
+    texts.push(formatField(name, fields[i][1], asciiHeaders));
     if (isReservedField(name)) {
       throw new MimeError(`key ${name} may not be set`, 'EHEADER');
     }
@@ -79,8 +87,9 @@ export function checkExtraHeaders(fields: ReadonlyArray<readonly [string, string
 export function contextOf(options: BuildOptions = {}): Context {
   return {
     sevenBit: options.sevenBit === true,
+    asciiHeaders: options.asciiHeaders === true,
     omit: options.omitHeaders === undefined ? NONE : options.omitHeaders.map((name) => name.toLowerCase()),
-    extra: checkExtraHeaders(options.extraHeaders ?? []),
+    extra: checkExtraHeaders(options.extraHeaders ?? [], options.asciiHeaders === true),
   };
 }
 
@@ -197,9 +206,10 @@ function withEol(text: string, eol: string): string {
 }
 
 /** A field as it goes out: the bytes of a parsed field as read, or its formatted text. */
-function fieldText(field: HeaderField, eol: string): Buffer | string {
-  if (field.raw !== undefined) return field.raw;
-  return withEol(formatField(field.name, field.value), eol);
+function fieldText(field: HeaderField, eol: string, asciiHeaders = false): Buffer | string {
+  // A field read with 8-bit octets is written again from its value when the header must be 7-bit.
+  if (field.raw !== undefined && !(asciiHeaders && !isAscii(field.raw))) return field.raw;
+  return withEol(formatField(field.name, field.value, asciiHeaders), eol);
 }
 
 // Content-Type fields as written, by type and parameters: the parts of a bulk run share a few. Only fields
@@ -290,7 +300,8 @@ function* header(part: Part, at: Position, ctx: Context, cte: string | null): Ge
   if (layout !== undefined) {
     const hasVersion = layout.order.includes('mime-version');
     if (at.top && !hasVersion) out.line(`MIME-Version: ${part.version}`);
-    const untouched = !part.modified && cte === null && extra.length === 0 && !part.headers.some(omitted);
+    const untouched =
+      !part.modified && cte === null && extra.length === 0 && !part.headers.some(omitted) && !(ctx.asciiHeaders && layout.header !== undefined && !isAscii(layout.header));
     if (untouched && layout.header !== undefined) {
       out.raw(layout.header);
       yield { op: 'bytes', data: out.bytes() };
@@ -302,7 +313,7 @@ function* header(part: Part, at: Position, ctx: Context, cte: string | null): Ge
       if (typeof entry === 'number') {
         seen.add(entry);
         const field = part.headers[entry];
-        if (field !== undefined && !omitted(field)) out.line(fieldText(field, eol));
+        if (field !== undefined && !omitted(field)) out.line(fieldText(field, eol, ctx.asciiHeaders));
       } else if (entry === 'content-transfer-encoding' && cte !== null) {
         if (cte !== '') out.line(`Content-Transfer-Encoding: ${cte}`);
         wroteCte = true;
@@ -312,13 +323,13 @@ function* header(part: Part, at: Position, ctx: Context, cte: string | null): Ge
       }
     }
     part.headers.forEach((field, index) => {
-      if (!seen.has(index) && !omitted(field)) out.line(fieldText(field, eol));
+      if (!seen.has(index) && !omitted(field)) out.line(fieldText(field, eol, ctx.asciiHeaders));
     });
     if (cte !== null && cte !== '' && !wroteCte) out.line(`Content-Transfer-Encoding: ${cte}`);
     for (const text of extra) out.line(withEol(text, eol));
   } else {
     if (at.message) out.line(`MIME-Version: ${part.version}`);
-    for (const field of part.headers) if (!omitted(field)) out.line(fieldText(field, eol));
+    for (const field of part.headers) if (!omitted(field)) out.line(fieldText(field, eol, ctx.asciiHeaders));
     for (const text of extra) out.line(withEol(text, eol));
     const written = cte ?? part.encoding;
     if (written !== '') out.line(`Content-Transfer-Encoding: ${written}`);

@@ -178,14 +178,24 @@ export function decodeCharset(bytes: Buffer, mimeCharset: string): string {
     case 'japanese':
       return libcharset().decode(bytes, codec.name);
     case 'iconv':
-      return iconv().decode(bytes, codec.name);
+      return iconv().decode(bytes, codec.name, { stripBOM: byteOrderFromMark(codec.name) });
   }
+}
+
+/**
+ * A leading U+FEFF is text (a zero-width no-break space), and iconv-lite drops
+ * it unless told not to. Only unmarked UTF-16 and UTF-32 read their byte order
+ * from it, and there it is a signature, not text (RFC 2781 section 3.3).
+ */
+function byteOrderFromMark(name: string): boolean {
+  return /^(?:utf-?16|utf-?32|ucs-?4)$/i.test(name);
 }
 
 /** A UTF-16 surrogate without its other half: no charset can carry it. */
 export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF: it is the text's, and a decoder that drops it loses a character.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Bytes of unknown charset as text: UTF-8 when they are valid UTF-8, else one character per byte. */
 export function bytesToText(bytes: Uint8Array): string {
@@ -240,12 +250,12 @@ export function encodeCharset(text: string, mimeCharset: string): Buffer {
   }
   refuseLoneSurrogate(text); // a charset cannot carry one either
   const bytes = codec.kind === 'japanese' ? encodeJapanese(text) : iconv().encode(text, codec.name);
-  const back = codec.kind === 'japanese' ? libcharset().decode(bytes, codec.name) : iconv().decode(bytes, codec.name);
+  const back = codec.kind === 'japanese' ? libcharset().decode(bytes, codec.name) : decodeCharset(bytes, mimeCharset);
   if (back !== text) {
     // Find the culprit to name it: the first character that does not survive on its own.
     for (const char of text) {
       const one = codec.kind === 'japanese' ? encodeJapanese(char) : iconv().encode(char, codec.name);
-      const again = codec.kind === 'japanese' ? libcharset().decode(one, codec.name) : iconv().decode(one, codec.name);
+      const again = codec.kind === 'japanese' ? libcharset().decode(one, codec.name) : decodeCharset(one, mimeCharset);
       if (again !== char) throw unrepresentable(char, mimeCharset);
     }
   }

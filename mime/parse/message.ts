@@ -34,7 +34,8 @@ import { excerpt, readHeaderBlock, type HeaderBlock, type RawField } from './hea
 import { PARSE_LIMITS, type ParseLimits } from './limits';
 import { scanDelimiters } from './multipart';
 import { BufferSource, FileSource, type Source } from './source';
-import { decodeBase64, decodeQuotedPrintable } from './transfer';
+import { decodeBase64 } from './transfer';
+import { qpDecodeBytes } from '../codec/qp';
 import type { HeaderField, Part, RawLayout } from '../part';
 
 type MimeFieldName = 'content-type' | 'content-transfer-encoding' | 'mime-version';
@@ -229,7 +230,7 @@ function openMessage(walk: Walk, part: Part, body: Place): void {
     // The enclosed message is readable only decoded; the encoded bytes stay for the round trip.
     const encoded = body.source.hold(body.start, body.end);
     if (encoded === null) return keepLeaf(`encoded ${part.content} body passes the memory budget`);
-    const decoded = part.encoding === 'base64' ? decodeBase64(encoded) : decodeQuotedPrintable(encoded);
+    const decoded = part.encoding === 'base64' ? decodeBase64(encoded) : qpDecodeBytes(encoded);
     if (!body.source.charge(decoded.length)) {
       return keepLeaf(`decoded ${part.content} body passes the memory budget`);
     }

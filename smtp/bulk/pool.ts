@@ -9,6 +9,7 @@
  * `idleSecs`. At most `maxConnections` sessions are open, opening or busy at
  * once; a message that finds none free waits its turn.
  */
+import { ASYNC_DISPOSE } from '../../lib/dispose';
 import { type Attempt, type Rejected, SmtpError } from '../../lib/errors';
 import { type OptionSpecs, type OptionsOf, parseOptions, type ParsedOptions, type TclWords } from '../../lib/options';
 import type { Token } from '../../mime';
@@ -40,6 +41,8 @@ export interface Pool {
   sendmessage(tok: Token, ...flat: TclWords): Promise<Rejected[]>;
   /** Waits for every message already handed to the pool, then QUITs every session. Later sends are refused. */
   close(): Promise<void>;
+  /** `await using pool = smtp.pool(...)` closes the pool at the end of the block, as {@link Pool.close}. */
+  [ASYNC_DISPOSE](): Promise<void>;
   /** Sessions open now (busy, idle or being opened). */
   readonly connections: number;
 }
@@ -214,6 +217,10 @@ export class SessionPool implements Pool {
       this.inFlight--;
       this.settle();
     }
+  }
+
+  [ASYNC_DISPOSE](): Promise<void> {
+    return this.close();
   }
 
   async close(): Promise<void> {

@@ -89,7 +89,11 @@ export function tlsAdvice(error: NodeJS.ErrnoException, implicit: boolean): stri
 /** A connected socket with the SMTP line discipline on top. */
 export class Connection {
   private socket: net.Socket;
-  // Message bytes are held (socket.cork) until a reply is awaited: a short message and its end of data leave in one write.
+  // Message bytes are held (socket.cork) until a reply is awaited, so that a short message and its end of data
+  // leave in one write, but never past the current turn of the event loop: the message source may be waiting on
+  // the server (or on anything else), and bytes held meanwhile would never leave. How much the socket holds before
+  // write() reports backpressure is Node's default high-water mark (16 KiB on Node 20, 64 KiB from 22), so it
+  // cannot be what sends them.
   private corked = false;
   // A partial line: its pieces and their total length.
   private partial: Buffer[] = [];
@@ -222,6 +226,7 @@ export class Connection {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
+      setImmediate(this.flushLater);
     }
     if (this.socket.write(bytes)) return Promise.resolve();
     // The buffer is full: let it go out, or 'drain' would never come.

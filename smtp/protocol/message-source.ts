@@ -36,10 +36,11 @@ export function isReadable(value: unknown): value is Readable {
 
 /**
  * Looks at a message before it is sent. `sevenBit` asks a token to re-encode
- * 8-bit bodies (the server has no 8BITMIME) and `changes` edits a token's
+ * 8-bit bodies (the server has no 8BITMIME), `asciiHeaders` to write its
+ * header 7-bit (the server has no SMTPUTF8), and `changes` edits a token's
  * transmitted copy; other sources are taken as they are.
  */
-export async function prepareMessage(source: MessageSource, options: { sevenBit: boolean; changes?: MessageChanges }): Promise<PreparedMessage> {
+export async function prepareMessage(source: MessageSource, options: { sevenBit: boolean; asciiHeaders?: boolean; changes?: MessageChanges }): Promise<PreparedMessage> {
   if (typeof source === 'string' || Buffer.isBuffer(source)) {
     const bytes = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
     const offset = firstEightBitOffset(bytes);
@@ -51,7 +52,8 @@ export async function prepareMessage(source: MessageSource, options: { sevenBit:
     };
   }
   if (isToken(source)) {
-    const opts = { ...options.changes, sevenBit: options.sevenBit };
+    // asciiHeaders (no SMTPUTF8): a token's header goes out 7-bit, its address domains as A-labels.
+    const opts = { ...options.changes, sevenBit: options.sevenBit, asciiHeaders: options.asciiHeaders === true };
     // A token whose files alone pass the limit is not read to find that out (one stat per file instead).
     const small = (await fileBodyBytes(source)) > SMALL_MESSAGE ? null : await serializeSmall(source, opts);
     if (small) {

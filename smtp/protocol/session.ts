@@ -9,9 +9,11 @@
  *   ready → mail → rcpt → data → ready;   any state → closed (QUIT, 421, drop, timeout)
  */
 import type { ConnectionOptions } from 'node:tls';
+import { ASYNC_DISPOSE } from '../../lib/dispose';
 import { InvalidInputError, type Rejected, SmtpError } from '../../lib/errors';
 import type { TclWords } from '../../lib/options';
 import { isToken } from '../../mime';
+import { needsSmtputf8 } from '../../mime/transmit';
 import { DkimSigner } from '../dkim/sign';
 import { chooseMechanisms, type Credentials, credentialsMayTravel, type Exchange, startExchange } from './auth';
 import { afterAbort, throwIfAborted, whenAborted } from './abort';
@@ -22,12 +24,12 @@ import { defaultClient, readSettings } from './connect-options';
 import { Connection, Deadline } from './connection';
 import { debugSink, Transcript } from './debug';
 import { parseEhlo } from './extensions';
-import { headerHasEightBit, isReadable, prepareMessage, type PreparedAhead, signedMessage } from './message-source';
+import { headerHasEightBit, isReadable, prepareMessage, type PreparedAhead, type PreparedMessage, signedMessage } from './message-source';
 import { parseMailParameter, parseRcptParameter } from './parameters';
 import { isPositive } from './reply';
 import { eightBitGuard, planBody, planTransaction, readRequest } from './transaction';
 import { sendBody, transfer } from './transfer';
-import type { ConnectOptions, Extensions, LoginOptions, MessageSource, Reply, SendmailOptions, Session } from './types';
+import type { ConnectOptions, Extensions, LoginOptions, MessageChanges, MessageSource, Reply, SendmailOptions, Session } from './types';
 
 /** How long `quit()` waits for the 221 before closing anyway. */
 const QUIT_WAIT_SECS = 5;
@@ -128,7 +130,7 @@ class SmtpSession extends Channel implements Session {
 
   data(message: MessageSource): Promise<Reply> {
     return this.exclusive(async () => {
-      const prepared = await prepareMessage(message, { sevenBit: !this.hasExtension('8BITMIME') });
+      const prepared = await this.prepare(message, { sevenBit: !this.hasExtension('8BITMIME'), asciiHeaders: !this.hasExtension('SMTPUTF8') }, 'data');
       // The rule sendmail applies: an 8-bit message to a server without 8BITMIME is refused before DATA, a stream watched.
       const guardSevenBit = eightBitGuard(this.extensions, prepared, this.server, 'data');
       const reply = await this.exchange(cmd.data());
@@ -201,6 +203,11 @@ class SmtpSession extends Channel implements Session {
   quitStarted(): Promise<void> {
     const finished = this.quit();
     return Promise.race([this.quitWritten ?? finished, finished]);
+  }
+
+  /** `await using session = await smtp.connect(...)`: QUIT when the block ends. */
+  [ASYNC_DISPOSE](): Promise<void> {
+    return this.quit();
   }
 
   // ---- internals ----
@@ -356,6 +363,20 @@ class SmtpSession extends Channel implements Session {
   }
 
   /**
+   * The message as it will be sent. A token whose header needs SMTPUTF8 (a
+   * non-ASCII local part) and a server without it: as for the envelope, this
+   * server's shortcoming (`EEXTENSION`), so another server may be tried.
+   */
+  private async prepare(message: MessageSource, options: { sevenBit: boolean; asciiHeaders: boolean; changes?: MessageChanges }, stage: 'mail' | 'data'): Promise<PreparedMessage> {
+    try {
+      return await prepareMessage(message, options);
+    } catch (error) {
+      if (needsSmtputf8(error)) throw this.conn.error('EEXTENSION', stage, `${(error as Error).message}; ${this.server} does not offer it: the message is not sent`, error);
+      throw error;
+    }
+  }
+
+  /**
    * One transaction: the request is checked before anything is sent, planned
    * against the server's EHLO answers and the prepared message, then carried out.
    */
@@ -381,8 +402,11 @@ class SmtpSession extends Channel implements Session {
     try {
       // What this message needs of the server is checked before the message is read: a server that cannot honour it gets nothing.
       const body = planBody(ext, request, token);
-      const early = !body.sevenBit && hooks.ahead?.source === message ? await hooks.ahead.prepared : null;
-      let prepared = early ?? (await prepareMessage(message, { sevenBit: body.sevenBit, changes: opts.changes }));
+      // Without SMTPUTF8 a token's header goes out 7-bit (A-labels); a message prepared ahead without that is used only if it is all ASCII.
+      const asciiHeaders = !ext?.has('SMTPUTF8');
+      const ahead = !body.sevenBit && hooks.ahead?.source === message ? await hooks.ahead.prepared : null;
+      const early = ahead !== null && (!asciiHeaders || ahead.eightBit === false) ? ahead : null;
+      let prepared = early ?? (await this.prepare(message, { sevenBit: body.sevenBit, asciiHeaders, changes: opts.changes }, 'mail'));
       if (body.binary && !token && !isReadable(message)) {
         // Sent untouched, so the size is the octets as they are.
         prepared = { ...prepared, size: Buffer.byteLength(message) };

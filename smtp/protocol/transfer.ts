@@ -10,7 +10,7 @@ import { DataCodec, firstEightBitOffset } from '../../lib/stream';
 import { type Channel } from './channel';
 import * as cmd from './command';
 import { TIMEOUTS } from './command';
-import type { PreparedMessage } from './message-source';
+import { isReadable, type PreparedMessage } from './message-source';
 import { isPositive } from './reply';
 import { refusedEntry } from './refused';
 import type { Transaction } from './transaction';
@@ -180,8 +180,13 @@ async function stream(
   beforeEndOfData?: () => void | Promise<void>,
 ): Promise<void> {
   let offset = 0;
+  const iterable = prepared.open();
+  const source = iterable[Symbol.asyncIterator]();
   try {
-    for await (const chunk of prepared.open()) {
+    for (;;) {
+      const next = await nextChunk(ch, source);
+      if (next.done) break;
+      const chunk = next.value;
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
       if (guardSevenBit) {
         const at = firstEightBitOffset(bytes);
@@ -197,9 +202,27 @@ async function stream(
   } catch (error) {
     // Never write the end of data after a failure: a truncated message must not be delivered.
     ch.close();
+    // Lets a file or stream source release what it holds; a source that hangs is not waited for (a stream's
+    // iterator would only end once its pending read does, so the stream itself is destroyed).
+    if (isReadable(iterable)) iterable.destroy();
+    else source.return?.().catch(() => undefined);
     if (error instanceof SmtpError) throw error;
     throw ch.conn.error('ESOURCE', 'body', `reading the message failed: ${(error as Error)?.message ?? String(error)}`, error);
   }
+}
+
+/**
+ * The source's next chunk, within the data-block limit and the overall
+ * deadline: a source that stops giving bytes must not hold the send (and the
+ * connection) forever.
+ */
+function nextChunk<T>(ch: Channel, source: AsyncIterator<T>): Promise<IteratorResult<T>> {
+  const ms = ch.deadline.wait(TIMEOUTS.block);
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(ch.conn.error('ETIMEOUT', 'body', `the message source gave no bytes for ${ms} ms; the end of data was not sent`)), ms);
+  });
+  return Promise.race([source.next(), stalled]).finally(() => clearTimeout(timer));
 }
 
 /** After a 354: the body, CRLF-normalized and dot-stuffed, then the end of data and its `count` final replies. */

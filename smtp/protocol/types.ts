@@ -2,6 +2,7 @@
  * The shapes shared by the session and the layers built on it (sendmessage,
  * pooling). The session itself is in `session.ts`; this file only names things.
  */
+import type { ASYNC_DISPOSE } from '../../lib/dispose';
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { Readable } from 'node:stream';
@@ -238,4 +239,6 @@ export interface Session {
   quit(): Promise<void>;
   /** Closes the connection at once, without QUIT. Python `s.close()`. */
   close(): void;
+  /** `await using session = await smtp.connect(...)` QUITs at the end of the block, as {@link Session.quit}. Python `with smtplib.SMTP(...)`. */
+  [ASYNC_DISPOSE](): Promise<void>;
 }

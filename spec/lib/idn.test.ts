@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { InvalidInputError } from '../../lib/errors';
-import { domainToUnicode } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { toASCIIDomain } from '../../lib/idn';
 
 describe('toASCIIDomain', () => {
-  it('turns labels with non-ASCII characters into A-labels and keeps ASCII labels as written', () => {
+  it('turns labels with non-ASCII characters into A-labels (UTS #46 folds case) and keeps ASCII domains as written', () => {
     expect(toASCIIDomain('bücher.example')).toBe('xn--bcher-kva.example');
-    expect(toASCIIDomain('Bücher.Example')).toBe('xn--bcher-kva.Example');
+    expect(toASCIIDomain('Bücher.Example')).toBe('xn--bcher-kva.example');
+    expect(toASCIIDomain('Mail.Example.ORG')).toBe('Mail.Example.ORG');
     expect(toASCIIDomain('mail.example.org')).toBe('mail.example.org');
     expect(toASCIIDomain('例え。テスト')).toBe('xn--r8jz45g.xn--zckzah');
     expect(toASCIIDomain('münchen.de')).toBe('xn--mnchen-3ya.de');
@@ -14,6 +15,23 @@ describe('toASCIIDomain', () => {
 
   it('normalizes to NFC first, so both spellings of ü give one A-label', () => {
     expect(toASCIIDomain('mu\u0308nchen.de')).toBe(toASCIIDomain('m\u00fcnchen.de'));
+  });
+
+  it('maps as UTS #46 and Node do: full-width forms fold to ASCII, ß stays (non-transitional)', () => {
+    expect(toASCIIDomain('ＥＸＡＭＰＬＥ．ｃｏｍ')).toBe('example.com');
+    expect(toASCIIDomain('ｍａｉｌ．bücher．example')).toBe('mail.xn--bcher-kva.example');
+    expect(toASCIIDomain('faß.de')).toBe('xn--fa-hia.de');
+    for (const domain of ['ＥＸＡＭＰＬＥ．ｃｏｍ', 'faß.de', 'نامه\u200cای.com', 'Bücher.Example', '例え。テスト']) {
+      expect(toASCIIDomain(domain)).toBe(domainToASCII(domain));
+    }
+  });
+
+  it('refuses what UTS #46 refuses, with a typed error that says what to look for', () => {
+    for (const bad of ['a\u200db.example', 'a\u200cb.example', 'ü ber.de', 'bücher.9', 'ä\u00ad\u2028.de']) {
+      expect(domainToASCII(bad)).toBe('');
+      expect(() => toASCIIDomain(bad)).toThrow(InvalidInputError);
+    }
+    expect(() => toASCIIDomain('a\u200db.example')).toThrow(/zero-width joiner/);
   });
 
   it('passes a domain literal through', () => {

@@ -98,7 +98,7 @@ describe('canonical mode', () => {
       expect(mime.getproperty(init({ canonical: 'text/plain', encoding: 'BASE64', string: 'x' }), 'encoding')).toBe('base64');
     });
 
-    it.each(['text', 'text/', '/plain', 'text/pl ain', 'text/plain; charset=x', 'te(x)t/plain', 'text/plain\r\nBcc: x'])(
+    it.each(['text', 'text/', '/plain', 'text/pl ain', 'te(x)t/plain', 'text/plain\r\nBcc: x'])(
       'validates -canonical as type/subtype: refuses %j',
       (canonical) => {
         expect(() => mime.initialize({ canonical, string: 'x' })).toThrow(expect.objectContaining({ name: 'OptionError', option: 'canonical' }));

@@ -69,8 +69,10 @@ describe('SMTPUTF8 and IDN with smtp-server', () => {
       debug,
     });
     finalize(tok);
-    expect(lines).toContain('MAIL FROM:<ann@xn--bcher-kva.example> BODY=8BITMIME');
+    // The Sender field (the originator) is written with A-labels too, so the message is 7-bit: no BODY parameter.
+    expect(lines).toContain('MAIL FROM:<ann@xn--bcher-kva.example>');
     expect(lines).toContain('RCPT TO:<bob@xn--mnchen-3ya.example>');
+    expect(real.messages[0].data.toString('latin1')).toMatch(/^Sender: ann@xn--bcher-kva\.example\r$/m);
     // smtp-server reads the A-labels back to the same Unicode domains.
     expect(real.messages[0]).toMatchObject({ mailFrom: ANN_IDN, rcptTo: ['bob@m\u00fcnchen.example'] });
     expect(real.messages[0].mailArgs.SMTPUTF8).toBeUndefined();
