@@ -30,7 +30,8 @@ export interface DashboardOptions {
   host?: string;
   /** Port; 0 picks a free one. */
   port: number;
-  ledger: Ledger;
+  /** Only read: counts() every sample, items() for the breakdowns. */
+  ledger: Pick<Ledger, 'counts' | 'items'>;
   /** Offered on the page only when given. */
   actions?: DashboardActions;
   /** The token to ask for; `true` makes one. Beyond loopback one is always made when none is given. */
@@ -109,7 +110,7 @@ function notable(item: { id: string; state: ItemState; recipient?: string; code?
 }
 
 /** One pass over the items: every breakdown the page shows. */
-async function breakdown(ledger: Ledger): Promise<Breakdown> {
+async function breakdown(ledger: Pick<Ledger, 'items'>): Promise<Breakdown> {
   const byCode: Record<string, number> = {};
   const domains = new Map<string, { total: number; states: Partial<Record<ItemState, number>> }>();
   const result: Breakdown = { byCode, byDomain: [], uncertain: [], problems: [], uncertainTotal: 0, problemsTotal: 0 };
