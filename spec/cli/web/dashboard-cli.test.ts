@@ -63,7 +63,7 @@ function child(args: string[]): { child: ChildProcess; out: ReturnType<typeof li
   const spawned = spawn(process.execPath, [PROGRAM, ...args], { cwd: work, env: { ...process.env, TCLMAIL_PASSWORD: undefined, TCLMAIL_REDIS_URL: undefined }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(spawned);
   let stderr = '';
-  spawned.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  spawned.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   return { child: spawned, out: lines(spawned), err: () => stderr };
 }
 
