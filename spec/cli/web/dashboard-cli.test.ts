@@ -131,6 +131,8 @@ describeWithChromium('tclmail bulk --status --web, in Chromium', () => {
     expect(await tile(page, 'pending')).toBe(0);
     expect(await exited(sending.child)).toBe(1); // some refused
     await page.locator('#problems tr', { hasText: 'nobody7@example.net' }).waitFor();
+    // The diagnostic is the capture server's reply to that RCPT, not the run's summary.
+    expect(await page.locator('#problems tr', { hasText: 'nobody7@example.net' }).locator('td').nth(4).textContent()).toMatch(/^5\.1\.1 /);
     expect(await page.locator('#problems tr td:first-child').count()).toBe(4);
     expect(await page.locator('#codes tr').allTextContents()).toEqual(['codeitems', '25024', '5504']);
     expect(await page.locator('#domains tr td:first-child').allTextContents()).toEqual(['example.net', 'example.com', 'example.org']); // 10, 9, 9 items
