@@ -99,10 +99,15 @@ async function dashboardShot(browser: Browser, dir: string): Promise<void> {
     rows.push(`r${String(i).padStart(4, '0')},${who}${i}@${domains[(i * 7) % 5]},Name ${i}`);
   }
   writeFileSync(list, `${rows.join('\n')}\n`);
-  const program = join(__dirname, '..', 'cli', 'tclmail.js');
+  // The program as users run it: dist/ from `npm run build` (the bench build holds only what the bench imports).
+  const program = join(__dirname, '..', '..', 'dist', 'cli', 'tclmail.js');
+  if (!existsSync(program)) throw new Error(`${program} is missing: run npm run build first`);
   const relay = ['--servers', '127.0.0.1', '--ports', String(capture.port), '--no-starttls'];
   const sending = spawn(process.execPath, [program, 'bulk', template, list, ...relay, '--rate', '12', '--concurrency', '4', '--retries', '1', '--retry-delay', '3', '--journal', journal, '--campaign', 'spring-sale-2026', '--progress', 'none'], { stdio: 'ignore' });
-  while (!existsSync(journal)) await sleep(100);
+  while (!existsSync(journal)) {
+    if (sending.exitCode !== null) throw new Error(`tclmail bulk exited with ${sending.exitCode} before writing its journal`);
+    await sleep(100);
+  }
   await sleep(500);
   const board = spawn(process.execPath, [program, 'bulk', '--status', 'spring-sale-2026', '--journal', journal, '--web', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve) => board.stdout.setEncoding('utf8').on('data', (chunk: string) => {
