@@ -65,8 +65,12 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'tclmail-fleet-bounces-'));
 }, 180_000);
 
+afterEach(async () => {
+  // A failed test's worker must not send the next test's campaign.
+  await Promise.all(children.splice(0).map((child) => stopChild(child)));
+});
+
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
   await new Promise<void>((resolve) => relay?.close(() => resolve()));
   await redis?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
@@ -165,7 +169,8 @@ describeWithRedis('tclmail bulk --redis with --verp, --suppress and --unsubscrib
     );
     children.push(worker);
     const out = lines(worker);
-    const metricsUrl = JSON.parse((await out.waitFor(/"event":"metrics".*/, 60_000))[0]) as { url: string };
+    await out.waitFor(/"event":"metrics"/, 60_000);
+    const metricsUrl = JSON.parse(out.seen.find((l) => l.includes('"event":"metrics"'))!) as { url: string };
     await until(async () => (await status(campaign)).done === 4, 'the campaign to finish');
     expect(await status(campaign)).toMatchObject({ total: 4, sent: 2, suppressed: 2, done: 4 });
 
