@@ -1,5 +1,5 @@
 /**
- * Property tests for the three parsers that read what others wrote (SECURITY.md
+ * Property tests for the three parsers that read what others wrote (docs/security.md,
  * A9, A11, A12): the SMTP reply parser, the MIME parser and parseaddress. No
  * input makes any of them throw anything but a typed error; the MIME parser
  * and parseaddress never throw at all (they record defects and errors). Size
