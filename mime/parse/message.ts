@@ -25,7 +25,7 @@
  * - Content-MD5 is an ordinary field (Tcllib drops it).
  * - message/* parts hold one part parsed from their (transfer-decoded) body,
  *   for files as well as strings.
- * - Bounds (parse-limits.ts): past a depth, part count, header size or memory
+ * - Bounds (limits.ts): past a depth, part count, header size or memory
  *   budget the rest stays body bytes, with a defect.
  */
 import { MimeError } from '../../lib/errors';

@@ -4,7 +4,7 @@
  * input makes any of them throw anything but a typed error; the MIME parser
  * and parseaddress never throw at all (they record defects and errors). Size
  * bombs, deep nesting and linear-time checks live with each parser's own
- * tests (spec/mime/parse-limits.test.ts, spec/lib/address.test.ts) and the
+ * tests (spec/mime/parse/limits.test.ts, spec/lib/address.test.ts) and the
  * benchmarks; here the inputs are many and small.
  */
 import fc from 'fast-check';
