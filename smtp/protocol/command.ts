@@ -2,7 +2,7 @@
  * SMTP commands as values (RFC 5321 §4.1.1). Each one knows its exact line and
  * how long the server may take to answer it; {@link commandBytes} is the one
  * place where lines become bytes, and it refuses CR, LF and NUL, so no value the
- * caller passes can end a command early and start another (SECURITY.md A1).
+ * caller passes can end a command early and start another (docs/security.md, A1).
  */
 import { InvalidInputError, type Stage } from '../../lib/errors';
 import { refuseControls, refuseLineBreaks } from '../../lib/text';
@@ -51,7 +51,7 @@ function make(verb: string, line: string, stage: Stage, timeoutSecs: number, sec
 export function checkMailbox(field: string, address: string): string {
   refuseLineBreaks(field, address);
   refuseControls(field, address);
-  // '<' or '>' inside the brackets would let a naive server read what follows as parameters (SECURITY.md A3).
+  // '<' or '>' inside the brackets would let a naive server read what follows as parameters (docs/security.md, A3).
   if (/[<>]/.test(address)) throw new InvalidInputError(field, `angle brackets are not allowed in an address: ${JSON.stringify(address)}`);
   let rest = address;
   if (address.startsWith('"')) {

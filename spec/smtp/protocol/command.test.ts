@@ -1,7 +1,7 @@
 /**
  * Commands are values that render their exact line; the one writer refuses CR,
  * LF and NUL, and the builders refuse what would let a value smuggle a command
- * or a parameter (SECURITY.md A1, A3).
+ * or a parameter (docs/security.md, A1, A3).
  */
 import { InvalidInputError } from '../../../lib/errors';
 import * as cmd from '../../../smtp/protocol/command';
