@@ -22,9 +22,12 @@ export interface Command {
   readonly secret: boolean;
 }
 
-// RFC 5321 §4.5.3.2: the least time a client should wait for each reply.
+// RFC 5321 §4.5.3.2: the least time a client should wait for each reply, but for the greeting.
 export const TIMEOUTS = {
-  greeting: 300,
+  // The RFC's 5 minutes, capped by maxsecs, made a wrong port (an HTTP server, a port that says
+  // nothing) look like a hung send for 2 minutes. Greeting delays that servers use against spam
+  // (Postfix's postscreen, Sendmail's greet_pause) last seconds: a minute leaves them room.
+  greeting: 60,
   mail: 300,
   rcpt: 300,
   data: 120,

@@ -68,3 +68,9 @@ describe('smtp/command', () => {
     expect(cmd.commandBytes([cmd.rcpt('jörg@bücher.example')]).toString('utf8')).toBe('RCPT TO:<jörg@bücher.example>\r\n');
   });
 });
+
+describe('reply deadlines', () => {
+  it("are RFC 5321's, but a minute for the greeting, so a wrong port (HTTP, silent) fails in a minute, not after maxsecs", () => {
+    expect(cmd.TIMEOUTS).toEqual({ greeting: 60, mail: 300, rcpt: 300, data: 120, block: 180, dot: 600, other: 300 });
+  });
+});
