@@ -207,7 +207,6 @@ async function watch(url: string, shown: string, figures: Figures, log: FleetLog
 
 export const worker: Command = {
   name: 'worker',
-  summary: 'send for every campaign in a Redis (fleet mode) until SIGTERM',
   help: HELP,
   async run(argv: string[], io: Io): Promise<number> {
     const { flags } = parseFlags(argv, FLAGS, { min: 0, max: 0 });

@@ -1,6 +1,6 @@
 /**
- * sendmessage with STARTTLS, implicit TLS and AUTH (TCLLIB.md §4 scenarios 32
- * and 33, with the port's fixes): certificates are verified, the policy is
+ * sendmessage with STARTTLS, implicit TLS and AUTH (Tcllib's -usetls and
+ * -username/-password, with tclmail's fixes in docs/differences-from-tcllib.md): certificates are verified, the policy is
  * asked on every TLS failure, and failed authentication never goes on
  * unauthenticated.
  */
@@ -161,7 +161,7 @@ describe('sendmessage: AUTH', () => {
     expect(all).not.toContain(Buffer.from('wrong-Pa55word').toString('base64'));
   });
 
-  it('tries every offered mechanism, strongest first, then gives the server up and sends no MAIL (scenario 33)', async () => {
+  it('tries every offered mechanism, strongest first, then gives the server up and sends no MAIL', async () => {
     const refusing = await scripted({
       ehlo: ['250-scripted.test', '250-AUTH PLAIN LOGIN CRAM-MD5', '250 8BITMIME'],
       on: { AUTH: '535 5.7.8 authentication failed' },
