@@ -11,6 +11,8 @@
 import { InvalidInputError, OptionError, type Rejected } from '../../lib/errors';
 import { type OptionSpecs, parseOptions, type ParsedOptions, type TclWords } from '../../lib/options';
 import type { Token } from '../../mime';
+import { abortError, whenAborted } from '../protocol/abort';
+import { readSignal } from '../protocol/connect-options';
 import { Breaker, isConnectionFailure } from './breaker';
 import { IdTable, idHash } from './id-table';
 import { identify, plannedMessageId } from './identify';
@@ -96,6 +98,13 @@ export interface SendManyOptions extends PoolOptions {
   giveUpAfter?: number;
   /** Called with the counts after every outcome and every deferral. */
   onProgress?: (progress: BulkProgress) => void;
+  /**
+   * Cancels the run: nothing more is read from the source or started, messages in flight are
+   * aborted before their end of data (a journal keeps them pending or deferred, so a resume sends
+   * them; one already past its end of data is `uncertain`, as always), and the iteration rejects
+   * with an `AbortError` after the outcomes produced before it.
+   */
+  signal?: AbortSignal;
 }
 
 const COMMAND = 'smtp.sendmany';
@@ -113,6 +122,7 @@ const RUN_OPTIONS: OptionSpecs = {
   breakLock: { kind: 'boolean' },
   giveUpAfter: { kind: 'any' },
   onProgress: { kind: 'function' },
+  signal: { kind: 'any' },
 };
 
 const SENDMANY_OPTIONS: OptionSpecs = { ...SENDMESSAGE_OPTIONS, ...POOL_LIMITS, ...RUN_OPTIONS };
@@ -141,6 +151,7 @@ interface Settings {
   breakLock: boolean;
   giveUpAfter: number;
   onProgress: ((progress: BulkProgress) => void) | undefined;
+  signal: AbortSignal | undefined;
 }
 
 /** A message accepted into the run: planned once, so a retry sends the same Date and Message-ID. */
@@ -245,7 +256,20 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
 
   private start(): void {
     this.started = true;
-    this.runPromise = this.run();
+    const signal = this.settings.signal;
+    // The run ends with the AbortError, after the outcomes already produced; the plans carry the signal, so the
+    // pool aborts each message in flight before its end of data.
+    const stopListening = whenAborted(signal, () => {
+      this.fatal ??= abortError(signal!);
+      this.stopping = true;
+      this.changed();
+    });
+    this.runPromise = this.run().finally(stopListening);
+  }
+
+  /** True when this error is the run's own abort (not an outcome of the message). */
+  private aborted(error: unknown): boolean {
+    return this.settings.signal?.aborted === true && error instanceof DOMException && error.name === 'AbortError';
   }
 
   private async run(): Promise<void> {
@@ -451,6 +475,11 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
         this.emit({ id: job.id, status: 'sent', rejected, error: null, attempts: job.tries, journaled: false });
       } catch (error) {
         if (ledger?.broken) throw ledger.broken;
+        if (this.aborted(error)) {
+          // Cancelled before its end of data: not an outcome. The journal keeps it for the next run.
+          if (announced) await ledger!.markDeferred(job.id, { diagnostic: 'the run was aborted before the end of data' });
+          return;
+        }
         const verdict = classify(error);
         const rejected = (error as { rejected?: Rejected[] }).rejected ?? [];
         const connection = isConnectionFailure(error);
@@ -549,7 +578,7 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
  * or `{ token, options, id, digest }`; the options are sendmessage's and the
  * pool's (defaults for every message), plus `concurrency`, `rate`, `retries`,
  * `retryDelay`, `maxRetryDelay`, `journal`, `campaign`, `resendUncertain`,
- * `acceptChanged`, `breakLock`, `giveUpAfter` and `onProgress`
+ * `acceptChanged`, `breakLock`, `giveUpAfter`, `onProgress` and `signal`
  * (docs/bulk.md). Nothing is sent until the result is iterated.
  *
  * Tcllib has no bulk sender: a Tcl script loops over `smtp::sendmessage`.
@@ -565,7 +594,7 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
  * @throws OptionError for a bad option, at once. A journal that cannot be
  *   opened, written or locked makes the iteration throw a JournalError; a
  *   changed item a ChangedItemsError (before anything is sent, for an array);
- *   a dead relay a CircuitOpenError.
+ *   a dead relay a CircuitOpenError; an aborted `signal` an AbortError (DOMException).
  */
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, options?: SendManyOptions): BulkRun;
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...flat: TclWords): BulkRun;
@@ -588,6 +617,7 @@ export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, .
     breakLock: (o.breakLock as boolean | undefined) ?? false,
     giveUpAfter: positive('giveUpAfter', o.giveUpAfter, 60, true) as number,
     onProgress: o.onProgress as ((progress: BulkProgress) => void) | undefined,
+    signal: readSignal(COMMAND, o.signal),
   };
   if (settings.journal !== undefined && !(settings.journal instanceof FileLedger) && (typeof settings.journal !== 'string' || settings.journal === '')) {
     throw new OptionError(COMMAND, 'journal', `-journal expects a file path or an open FileLedger, not ${JSON.stringify(settings.journal)}`);

@@ -184,10 +184,11 @@ describe('sendmessage: AUTH', () => {
     expect(error.attempts).toEqual([expect.objectContaining({ stage: 'auth', code: 454, enhanced: '4.7.0' })]);
   });
 
-  it('gives up a server that offers no AUTH when a username is given (Tcllib sent unauthenticated)', async () => {
-    const plain = await scripted({ ehlo: ['250-scripted.test', '250 8BITMIME'] });
-    const error = await failure(sendmessage(token(), { servers: ['127.0.0.1'], ports: [plain.port], header: HEADER, username: 'ann', password: 'x' }));
+  it('gives up a server that offers AUTH with no mechanism tclmail speaks, saying what to do (no AUTH at all: spec/smtp/sendmessage-no-auth.test.ts)', async () => {
+    const gssapi = await scripted({ ehlo: ['250-scripted.test', '250-AUTH GSSAPI', '250 8BITMIME'] });
+    const error = await failure(sendmessage(token(), { servers: ['127.0.0.1'], ports: [gssapi.port], header: HEADER, username: 'ann', password: 'x' }));
     expect(error.attempts).toEqual([expect.objectContaining({ stage: 'auth', code: null })]);
-    expect(plain.messages).toEqual([]);
+    expect(error.message).toMatch(/no usable AUTH mechanism: 127\.0\.0\.1 offers GSSAPI and tclmail speaks CRAM-MD5, LOGIN, PLAIN \(and XOAUTH2 with oauth2\): ask the server's operator/);
+    expect(gssapi.messages).toEqual([]);
   });
 });
