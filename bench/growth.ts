@@ -1,7 +1,7 @@
 /**
  * Parser growth (issue 7): the work of parseaddress, the MIME parser and the
  * SMTP reply parser must grow linearly with their input, including inputs
- * built to make a careless parser backtrack or rescan (SECURITY.md A9, A11,
+ * built to make a careless parser backtrack or rescan (docs/security.md, A9, A11,
  * A12). Each hostile input is measured at four sizes, n, 2n, 4n and 8n; the
  * time per input kilobyte should stay flat, so the last column (time per KB
  * at 8n over time per KB at n) stays near 1 where a quadratic parser would
@@ -115,7 +115,7 @@ function main(): void {
   if (content.includes(start)) {
     content = content.slice(0, content.indexOf(start)) + block + content.slice(content.indexOf(end) + end.length);
   } else {
-    content = `${content.trimEnd()}\n\n## Parser growth\n\nThe parsers must do work linear in their input, hostile input included (issue 7;\nSECURITY.md A9, A11, A12). \`bench/growth.ts\` times each hostile input at four sizes; the\nlast column divides the time per kilobyte at the largest size by that at the smallest:\nnear 1 is linear, about 8 would be quadratic. Parsers with a structural bound (nesting\ndepth, reply lines) stop at the bound, so their inputs grow past it to show that the\nrest costs no more.\n\n${block}\n`;
+    content = `${content.trimEnd()}\n\n## Parser growth\n\nThe parsers must do work linear in their input, hostile input included (issue 7;\ndocs/security.md, A9, A11, A12). \`bench/growth.ts\` times each hostile input at four sizes; the\nlast column divides the time per kilobyte at the largest size by that at the smallest:\nnear 1 is linear, about 8 would be quadratic. Parsers with a structural bound (nesting\ndepth, reply lines) stop at the bound, so their inputs grow past it to show that the\nrest costs no more.\n\n${block}\n`;
   }
   writeFileSync(doc, content);
 }

@@ -146,11 +146,9 @@ export function line(stream: Writable, text: string): void {
   stream.write(`${text}\n`);
 }
 
-/** One command of the program. */
+/** One command of the program (its one-line summary is in the command list, cli/tclmail.ts, so listing commands loads none). */
 export interface Command {
   name: string;
-  /** One line for the command list. */
-  summary: string;
   /** The full `--help` text. */
   help: string;
   /** Runs the command with the arguments that follow its name; resolves to the exit status. */

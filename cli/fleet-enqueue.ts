@@ -7,8 +7,11 @@
  */
 import { parseAddressList } from '../lib/address';
 import type { Fleet, FleetItem } from '../smtp/bulk/fleet';
+import { unsubscribeHeaders } from '../smtp/bulk/unsubscribe';
 import { EXIT, line, stringFlag, UsageError } from './args';
 import type { Flags, Io } from './args';
+import { bulkBounce, checkVerpIds } from './bulk-bounce';
+import type { BulkBounce } from './bulk-bounce';
 import { ListChecker } from './bulk-list';
 import { readTemplate } from './template';
 import type { Template } from './template';
@@ -42,6 +45,27 @@ function senderOf(template: Template, flags: Flags): string {
   return mailbox.address;
 }
 
+/**
+ * The bounce flags of an enqueue: --verp and --suppress as a local run reads
+ * them; --unsubscribe URL alone, since the secret stays with the workers
+ * (`tclmail worker --unsubscribe-secret-file`) and is never stored in Redis.
+ * A secret file given here is only checked.
+ */
+function fleetBounce(flags: Flags): BulkBounce {
+  if (stringFlag(flags, 'unsubscribe-secret-file') !== undefined) return bulkBounce(flags);
+  const url = stringFlag(flags, 'unsubscribe');
+  const extras = bulkBounce({ ...flags, unsubscribe: undefined });
+  if (url !== undefined) {
+    try {
+      unsubscribeHeaders({ url, secret: Buffer.alloc(16), id: 'x', address: 'check@example.org' });
+    } catch (error) {
+      throw new UsageError(`--unsubscribe: ${(error as Error).message.replace(/^unsubscribeHeaders: /, '')}`);
+    }
+    extras.unsubscribe = { url, secret: Buffer.alloc(0) };
+  }
+  return extras;
+}
+
 /** Exit status for a list that cannot be enqueued as it is (sysexits' EX_DATAERR). */
 const DATA_ERROR = 65;
 
@@ -50,6 +74,7 @@ export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promis
   const { flags, io, campaign, listPath } = request;
   const template = readTemplate(request.templatePath);
   const sender = senderOf(template, flags);
+  const extras = fleetBounce(flags);
   // The rules of a local run: one mailbox per row, every value present, ids unique (checker.rows() streams the list again).
   const checker = new ListChecker({ path: listPath, template, templatePath: request.templatePath, sender, allowEmpty: flags['allow-empty'] === true });
   const validation = checker.validate();
@@ -60,12 +85,15 @@ export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promis
     line(io.stderr, 'Correct the list, or enqueue the valid rows with --skip-invalid (the others are recorded invalid).');
     return DATA_ERROR;
   }
+  if (!checkVerpIds(checker, extras, io, listPath)) return DATA_ERROR;
+  const suppressed = extras.suppressed;
   // Duplicates (the same row again) are one item; invalid rows are stored as such, so that --status and the report name them.
   const items = function* (): Generator<FleetItem> {
     for (const verdict of checker.rows()) {
       if (verdict.kind === 'duplicate') continue;
       const item: FleetItem = { id: verdict.id, recipient: verdict.address, values: verdict.row.fields };
-      yield verdict.kind === 'invalid' ? { ...item, invalid: verdict.reason } : item;
+      if (verdict.kind === 'invalid') yield { ...item, invalid: verdict.reason };
+      else yield suppressed.has(verdict.address.trim().toLowerCase()) ? { ...item, suppressed: true } : item;
     }
   };
   let result;
@@ -75,7 +103,13 @@ export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promis
       sender,
       template: { bytes: storeTemplate(template) },
       ...(request.rate !== undefined ? { rate: request.rate } : {}),
-      options: { format: TEMPLATE_FORMAT, retainDays: request.retainDays },
+      options: {
+        format: TEMPLATE_FORMAT,
+        retainDays: request.retainDays,
+        // Read by every worker: the VERP template and the unsubscribe URL (never its secret).
+        ...(extras.verp !== undefined ? { verp: extras.verp } : {}),
+        ...(extras.unsubscribe !== undefined ? { unsubscribe: extras.unsubscribe.url } : {}),
+      },
       items,
       acceptChanged: flags['accept-changed'] === true,
     });
@@ -90,7 +124,7 @@ export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promis
   line(
     io.stderr,
     `campaign ${campaign}: ${result.total} item(s): ${result.added} added, ${result.known} already enqueued` +
-      `${result.changed > 0 ? `, ${result.changed} changed (accepted)` : ''}${result.invalid > 0 ? `, ${result.invalid} invalid` : ''}` +
+      `${result.changed > 0 ? `, ${result.changed} changed (accepted)` : ''}${result.invalid > 0 ? `, ${result.invalid} invalid` : ''}${result.suppressed > 0 ? `, ${result.suppressed} suppressed` : ''}` +
       `${validation.duplicates > 0 ? `, ${validation.duplicates} duplicate row(s)` : ''}; ${result.jobs} job(s) queued`,
   );
   return EXIT.OK;

@@ -25,6 +25,7 @@ export interface WorkerCounters {
   failed: number;
   uncertain: number;
   deferred: number;
+  suppressed: number;
 }
 
 /** The figures the endpoint reads at each scrape. */
@@ -44,6 +45,7 @@ const COUNTERS: Array<[keyof WorkerCounters, string]> = [
   ['failed', 'Messages not sent: retries used up, no relay, TLS or AUTH failure.'],
   ['uncertain', 'Messages whose end of data went out with no final reply: they may have been delivered.'],
   ['deferred', 'Temporary failures (4xx) put back to be tried again.'],
+  ['suppressed', 'Items not sent because their address is on the suppression list.'],
 ];
 
 /** The exposition text of one scrape. */

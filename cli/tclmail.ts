@@ -19,7 +19,7 @@ export interface CommandEntry {
 // Each command loads on first use (require), so `tclmail --help` or `tclmail send` never loads the capture server's or the fleet's packages.
 export const COMMANDS: readonly CommandEntry[] = [
   { name: 'send', summary: 'send a message (from flags or an .eml file) and report refused recipients', load: () => (require('./commands/send') as typeof import('./commands/send')).send },
-  { name: 'bulk', summary: 'send a template to every row of a CSV or JSON Lines list (journal, dry run, report)', load: () => (require('./commands/bulk') as typeof import('./commands/bulk')).bulk },
+  { name: 'bulk', summary: 'send a template to every row of a CSV or JSON Lines list (journal, resume, dry run, report, status)', load: () => (require('./commands/bulk') as typeof import('./commands/bulk')).bulk },
   { name: 'worker', summary: 'send for every campaign in a Redis (fleet mode) until SIGTERM', load: () => (require('./commands/worker') as typeof import('./commands/worker')).worker },
   { name: 'serve', summary: 'run an SMTP capture server that stores messages as .eml files', load: () => (require('./commands/serve') as typeof import('./commands/serve')).serve },
   { name: 'inspect', summary: 'print the MIME tree of an .eml file', load: () => (require('./commands/inspect') as typeof import('./commands/inspect')).inspect },

@@ -8,7 +8,7 @@
  * It returns what Tcllib's `mime::parseaddress` returns, one record per
  * address with the same keys, and like Tcllib it never throws: a bad address
  * gets its `error` key set and the parser carries on with the next one. Where
- * Tcllib is wrong or unsafe it is fixed (see docs/mime-utilities.md): no host
+ * Tcllib is wrong or unsafe it is fixed (see docs/differences-from-tcllib.md): no host
  * name is ever invented for a missing domain, every member of a group carries
  * the group name, a line break or control character is an error rather than
  * part of an address, and a `;` outside a group costs only its own entry.

@@ -3,7 +3,8 @@
  * recipients the message without showing them on it. The copy is a
  * multipart/digest whose one child is the message as transmitted
  * (message/rfc822), headed `Subject: [Bcc] <subject>` and described as a
- * "Blind Carbon Copy" (TCLLIB.md §1.6). Unlike Tcllib 1.21 it has one
+ * "Blind Carbon Copy"; Tcllib 1.21's smtp::sendmessage sends it after the
+ * main transaction, on the same connection. Unlike Tcllib's it has one
  * well-formed boundary and no empty `Bcc:` field.
  */
 import { type Readable } from 'node:stream';

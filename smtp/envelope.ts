@@ -4,7 +4,8 @@
  * loses. Pure functions over header lists, so the rules can be read and tested
  * without a server.
  *
- * The rules are Tcllib smtp 1.5.1's (TCLLIB.md §1.2) with its bugs fixed:
+ * The rules are Tcllib smtp 1.5.1's (it reads the envelope from the `-header`
+ * fields only; docs/differences-from-tcllib.md) with its bugs fixed:
  * - the part's own header fields count as well as the `header` option's;
  * - Bcc and Dcc never reach the transmitted header, from either source;
  * - the Sender field, when one is added, names the originator (RFC 5322 §3.6.2);

@@ -1,7 +1,7 @@
 /**
  * Readies a session to one server of the walk: connect (implicit TLS with
  * `tlsimport`), EHLO or HELO, STARTTLS as `starttls` and `tlspolicy` decide,
- * AUTH. A failure is recorded as an attempt; the failover rules (failover.ts)
+ * AUTH (skipped, as Tcllib does, when the server offers none). A failure is recorded as an attempt; the failover rules (failover.ts)
  * decide whether the walk goes on.
  */
 import { type Attempt, SmtpError } from '../lib/errors';
@@ -65,7 +65,12 @@ export async function openSession(plan: Plan, target: Target, attempts: Attempt[
         continue;
       }
 
-      if (settings.username !== '') {
+      if (settings.username !== '' && session.authMechanisms().length === 0) {
+        // As Tcllib: a server that offers no AUTH at all gets the message unauthenticated (scripts pass
+        // -username/-password whatever the server). One that requires AUTH refuses MAIL or RCPT (530), which is
+        // reported as ever. A server that offers AUTH with no usable mechanism is still an error (login()).
+        log?.(`${target.server} offers no AUTH: sending without authenticating (username ${JSON.stringify(settings.username)} not used)`);
+      } else if (settings.username !== '') {
         await session.login(settings.username, settings.password, settings.oauth2 === undefined ? undefined : { oauth2: settings.oauth2 });
       }
       ready = true;

@@ -144,7 +144,7 @@ export const SENDMESSAGE_OPTIONS = {
 
 /**
  * The options of one call (smtp.sendmessage, a pool and its sends): the table above and `signal`, which
- * cancels that call. smtp.sendmany reads the table without it: a run is cancelled as a whole or not at all.
+ * cancels that call. smtp.sendmany takes `signal` for the whole run (every message of it), never per item.
  */
 export const SEND_CALL_OPTIONS = { ...SENDMESSAGE_OPTIONS, signal: typed<AbortSignal>()({ kind: 'any' }) } as const satisfies OptionSpecs;
 

@@ -67,7 +67,6 @@ function checkSource(source: string): void {
 
 export const bounces: Command = {
   name: 'bounces',
-  summary: 'read bounces and complaints; keep a suppression list',
   help: HELP,
   async run(argv: string[], io: Io): Promise<number> {
     const { flags, args } = parseFlags(

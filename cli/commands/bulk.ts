@@ -276,7 +276,6 @@ function onSignals(io: Io, handle: RunHandle, drainSecs: number, hardStop: (sign
 
 export const bulk: Command = {
   name: 'bulk',
-  summary: 'send a template to every row of a CSV or JSON Lines list (journal, resume, dry run, report, status)',
   help: `${HELP}\n${FLEET_HELP}`,
   async run(argv: string[], io: Io): Promise<number> {
     if (isFleetBulk(argv, io.env)) return fleetBulk(argv, io);

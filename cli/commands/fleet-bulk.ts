@@ -18,6 +18,7 @@ import { openFleet } from '../../smtp/bulk/fleet';
 import type { Fleet } from '../../smtp/bulk/fleet';
 import { CLIENT } from '../../smtp/bulk/fleet/connection';
 import { REDIS_FLAGS, redisTarget } from '../redis-url';
+import { BOUNCE_FLAGS } from '../bulk-bounce';
 import { enqueueList } from '../fleet-enqueue';
 import { fleetActions, serveDashboard, WEB_FLAGS, webRequest } from '../bulk-web';
 
@@ -43,6 +44,14 @@ export const FLEET_HELP = `Fleet (BullMQ + Redis; see docs/fleet.md):
   --retain-days N       keep a finished campaign N days, then let Redis
                         drop it (default 7; 0 keeps it until --purge)
   --accept-changed      record the new meaning of changed items
+  --verp TEMPLATE       stored with the campaign: workers send each item
+                        from its VERP address (and its id as the DSN ENVID)
+  --suppress FILE       items whose address is listed are stored
+                        "suppressed" (never sent); workers also check the
+                        suppression set in Redis at send time
+  --unsubscribe URL     stored with the campaign; the secret is not: start
+                        the workers with --unsubscribe-secret-file FILE
+                        (given here too, the file is only checked)
 `;
 
 const FLAGS = {
@@ -64,6 +73,7 @@ const FLAGS = {
   'resend-uncertain': { type: 'string' },
   purge: { type: 'string' },
   progress: { type: 'string' },
+  ...BOUNCE_FLAGS,
   ...WEB_FLAGS,
 } as const;
 
@@ -125,6 +135,10 @@ function checkCombinations(flags: Flags, act: Action): void {
     ['allow-empty', ['enqueue']],
     ['originator', ['enqueue']],
     ['progress', ['enqueue']],
+    ['verp', ['enqueue']],
+    ['suppress', ['enqueue']],
+    ['unsubscribe', ['enqueue']],
+    ['unsubscribe-secret-file', ['enqueue']],
   ];
   for (const [flag, actions] of only) {
     if (flags[flag] !== undefined && !actions.includes(act)) throw new UsageError(`--${flag} goes with ${actions.map((a) => (a === 'enqueue' ? 'enqueuing (TEMPLATE LIST --campaign NAME)' : `--${a}`)).join(' or ')}`);

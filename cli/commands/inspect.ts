@@ -95,7 +95,6 @@ export function renderTree(tree: PartTree, out: (text: string) => void, depth = 
 
 export const inspect: Command = {
   name: 'inspect',
-  summary: 'print the MIME tree of an .eml file',
   help: HELP,
   async run(argv: string[], io: Io): Promise<number> {
     const { flags, args } = parseFlags(argv, { json: { type: 'boolean' } }, { min: 1, max: 1 });

@@ -223,7 +223,6 @@ export function usageFrom(error: unknown): UsageError {
 
 export const send: Command = {
   name: 'send',
-  summary: 'send a message (from flags or an .eml file) and report refused recipients',
   help: HELP,
   async run(argv: string[], io: Io): Promise<number> {
     const { flags } = parseFlags(argv, FLAGS, { min: 0, max: 0 });

@@ -70,7 +70,6 @@ export function describeMessage(message: CapturedMessage, when = new Date()): st
 
 export const serve: Command = {
   name: 'serve',
-  summary: 'run an SMTP capture server that stores messages as .eml files',
   help: HELP,
   async run(argv: string[], io: Io): Promise<number> {
     const { flags } = parseFlags(

@@ -74,7 +74,6 @@ function isOneClick(body: string): boolean {
 
 export const unsubscribe: Command = {
   name: 'unsubscribe',
-  summary: 'answer one-click unsubscribe POSTs (RFC 8058) and keep the suppression list',
   help: HELP,
   async run(argv: string[], io: Io): Promise<number> {
     const { flags } = parseFlags(argv, { listen: { type: 'string' }, 'secret-file': { type: 'string' }, suppress: { type: 'string' } }, { min: 0, max: 0 });

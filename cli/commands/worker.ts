@@ -6,10 +6,12 @@
  * recorded; claimed items not started go back to the queue) and exits 0; a
  * second signal exits at once, leaving the items in flight `uncertain`.
  */
+import { readFileSync } from 'node:fs';
 import * as mime from '../../mime';
 import type * as smtp from '../../smtp';
 import { EXIT, integerFlag, parseFlags, stringFlag, UsageError } from '../args';
 import type { Command, Flags, Io } from '../args';
+import { requireReadableFile } from '../compose';
 import { FleetLog, logFormat } from '../fleet-log';
 import { metricsAddress, RateWindow, serveMetrics } from '../fleet-metrics';
 import type { MetricsServer, WorkerCounters } from '../fleet-metrics';
@@ -44,6 +46,11 @@ item whose worker died before its end of data is sent by another.
   --metrics [HOST:]PORT  serve /metrics (Prometheus text) and /healthz
                          (200 running and connected, 503 otherwise);
                          the host is 127.0.0.1 unless given
+  --unsubscribe-secret-file FILE  the secret of the one-click unsubscribe
+                         tokens, for campaigns enqueued with --unsubscribe
+                         URL (the secret is never stored in Redis; without
+                         it such a campaign's items wait for a worker that
+                         has it)
   --allow-unsafe-redis   start even when Redis does not persist every write
                          (appendonly yes, appendfsync always): a Redis crash
                          can then resend up to about a second of messages
@@ -70,6 +77,7 @@ const FLAGS = {
   log: { type: 'string' },
   metrics: { type: 'string' },
   'allow-unsafe-redis': { type: 'boolean' },
+  'unsubscribe-secret-file': { type: 'string' },
   ...SENDING_FLAGS,
 } as const;
 
@@ -110,7 +118,7 @@ class Rendered {
 
 /** The worker's figures for logs and the metrics endpoint. */
 class Figures {
-  readonly counters: WorkerCounters = { sent: 0, refused: 0, failed: 0, uncertain: 0, deferred: 0 };
+  readonly counters: WorkerCounters = { sent: 0, refused: 0, failed: 0, uncertain: 0, deferred: 0, suppressed: 0 };
   readonly rate = new RateWindow();
   connected = false;
   running = false;
@@ -121,12 +129,17 @@ class Figures {
       this.rate.add();
     } else if (event.type === 'deferred') {
       this.counters.deferred += 1;
+    } else if (event.type === 'suppressed') {
+      this.counters.suppressed += 1;
     }
   }
 }
 
 function logEvent(log: FleetLog, event: WorkerEvent): void {
   switch (event.type) {
+    case 'suppressed':
+      log.info('suppressed', { campaign: event.campaign, item: event.id, state: 'suppressed' });
+      break;
     case 'outcome':
       (event.state === 'sent' ? log.info.bind(log) : log.warn.bind(log))('outcome', {
         campaign: event.campaign,
@@ -194,7 +207,6 @@ async function watch(url: string, shown: string, figures: Figures, log: FleetLog
 
 export const worker: Command = {
   name: 'worker',
-  summary: 'send for every campaign in a Redis (fleet mode) until SIGTERM',
   help: HELP,
   async run(argv: string[], io: Io): Promise<number> {
     const { flags } = parseFlags(argv, FLAGS, { min: 0, max: 0 });
@@ -207,6 +219,13 @@ export const worker: Command = {
     const leaseSecs = seconds(flags, 'lease-secs');
     const metricsAt = stringFlag(flags, 'metrics');
     const address = metricsAt === undefined ? undefined : metricsAddress(metricsAt);
+    const secretFile = stringFlag(flags, 'unsubscribe-secret-file');
+    let unsubscribeSecret: Buffer | undefined;
+    if (secretFile !== undefined) {
+      requireReadableFile('--unsubscribe-secret-file', secretFile);
+      unsubscribeSecret = Buffer.from(readFileSync(secretFile, 'utf8').trim(), 'utf8');
+      if (unsubscribeSecret.length < 16) throw new UsageError(`--unsubscribe-secret-file: the secret in ${secretFile} has ${unsubscribeSecret.length} bytes; it needs at least 16 (the same file the unsubscribe receiver reads)`);
+    }
     let options: smtp.SendMessageOptions;
     try {
       options = sendOptions(flags, io, []);
@@ -261,6 +280,7 @@ export const worker: Command = {
             ...(retryDelay !== undefined ? { retryDelay } : {}),
             ...(leaseSecs !== undefined ? { leaseSecs } : {}),
             allowUnsafeRedis: flags['allow-unsafe-redis'] === true,
+            ...(unsubscribeSecret !== undefined ? { unsubscribeSecret } : {}),
             render: (campaign, item) => rendered.add(campaign.campaign, item.id, renderStored(campaign.template, campaign.templateDigest, item.values, item.recipient)),
             onEvent: (event) => {
               rendered.done(event);

@@ -276,9 +276,9 @@ function lineSafe(kind: BodyKind, stats: BodyStats): boolean {
 }
 
 /**
- * The transfer encoding of a canonical body (RFC 2045 section 6; TCLLIB.md
- * §2.9 with its bugs fixed). `declared` is the part's `-encoding` ('' when
- * none), `stats` the scan of its bytes (null when needsScan said none was
+ * The transfer encoding of a canonical body (RFC 2045 section 6; Tcllib's
+ * choice with its bugs fixed, docs/differences-from-tcllib.md). `declared` is
+ * the part's `-encoding` ('' when none), `stats` the scan of its bytes (null when needsScan said none was
  * needed), `sevenBit` asks for a 7-bit result.
  *
  * - Text is always encoded in its canonical form (LF alone becomes CRLF).

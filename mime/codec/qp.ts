@@ -6,7 +6,7 @@
  * requires it encodes the characters that EBCDIC gateways mangle
  * (`! " # $ @ [ \ ] ^ \` { | } ~`), breaks lines after 73 characters, and
  * protects `From ` and lone-dot lines. So for ASCII text without CR it gives
- * Tcllib's bytes, apart from the fixes listed in docs/mime-utilities.md.
+ * Tcllib's bytes, apart from the fixes listed in docs/differences-from-tcllib.md.
  */
 import { parseOptions } from '../../lib/options';
 import { bytesToText, utf8Bytes } from './charsets';

@@ -1,5 +1,5 @@
 /**
- * Bounds on what one parse may build (SECURITY.md A9, A11). MIME has no
+ * Bounds on what one parse may build (docs/security.md, A9, A11). MIME has no
  * compression, so its "bombs" are structural: deep nesting, hosts of tiny
  * parts, endless header blocks. Past a bound the parser stops splitting and
  * keeps the rest as body bytes, with a defect, so nothing is lost and nothing

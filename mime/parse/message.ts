@@ -10,7 +10,7 @@
  * delimiters, preamble and epilogue of multiparts, and leaf bodies exactly as
  * they stood (still transfer-encoded).
  *
- * Behaviour, and where it differs from Tcllib 1.7 (TCLLIB.md §2.3, §3.1, §3.25):
+ * Behaviour, and where it differs from Tcllib 1.7 (docs/differences-from-tcllib.md):
  * - LF and CRLF line ends, mixed; folded values are unfolded in `value`.
  * - A line that is no field (`blah`) starts the body with the defect
  *   `improper line in header: blah`; Tcllib throws that text. A line with a
@@ -25,7 +25,7 @@
  * - Content-MD5 is an ordinary field (Tcllib drops it).
  * - message/* parts hold one part parsed from their (transfer-decoded) body,
  *   for files as well as strings.
- * - Bounds (parse-limits.ts): past a depth, part count, header size or memory
+ * - Bounds (limits.ts): past a depth, part count, header size or memory
  *   budget the rest stays body bytes, with a defect.
  */
 import { MimeError } from '../../lib/errors';

@@ -11,92 +11,20 @@
 import { InvalidInputError, OptionError, type Rejected } from '../../lib/errors';
 import { type OptionSpecs, parseOptions, type ParsedOptions, type TclWords } from '../../lib/options';
 import type { Token } from '../../mime';
+import { abortError, whenAborted } from '../protocol/abort';
+import { readSignal } from '../protocol/connect-options';
 import { Breaker, isConnectionFailure } from './breaker';
 import { IdTable, idHash } from './id-table';
 import { identify, plannedMessageId } from './identify';
 import { FileLedger } from './journal';
 import { ChangedItems, ChangedItemsError } from './ledger';
-import { POOL_LIMITS, type PoolOptions, readPoolOptions, SessionPool } from './pool';
+import { POOL_LIMITS, readPoolOptions, SessionPool } from './pool';
 import { backoffDelay, type Backoff, classify, codeOf, Pacer } from './retry';
-import type { Plan, SendMessageOptions } from '../sendmessage';
+import type { Plan } from '../sendmessage';
 import { SENDMESSAGE_OPTIONS } from '../sendmessage';
 
-/**
- * One message of the source: a token, or a token with its own options, its id
- * and its digest (what the item means; computed from the envelope and the
- * message when not given, see message-digest.ts).
- */
-export type BulkItem = Token | { token: Token; options?: SendMessageOptions; id?: string; digest?: string };
-
-/** What became of one message. */
-export interface BulkOutcome {
-  /** The caller's id, else the message's Message-ID. */
-  id: string;
-  /**
-   * `sent`: accepted (for some recipients at least; see `rejected`).
-   * `refused`: the server refused the sender, the recipients or the message for good (5xx).
-   * `failed`: not sent: bad input, retries used up, no server reachable, TLS or AUTH failure.
-   * `uncertain`: the end of data went out and no final reply came back; it may have been delivered.
-   * `duplicate`: the id came earlier in the same source: one item, sent (or not) once.
-   */
-  status: 'sent' | 'refused' | 'failed' | 'uncertain' | 'duplicate';
-  /** Refused recipients `[address, code, diagnostic]`, as smtp.sendmessage returns them (or its error carries them). */
-  rejected: Rejected[];
-  /** Why the message was not sent (or may not have been); null when sent. */
-  error: Error | null;
-  /** How many times this run tried to send it (0 when the journal settled it). */
-  attempts: number;
-  /** True when the outcome comes from the journal of an earlier run, not from this one. */
-  journaled: boolean;
-}
-
-/** Counts so far, given to `onProgress` after every outcome and every deferral. */
-export interface BulkProgress {
-  sent: number;
-  refused: number;
-  failed: number;
-  uncertain: number;
-  /** Items that came twice in the source (counted once, reported once as a duplicate). */
-  duplicate: number;
-  /** Outcomes taken from the journal (counted in the four above as well). */
-  journaled: number;
-  /** Messages being sent now. */
-  inFlight: number;
-  /** Messages waiting to be tried again. */
-  deferred: number;
-  /** Retries made so far. */
-  retries: number;
-  /** Outcomes so far. */
-  done: number;
-}
-
-/** Options of {@link sendmany}: every pool option (defaults for every message) and the run's own. */
-export interface SendManyOptions extends PoolOptions {
-  /** Messages in flight at once. Default 5; `maxConnections` defaults to it. */
-  concurrency?: number;
-  /** Messages started per second, evenly spaced (retries count). Default: no limit. */
-  rate?: number;
-  /** How many times a temporary failure is tried again. Default 3. */
-  retries?: number;
-  /** Seconds before the first retry; doubled for each further one, with jitter. Default 5. */
-  retryDelay?: number;
-  /** The longest wait between tries, in seconds. Default 300. */
-  maxRetryDelay?: number;
-  /** Path of the write-ahead journal (JSON Lines), or a journal already opened with `FileLedger.open`. Without it, nothing is recorded. */
-  journal?: string | FileLedger;
-  /** The campaign's name, recorded in a new journal's manifest (default: the journal's file name). */
-  campaign?: string;
-  /** Send again the messages the journal shows as uncertain (they may then arrive twice). Default false. */
-  resendUncertain?: boolean;
-  /** Accept items whose id the journal knows with another digest, and record the new digest. Default false: such a run is refused. */
-  acceptChanged?: boolean;
-  /** Remove the journal's lock whoever holds it (the operator has checked that no run uses it). Default false. */
-  breakLock?: boolean;
-  /** Seconds of refused or dropped connections, with nothing delivered, before the run gives up (CircuitOpenError). 0 never gives up. Default 60. */
-  giveUpAfter?: number;
-  /** Called with the counts after every outcome and every deferral. */
-  onProgress?: (progress: BulkProgress) => void;
-}
+export type { BulkItem, BulkOutcome, BulkProgress, SendManyOptions } from './sendmany-types';
+import type { BulkItem, BulkOutcome, BulkProgress, SendManyOptions } from './sendmany-types';
 
 const COMMAND = 'smtp.sendmany';
 
@@ -113,6 +41,7 @@ const RUN_OPTIONS: OptionSpecs = {
   breakLock: { kind: 'boolean' },
   giveUpAfter: { kind: 'any' },
   onProgress: { kind: 'function' },
+  signal: { kind: 'any' },
 };
 
 const SENDMANY_OPTIONS: OptionSpecs = { ...SENDMESSAGE_OPTIONS, ...POOL_LIMITS, ...RUN_OPTIONS };
@@ -141,6 +70,7 @@ interface Settings {
   breakLock: boolean;
   giveUpAfter: number;
   onProgress: ((progress: BulkProgress) => void) | undefined;
+  signal: AbortSignal | undefined;
 }
 
 /** A message accepted into the run: planned once, so a retry sends the same Date and Message-ID. */
@@ -245,7 +175,20 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
 
   private start(): void {
     this.started = true;
-    this.runPromise = this.run();
+    const signal = this.settings.signal;
+    // The run ends with the AbortError, after the outcomes already produced; the plans carry the signal, so the
+    // pool aborts each message in flight before its end of data.
+    const stopListening = whenAborted(signal, () => {
+      this.fatal ??= abortError(signal!);
+      this.stopping = true;
+      this.changed();
+    });
+    this.runPromise = this.run().finally(stopListening);
+  }
+
+  /** True when this error is the run's own abort (not an outcome of the message). */
+  private aborted(error: unknown): boolean {
+    return this.settings.signal?.aborted === true && error instanceof DOMException && error.name === 'AbortError';
   }
 
   private async run(): Promise<void> {
@@ -451,6 +394,11 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
         this.emit({ id: job.id, status: 'sent', rejected, error: null, attempts: job.tries, journaled: false });
       } catch (error) {
         if (ledger?.broken) throw ledger.broken;
+        if (this.aborted(error)) {
+          // Cancelled before its end of data: not an outcome. The journal keeps it for the next run.
+          if (announced) await ledger!.markDeferred(job.id, { diagnostic: 'the run was aborted before the end of data' });
+          return;
+        }
         const verdict = classify(error);
         const rejected = (error as { rejected?: Rejected[] }).rejected ?? [];
         const connection = isConnectionFailure(error);
@@ -549,7 +497,7 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
  * or `{ token, options, id, digest }`; the options are sendmessage's and the
  * pool's (defaults for every message), plus `concurrency`, `rate`, `retries`,
  * `retryDelay`, `maxRetryDelay`, `journal`, `campaign`, `resendUncertain`,
- * `acceptChanged`, `breakLock`, `giveUpAfter` and `onProgress`
+ * `acceptChanged`, `breakLock`, `giveUpAfter`, `onProgress` and `signal`
  * (docs/bulk.md). Nothing is sent until the result is iterated.
  *
  * Tcllib has no bulk sender: a Tcl script loops over `smtp::sendmessage`.
@@ -565,7 +513,7 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
  * @throws OptionError for a bad option, at once. A journal that cannot be
  *   opened, written or locked makes the iteration throw a JournalError; a
  *   changed item a ChangedItemsError (before anything is sent, for an array);
- *   a dead relay a CircuitOpenError.
+ *   a dead relay a CircuitOpenError; an aborted `signal` an AbortError (DOMException).
  */
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, options?: SendManyOptions): BulkRun;
 export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, ...flat: TclWords): BulkRun;
@@ -588,6 +536,7 @@ export function sendmany(source: Iterable<BulkItem> | AsyncIterable<BulkItem>, .
     breakLock: (o.breakLock as boolean | undefined) ?? false,
     giveUpAfter: positive('giveUpAfter', o.giveUpAfter, 60, true) as number,
     onProgress: o.onProgress as ((progress: BulkProgress) => void) | undefined,
+    signal: readSignal(COMMAND, o.signal),
   };
   if (settings.journal !== undefined && !(settings.journal instanceof FileLedger) && (typeof settings.journal !== 'string' || settings.journal === '')) {
     throw new OptionError(COMMAND, 'journal', `-journal expects a file path or an open FileLedger, not ${JSON.stringify(settings.journal)}`);

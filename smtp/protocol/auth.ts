@@ -87,7 +87,7 @@ export function chooseMechanisms(offered: readonly string[], credentials: Creden
  * with `insecureauth`, or to loopback: the address actually connected to must
  * be loopback and, when `server` is given, so must the name asked for, so a
  * name that a resolver points at 127.0.0.1 is still treated as the remote host
- * it claims to be (SECURITY.md A4; Go's PlainAuth reads the name).
+ * it claims to be (docs/security.md, A4; Go's PlainAuth reads the name).
  */
 export function credentialsMayTravel(secure: boolean, remoteAddress: string | undefined, insecureauth: boolean, server?: string): boolean {
   if (secure || insecureauth) return true;

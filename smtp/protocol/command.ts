@@ -2,7 +2,7 @@
  * SMTP commands as values (RFC 5321 §4.1.1). Each one knows its exact line and
  * how long the server may take to answer it; {@link commandBytes} is the one
  * place where lines become bytes, and it refuses CR, LF and NUL, so no value the
- * caller passes can end a command early and start another (SECURITY.md A1).
+ * caller passes can end a command early and start another (docs/security.md, A1).
  */
 import { InvalidInputError, type Stage } from '../../lib/errors';
 import { refuseControls, refuseLineBreaks } from '../../lib/text';
@@ -22,9 +22,12 @@ export interface Command {
   readonly secret: boolean;
 }
 
-// RFC 5321 §4.5.3.2: the least time a client should wait for each reply.
+// RFC 5321 §4.5.3.2: the least time a client should wait for each reply, but for the greeting.
 export const TIMEOUTS = {
-  greeting: 300,
+  // The RFC's 5 minutes, capped by maxsecs, made a wrong port (an HTTP server, a port that says
+  // nothing) look like a hung send for 2 minutes. Greeting delays that servers use against spam
+  // (Postfix's postscreen, Sendmail's greet_pause) last seconds: a minute leaves them room.
+  greeting: 60,
   mail: 300,
   rcpt: 300,
   data: 120,
@@ -51,7 +54,7 @@ function make(verb: string, line: string, stage: Stage, timeoutSecs: number, sec
 export function checkMailbox(field: string, address: string): string {
   refuseLineBreaks(field, address);
   refuseControls(field, address);
-  // '<' or '>' inside the brackets would let a naive server read what follows as parameters (SECURITY.md A3).
+  // '<' or '>' inside the brackets would let a naive server read what follows as parameters (docs/security.md, A3).
   if (/[<>]/.test(address)) throw new InvalidInputError(field, `angle brackets are not allowed in an address: ${JSON.stringify(address)}`);
   let rest = address;
   if (address.startsWith('"')) {

@@ -2,7 +2,7 @@
  * One TCP (or TLS) connection to an SMTP server: a bounded line reader, replies
  * read within a deadline, command lines written through `commandBytes`, and the
  * STARTTLS upgrade. Every wait here ends: by a reply, by the server closing, or
- * by its deadline (SECURITY.md A12, A13).
+ * by its deadline (docs/security.md, A12, A13).
  */
 import { abortError, whenAborted } from './abort';
 import * as net from 'node:net';
@@ -353,7 +353,7 @@ export class Connection {
 
   /**
    * Starts TLS on this connection after the server's 220 to STARTTLS. Bytes
-   * already received are an attack (SECURITY.md A5): the connection is closed
+   * already received are an attack (docs/security.md, A5): the connection is closed
    * and ETLS thrown. Certificates and the host name are verified unless the
    * options say otherwise; the name checked is `servername`, else the server.
    */

@@ -2,7 +2,7 @@
  * Server replies (RFC 5321 §4.2): lines of `code-text`, the last `code text`,
  * all with one code. A reply is parsed once into a {@link Reply}; nothing
  * downstream reads reply text again. Bounds keep a hostile server from making
- * us hold an endless reply (SECURITY.md A12).
+ * us hold an endless reply (docs/security.md, A12).
  */
 import { SmtpError, type Stage } from '../../lib/errors';
 import type { Reply } from './types';

@@ -326,11 +326,21 @@ class SmtpSession extends Channel implements Session {
     }
     await this.greetIfNeeded();
     const offered = this.extensions?.authMechanisms ?? [];
-    if (offered.length === 0) throw this.conn.error('EAUTH', 'auth', `${this.server} offers no AUTH mechanism`);
+    if (offered.length === 0) {
+      throw this.conn.error(
+        'EAUTH',
+        'auth',
+        `${this.server} offers no AUTH mechanism: send without login() (smtp.sendmessage does so by itself here), or call starttls() first if the server offers AUTH only over TLS`,
+      );
+    }
     const credentials: Credentials = { user, password, oauth2: opts.oauth2 };
     const mechanisms = chooseMechanisms(offered, credentials, opts.mechanism);
     if (mechanisms.length === 0) {
-      throw this.conn.error('EAUTH', 'auth', `no usable AUTH mechanism: the server offers ${offered.join(' ')}`);
+      throw this.conn.error(
+        'EAUTH',
+        'auth',
+        `no usable AUTH mechanism: ${this.server} offers ${offered.join(' ')} and tclmail speaks ${opts.mechanism === undefined ? 'CRAM-MD5, LOGIN, PLAIN (and XOAUTH2 with oauth2)' : `only ${opts.mechanism.toUpperCase()} as asked`}: ${opts.mechanism === undefined ? 'ask the server\'s operator for one of those, or give oauth2 for XOAUTH2' : 'drop the mechanism option, or ask for one the server offers'}`,
+      );
     }
     let last: Reply | null = null;
     for (const mechanism of mechanisms) {

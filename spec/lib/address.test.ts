@@ -9,7 +9,7 @@ function one(text: string): AddressInfo {
   return list[0];
 }
 
-describe('parseaddress: Tcllib scenario 20', () => {
+describe('parseaddress: the cases Tcllib documents', () => {
   it('reads a name and an angle address, with every key of Tcllib', () => {
     expect(one('John Doe <john@example.com>')).toEqual({
       address: 'john@example.com',
@@ -91,7 +91,7 @@ describe('parseaddress: Tcllib scenario 20', () => {
   });
 });
 
-describe('parseaddress: the confusions of SECURITY.md A1 and A3', () => {
+describe('parseaddress: the confusions of docs/security.md, A1 and A3', () => {
   it('refuses CR LF inside a quoted local part (MimeKit CVE-2026-30227, Tcllib)', () => {
     for (const text of ['"x\r\nRCPT TO:<evil@x.org>"@b.org', '"x\r\nRCPT TO:<evil@x.org>\r\nNOOP "@b.org', '"x\nRCPT TO:<evil@x.org>"@b.org']) {
       const list = parseaddress(text);

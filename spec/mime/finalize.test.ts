@@ -1,5 +1,5 @@
 /**
- * finalize (TCLLIB.md §2.10, scenario 19): releasing tokens, and how far
+ * finalize: releasing tokens, and how far
  * below it reaches; a released token is refused everywhere with ETOKEN.
  */
 import { PassThrough } from 'node:stream';
@@ -17,7 +17,7 @@ const alive = (token: mime.Token): void => {
 };
 
 describe('finalize', () => {
-  it('by default (dynamic) keeps the parts a caller passed with -parts (scenario 19)', () => {
+  it('by default (dynamic) keeps the parts a caller passed with -parts', () => {
     const a = leaf('a');
     const b = leaf('b');
     const multi = mime.initialize({ canonical: 'multipart/mixed', parts: [a, b] });

@@ -1,5 +1,5 @@
 /**
- * getbody (TCLLIB.md §2.7, scenarios 6 and 19): canonical bodies as given,
+ * getbody: canonical bodies as given,
  * parsed bodies transfer-decoded, `decode` to a string from the charset, and
  * the `command` callback in blocks.
  */
@@ -51,14 +51,14 @@ describe('getbody of a parsed part', () => {
     expect(mime.getbody(token)).toEqual(Buffer.from('hello world'));
   });
 
-  it('decodes Latin-1 and EUC-JP quoted-printable text with decode (scenario 6)', () => {
+  it('decodes Latin-1 and EUC-JP quoted-printable text with decode', () => {
     const latin = init({ string: 'Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nFran=E7ois' });
     expect(mime.getbody(latin, { decode: true })).toBe('François');
     const japanese = init({ string: 'Content-Type: text/plain; charset=EUC-JP\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=A4=CF' });
     expect(mime.getbody(japanese, { decode: true })).toBe('\u306f');
   });
 
-  it('fails decode for an unknown charset with Tcllib\'s message (scenario 6)', () => {
+  it('fails decode for an unknown charset with Tcllib\'s message', () => {
     const token = init({ string: 'Content-Type: text/plain; charset=SCRIBBLE\r\n\r\nhello' });
     expect(mime.getbody(token)).toEqual(Buffer.from('hello'));
     expect(() => mime.getbody(token, { decode: true })).toThrow(
@@ -74,7 +74,7 @@ describe('getbody of a parsed part', () => {
 });
 
 describe('getbody with a command', () => {
-  it('hands over blocks of blocksize, then end (scenario 19)', () => {
+  it('hands over blocks of blocksize, then end', () => {
     const calls: Array<[string, unknown]> = [];
     const result = mime.getbody(init({ canonical: 'text/plain', string: 'part one' }), {
       blocksize: 3,

@@ -1,7 +1,8 @@
 /**
  * initialize: both calling styles, canonical mode with Tcllib's validation
- * (TCLLIB.md §2.2, scenario 18) and the §3.28 fixes, and the parse-mode
- * branch's own checks (§2.3).
+ * and the fixes listed in docs/differences-from-tcllib.md
+ * (exactly one of string/file/parts, named bad values), and the parse-mode
+ * branch's own checks.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,7 +60,7 @@ describe('canonical mode', () => {
     expect(mime.getbody(init({ canonical: 'text/plain', file: path }))).toEqual(Buffer.from('from a file'));
   });
 
-  describe('refuses what Tcllib refuses (scenario 18)', () => {
+  describe('refuses what Tcllib refuses', () => {
     const cases: Array<[string, Record<string, unknown>, string, string]> = [
       ['a repeated parameter, any case', { canonical: 'text/plain', param: [['charset', 'a'], ['Charset', 'b']], string: 'x' }, 'MimeError', 'the Charset parameter may be specified at most once'],
       ['Content-Type as a header', { canonical: 'text/plain', header: [['Content-Type', 'text/html']], string: 'x' }, 'MimeError', 'use -canonical instead of -header Content-Type text/html'],
@@ -82,7 +83,7 @@ describe('canonical mode', () => {
     });
   });
 
-  describe('the §3.28 fixes', () => {
+  describe('checks Tcllib lacks', () => {
     it('checks "exactly one of" even when -string is given', () => {
       const path = join(dir, 'one.txt');
       writeFileSync(path, 'x');
@@ -152,7 +153,7 @@ describe('canonical mode', () => {
 });
 
 describe('parse mode', () => {
-  it('refuses the canonical-only options (§2.3)', () => {
+  it('refuses the canonical-only options', () => {
     for (const name of ['param', 'encoding', 'header', 'parts']) {
       const value = name === 'encoding' ? 'base64' : name === 'parts' ? [] : ['a', 'b'];
       expect(() => mime.initialize({ string: 'Subject: x\r\n\r\nbody', [name]: value })).toThrow(`-${name} requires -canonical`);

@@ -1,5 +1,5 @@
 /**
- * getproperty (TCLLIB.md §2.4): content, declared encoding, parameters,
+ * getproperty: content, declared encoding, parameters,
  * sub-part tokens and Tcllib's size, one at a time or all together.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

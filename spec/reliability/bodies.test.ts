@@ -1,5 +1,5 @@
 /**
- * Bodies against SMTP smuggling and dot-stuffing bugs (SECURITY.md A7, A8):
+ * Bodies against SMTP smuggling and dot-stuffing bugs (docs/security.md, A7, A8):
  * bare CR, bare LF and every dot / line-end combination, cut at every chunk
  * boundary, sent over a real socket. For each message the wire carries only
  * CRLF line ends, no line of the body is a lone dot, and the server reads

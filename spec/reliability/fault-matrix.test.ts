@@ -1,5 +1,5 @@
 /**
- * The fault matrix (issue 7, SECURITY.md "Reply handling by stage"): every
+ * The fault matrix (issue 7; the reply-by-stage table of docs/smtp.md): every
  * SMTP stage × every fault, each cell run through smtp.sendmessage against a
  * faulty scripted server first and a good one second. Every cell asserts
  * which server was tried next, what was returned or thrown (code, stage,
@@ -58,7 +58,7 @@ const FAULT_TITLES: Record<Fault, string> = {
 /** How a failure showed itself, read from the attempt's diagnostic. */
 type How = 'reply' | 'drop' | 'timeout' | 'protocol' | 'injection' | 'refused' | 'dns';
 
-/** What the rule table of SECURITY.md says a cell must do. */
+/** What the reply-by-stage table of docs/smtp.md says a cell must do. */
 type Expected =
   | { kind: 'next'; stage: Stage; code: number | null; how: How }
   | { kind: 'stop'; error: SmtpErrorCode; stage: Stage; code: number | null }
@@ -238,7 +238,7 @@ function options(row: Row, fault: Fault, servers: string[], ports: number[], ext
   };
 }
 
-// ---- the rule table of SECURITY.md, cell by cell ----
+// ---- the reply-by-stage table of docs/smtp.md, cell by cell ----
 
 const NA_CONNECT = 'no reply exists yet at this stage';
 

@@ -1,5 +1,5 @@
 /**
- * Hostile input (SECURITY.md A1, A2, A3): every field that reaches a command
+ * Hostile input (docs/security.md, A1, A2, A3): every field that reaches a command
  * line or a header is fuzzed with CR, LF, NUL, other controls and ready-made
  * injections (an extra RCPT, a Bcc header, a MIME part, an end of data).
  * Each value must end one of two ways:

@@ -1,9 +1,9 @@
 /**
- * A hostile or broken server's replies (SECURITY.md A5, A12, A13, A14): every
+ * A hostile or broken server's replies (docs/security.md, A5, A12, A13, A14): every
  * one ends in a typed error — EPROTOCOL, ETIMEOUT, or EUNCERTAIN after the end
  * of data — within the session's deadline and with bounded buffers, never a
  * hang, a crash or a reply taken as the answer to the wrong command.
- * spec/smtp/session-faults.test.ts already covers an endless multi-line
+ * spec/smtp/protocol/session-faults.test.ts already covers an endless multi-line
  * reply, mixed codes in a two-line reply, an 8 KiB line, a trickling reply
  * and a reply split across writes; this file adds what it leaves out.
  */

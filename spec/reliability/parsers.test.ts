@@ -1,10 +1,10 @@
 /**
- * Property tests for the three parsers that read what others wrote (SECURITY.md
+ * Property tests for the three parsers that read what others wrote (docs/security.md,
  * A9, A11, A12): the SMTP reply parser, the MIME parser and parseaddress. No
  * input makes any of them throw anything but a typed error; the MIME parser
  * and parseaddress never throw at all (they record defects and errors). Size
  * bombs, deep nesting and linear-time checks live with each parser's own
- * tests (spec/mime/parse-limits.test.ts, spec/lib/address.test.ts) and the
+ * tests (spec/mime/parse/limits.test.ts, spec/lib/address.test.ts) and the
  * benchmarks; here the inputs are many and small.
  */
 import fc from 'fast-check';

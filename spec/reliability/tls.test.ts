@@ -1,5 +1,5 @@
 /**
- * TLS against an on-path attacker and a bad certificate (SECURITY.md A4, A5,
+ * TLS against an on-path attacker and a bad certificate (docs/security.md, A4, A5,
  * A6). The server is reached by a name that is not loopback, `mx.example.test`,
  * which a test resolver (the `lookup` hook) sends to 127.0.0.1: the client
  * must treat it as the remote host it claims to be. So:

@@ -172,7 +172,7 @@ describeWithTcllib('sendmessage compared with Tcllib smtp::sendmessage', () => {
     const tclDigest = smtpNames(t.transactions[1]);
     expect(t.transactions[1].fields.get('bcc')).toEqual(['']);
     tclDigest.delete('bcc');
-    // Tcllib 1.7.0 writes the boundary twice, the second time on a line of its own (TCLLIB.md §3.2).
+    // Tcllib 1.7.0 writes the boundary twice, the second time on a line of its own.
     const broken = [...tclDigest].filter((name) => !/^[a-z0-9-]+$/.test(name));
     expect(broken).toEqual([expect.stringMatching(/^;\s*boundary=/)]);
     broken.forEach((name) => tclDigest.delete(name));

@@ -1,5 +1,6 @@
 /**
- * The envelope rules of sendmessage (TCLLIB.md §1.2 with the §3 fixes), as pure
+ * The envelope rules of sendmessage (Tcllib smtp 1.5.1's, with the fixes in
+ * docs/differences-from-tcllib.md), as pure
  * functions over header lists: who MAIL FROM names, who gets a RCPT, and what
  * the transmitted header gains and loses.
  */

@@ -1,6 +1,6 @@
 /**
- * The failover walk of sendmessage against scripted servers (TCLLIB.md §4,
- * scenarios 23-35, with the port's fixes): which failures move on to the next
+ * The failover walk of sendmessage against scripted servers (the reply-by-stage
+ * table of docs/smtp.md): which failures move on to the next
  * server, which stop the walk, what is returned or thrown, and which servers
  * were tried, in order.
  */
@@ -26,7 +26,7 @@ function walk(ports: number[], ...more: unknown[]): Promise<unknown> {
 
 const stages = (attempts: Attempt[]): string[] => attempts.map((a) => `${a.port}:${a.stage}:${a.code ?? '-'}`);
 
-describe('sendmessage: the dialogue (scenario 23)', () => {
+describe('sendmessage: the dialogue', () => {
   it('sends EHLO, MAIL, RCPT for To then Cc, DATA, the dot-stuffed body and QUIT, and returns []', async () => {
     const srv = await server({ ehlo: ['250-scripted.test', '250-SIZE 100000', '250 8BITMIME'] });
     await expect(walk([srv.port])).resolves.toEqual([]);
@@ -49,7 +49,7 @@ describe('sendmessage: the dialogue (scenario 23)', () => {
 });
 
 describe('sendmessage: failures that move on to the next server', () => {
-  it('walks past a closed port, a 554 greeting and EHLO 500, and delivers with HELO (scenario 27)', async () => {
+  it('walks past a closed port, a 554 greeting and EHLO 500, and delivers with HELO', async () => {
     const dead = await closedPort();
     const refusing = await server({ greeting: '554 5.3.2 go away' });
     const old = await server({ ehlo: '500 5.5.1 what is EHLO', helo: '250 old.test' });
@@ -62,7 +62,7 @@ describe('sendmessage: failures that move on to the next server', () => {
     expect(old.messages).toHaveLength(1);
   });
 
-  it('throws EALLFAILED with every attempt in order when no server takes the message (scenario 28)', async () => {
+  it('throws EALLFAILED with every attempt in order when no server takes the message', async () => {
     const dead = await closedPort();
     const refusing = await server({ greeting: '554 5.3.2 go away' });
     const busy = await server({ ehlo: '421 4.3.2 too busy' });
@@ -100,7 +100,7 @@ describe('sendmessage: failures that move on to the next server', () => {
   });
 });
 
-describe('sendmessage: refusals that stop the walk (scenario 29)', () => {
+describe('sendmessage: refusals that stop the walk', () => {
   it.each([
     ['MAIL 553', { MAIL: '553 5.7.1 sender rejected' }, 'mail', '553: 5.7.1 sender rejected'],
     ['DATA 554', { DATA: '554 5.3.0 no data for you' }, 'data', '554: 5.3.0 no data for you'],
@@ -124,7 +124,7 @@ describe('sendmessage: refusals that stop the walk (scenario 29)', () => {
 describe('sendmessage: recipients', () => {
   const partial = { on: { 'RCPT TO:<c@y.org>': '550 5.1.1 no such user' } };
 
-  it('with atleastone false, sends nothing when one recipient is refused and throws the list (scenario 24)', async () => {
+  it('with atleastone false, sends nothing when one recipient is refused and throws the list', async () => {
     const srv = await server(partial);
     const error = await failure(walk([srv.port]));
     expect(error.code).toBe('ERECIPIENTS');
@@ -137,7 +137,7 @@ describe('sendmessage: recipients', () => {
     expect(srv.received).toHaveLength(0);
   });
 
-  it('with atleastone true, sends to the others and returns the refused triples (scenario 24)', async () => {
+  it('with atleastone true, sends to the others and returns the refused triples', async () => {
     const srv = await server(partial);
     await expect(walk([srv.port], '-atleastone', 1)).resolves.toEqual([['c@y.org', 550, '5.1.1 no such user']]);
     expect(srv.messages[0].rcptTo).toEqual(['b@y.org']);
@@ -168,7 +168,7 @@ describe('sendmessage: recipients', () => {
   });
 });
 
-describe('sendmessage: the end of data (scenario 30, SECURITY.md A14)', () => {
+describe('sendmessage: the end of data (docs/security.md, A14)', () => {
   it('throws an uncertain outcome when the dot reply is late past maxsecs, and tries no other server', async () => {
     const slow = await server({ on: { '.': { reply: '250 2.0.0 queued at last', delayMs: 3000 } } });
     const second = await server();
@@ -190,7 +190,7 @@ describe('sendmessage: the end of data (scenario 30, SECURITY.md A14)', () => {
   });
 });
 
-describe('sendmessage: STARTTLS refused (scenario 32)', () => {
+describe('sendmessage: STARTTLS refused', () => {
   const refusing: Script = { ehlo: ['250-scripted.test', '250 STARTTLS'], on: { STARTTLS: '454 4.7.0 TLS not available' } };
 
   it('gives the server up by default (no silent plaintext) and delivers to the next one', async () => {
@@ -236,14 +236,14 @@ describe('sendmessage: STARTTLS refused (scenario 32)', () => {
 });
 
 describe('sendmessage: other Tcllib behaviour', () => {
-  it('accepts -queue and sends no non-standard QUED or ONEX (scenario 31)', async () => {
+  it('accepts -queue and sends no non-standard QUED or ONEX', async () => {
     const srv = await server({ ehlo: ['250-scripted.test', '250-ONEX', '250 XQUE'] });
     await expect(walk([srv.port], '-queue', 1)).resolves.toEqual([]);
     await srv.closedConnection(0);
     expect(srv.transcript[0].filter((l) => /^(QUED|ONEX)/.test(l))).toEqual([]);
   });
 
-  it('pairs ports with servers and repeats the last port for the rest (API.md; Tcllib used 25)', async () => {
+  it('pairs ports with servers and repeats the last port for the rest (Tcllib used 25)', async () => {
     const srv = await server({ connection: (i) => (i === 0 ? { greeting: '554 5.3.2 not you' } : undefined) });
     await expect(sendmessage(message(), '-servers', ['127.0.0.1', '127.0.0.1'], '-ports', [srv.port], ...HEADERS)).resolves.toEqual([]);
     expect(srv.connections).toBe(2);
@@ -259,7 +259,7 @@ describe('sendmessage: other Tcllib behaviour', () => {
     expect(large.messages).toHaveLength(1);
   });
 
-  it('validates every option before connecting (scenario 34)', async () => {
+  it('validates every option before connecting', async () => {
     const srv = await server();
     const cases: unknown[][] = [
       ['-bogus', 1],

@@ -50,6 +50,8 @@ export interface EnqueueResult {
   changed: number;
   /** Items invalid (stored as such, never sent). */
   invalid: number;
+  /** Items stored `suppressed` (on a suppression list given at enqueue time; never sent). */
+  suppressed: number;
   /** Rows that repeat an earlier item of the list (same id, same digest): one item. The first 20 ids and the count. */
   duplicates: { count: number; ids: string[] };
   /** Jobs added to the queue now. */
@@ -153,7 +155,7 @@ export async function enqueueWith(redis: FleetRedis, prefix: string, addJobs: Ad
   // An id used twice in one list for two different items cannot be accepted: one would hide the other.
   if (changedCount > 0 && !options.acceptChanged) throw new ChangedItemsError(campaign, changedIds, changedCount);
 
-  const result: EnqueueResult = { campaign, listDigest: list.digest(), total: list.size, added: 0, known: 0, changed: 0, invalid: 0, duplicates, jobs: 0 };
+  const result: EnqueueResult = { campaign, listDigest: list.digest(), total: list.size, added: 0, known: 0, changed: 0, invalid: 0, suppressed: 0, duplicates, jobs: 0 };
   await storeCampaign(
     redis, keys,
     { campaign, sender: options.sender, template: options.template, templateDigest: tplDigest, rate: options.rate, options: options.options, listDigest: result.listDigest },
@@ -170,6 +172,7 @@ export async function enqueueWith(redis: FleetRedis, prefix: string, addJobs: Ad
     prepared.forEach((p, i) => {
       const status = statuses[i];
       if (p.state === 'invalid') result.invalid++;
+      if (p.state === 'suppressed') result.suppressed++;
       if (status === 'new') result.added++;
       else if (status === 'changed') result.changed++;
       else if (status === 'refused') {

@@ -19,6 +19,8 @@ export interface FleetItem {
   values?: Readonly<Record<string, string>>;
   /** Set when validation refused the row: it is stored as `invalid` with this reason and never sent. */
   invalid?: string;
+  /** Set when the recipient is on a suppression list given at enqueue time: stored as `suppressed`, never sent. */
+  suppressed?: boolean;
 }
 
 /** Where items come from: a list, an iterable, or a function giving a fresh iterable (read twice: check, then store). */
@@ -30,7 +32,7 @@ export interface PreparedItem {
   digest: string;
   recipient: string;
   values: string;
-  state: 'pending' | 'invalid';
+  state: 'pending' | 'invalid' | 'suppressed';
   diagnostic: string;
 }
 
@@ -52,7 +54,9 @@ export function prepareItem(item: FleetItem, sender: string, templateDigest: str
   }
   const id = item.id === undefined ? rowId(recipient, values) : checkItemId(item.id);
   const digest = itemDigest({ sender, recipient, template: templateDigest, values });
-  return { id, digest, recipient, values: JSON.stringify(values), state: invalid ? 'invalid' : 'pending', diagnostic: invalid };
+  if (invalid) return { id, digest, recipient, values: JSON.stringify(values), state: 'invalid', diagnostic: invalid };
+  if (item.suppressed === true) return { id, digest, recipient, values: JSON.stringify(values), state: 'suppressed', diagnostic: 'on the suppression list' };
+  return { id, digest, recipient, values: JSON.stringify(values), state: 'pending', diagnostic: '' };
 }
 
 /**

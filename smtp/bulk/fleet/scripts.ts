@@ -165,8 +165,8 @@ return 'ok'
 
 /**
  * Stores items. KEYS: counts, order, meta. ARGV: base, accept changed (0/1), the key of the BullMQ job that
- * carries this batch (or `''`), then 6 per item: id, digest, recipient, values JSON, state (`pending` or
- * `invalid`), diagnostic. Returns per item: `new` (stored now), `pending` (known and still pending), `known`,
+ * carries this batch (or `''`), then 6 per item: id, digest, recipient, values JSON, state (`pending`,
+ * `invalid` or `suppressed`), diagnostic. Returns per item: `new` (stored now), `pending` (known and still pending), `known`,
  * `changed` (stored anew: accepted), `refused` (changed, not accepted); then one more value: `1` when the
  * batch needs its job (some item is pending and the job is not queued), else `0`. A job is removed only once
  * its items are settled, so checking both in one script leaves no gap for a job to be added twice.

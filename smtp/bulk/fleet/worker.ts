@@ -17,7 +17,8 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { OptionError, type Rejected } from '../../../lib/errors';
 import { type OptionSpecs, parseOptions } from '../../../lib/options';
-import { isToken, type Token } from '../../../mime';
+import { verpAddress } from '../../../bounce/verp';
+import { isToken, setheader, type Token } from '../../../mime';
 import { SENDMESSAGE_OPTIONS } from '../../sendmessage';
 import { POOL_LIMITS, type PoolOptions, readPoolOptions, SessionPool } from '../pool';
 import { backoffDelay, type Backoff, classify } from '../retry';
@@ -31,6 +32,7 @@ import { RateGate } from './rate';
 import { type ClaimedItem, RedisLedger } from './redis-ledger';
 import { type Rendered, type RenderHook, renderRawTemplate } from './render';
 import { isRedisSuppressed } from '../redis-bounces';
+import { unsubscribeHeaders } from '../unsubscribe';
 import { type FleetRedis, withScripts } from './scripts';
 import { Slots } from './slots';
 
@@ -63,6 +65,12 @@ export interface WorkerOptions extends PoolOptions {
   prefix?: string;
   /** This worker's name in claim tokens and logs (letters, digits, `.`, `_`, `-`). Default host-pid-random. */
   workerId?: string;
+  /**
+   * The secret of the one-click unsubscribe tokens (at least 16 bytes), for campaigns enqueued with an
+   * unsubscribe URL. It stays with the workers and is never stored in Redis; a worker without it defers
+   * such a campaign's items (an `error` event says why), so a worker that has it sends them.
+   */
+  unsubscribeSecret?: string | Uint8Array;
   /** Called for every outcome and every lost claim (for logs and metrics). Must not throw. */
   onEvent?: (event: WorkerEvent) => void;
 }
@@ -72,6 +80,8 @@ export type WorkerEvent =
   | { type: 'outcome'; campaign: string; id: string; state: 'sent' | 'refused' | 'failed' | 'uncertain'; attempts: number; code: number | null; diagnostic: string; rejected: Rejected[] }
   | { type: 'deferred'; campaign: string; id: string; attempts: number; code: number | null; diagnostic: string; dueMs: number }
   /** The ledger refused a write: another worker holds the item now (this one lost its claim) or it is final. Nothing was sent by this try. */
+  /** The recipient is on the fleet's suppression list (a hard bounce, a complaint, an unsubscribe): recorded `suppressed`, never sent. */
+  | { type: 'suppressed'; campaign: string; id: string }
   | { type: 'lost'; campaign: string; id: string; /** What Redis answered: `not-holder`, `state:<state>`. */ reason: string }
   /** Something went wrong outside one item (a job, the due poller); the worker carries on. */
   | { type: 'error'; error: Error };
@@ -83,6 +93,7 @@ export interface WorkerStats {
   failed: number;
   uncertain: number;
   deferred: number;
+  suppressed: number;
   lost: number;
   /** Messages in flight now. */
   inFlight: number;
@@ -119,6 +130,7 @@ const WORKER_OPTIONS: OptionSpecs = {
   pollMs: { kind: 'integer', min: 10 },
   prefix: { kind: 'string' },
   workerId: { kind: 'string' },
+  unsubscribeSecret: { kind: 'any' },
   onEvent: { kind: 'function' },
 };
 
@@ -131,6 +143,15 @@ function seconds(name: string, value: unknown, fallback: number): number {
     throw new OptionError(COMMAND, name, `-${name} expects a positive number of seconds, not ${JSON.stringify(value)}`);
   }
   return number;
+}
+
+function readSecret(value: unknown): Buffer | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' && !(value instanceof Uint8Array)) throw new OptionError(COMMAND, 'unsubscribeSecret', '-unsubscribeSecret expects a string or bytes');
+  const secret = Buffer.from(value);
+  // unsubscribeHeaders checks the length and says what it needs.
+  unsubscribeHeaders({ url: 'https://example.org/u', secret, id: 'x', address: 'check@example.org' });
+  return secret;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -156,7 +177,7 @@ class Worker implements FleetWorker {
   private readonly gate: RateGate;
   private readonly pool: SessionPool;
   private readonly leaseMs: number;
-  private readonly counts = { sent: 0, refused: 0, failed: 0, uncertain: 0, deferred: 0, lost: 0 };
+  private readonly counts = { sent: 0, refused: 0, failed: 0, uncertain: 0, deferred: 0, suppressed: 0, lost: 0 };
   private readonly records = new Map<string, { record: CampaignRecord | null; at: number }>();
   private readonly loose = new Set<Promise<void>>();
   private closing = false;
@@ -179,6 +200,7 @@ class Worker implements FleetWorker {
       stalledMs: number;
       onEvent: ((event: WorkerEvent) => void) | undefined;
       connection: RedisConnection;
+      unsubscribeSecret: Buffer | undefined;
     },
     concurrency: number,
     pool: SessionPool,
@@ -355,8 +377,16 @@ class Worker implements FleetWorker {
     if (await isRedisSuppressed(this.redis, item.recipient, this.settings.prefix)) {
       // On the fleet's suppression list (a hard bounce, a complaint, an unsubscribe): never sent, not a failure.
       await ledger.markSuppressed(item.id);
+      this.counts.suppressed++;
+      this.emit({ type: 'suppressed', campaign, id: item.id });
       return;
     }
+    // A worker configuration the campaign needs: thrown before the render, so the item is deferred (salvage), not failed.
+    const unsubscribe = typeof record.options.unsubscribe === 'string' ? record.options.unsubscribe : undefined;
+    if (unsubscribe !== undefined && this.settings.unsubscribeSecret === undefined) {
+      throw new FleetError('ECAMPAIGN', `campaign ${campaign} adds one-click unsubscribe fields: start the worker with its secret (unsubscribeSecret, tclmail worker --unsubscribe-secret-file FILE)`);
+    }
+    const verp = typeof record.options.verp === 'string' ? record.options.verp : undefined;
     let token: Token;
     let plan: ReturnType<SessionPool['plan']>;
     try {
@@ -364,7 +394,14 @@ class Worker implements FleetWorker {
       const given = isToken(rendered) ? { token: rendered, options: undefined } : rendered;
       if (!given || !isToken(given.token)) throw new FleetError('ECAMPAIGN', 'the render hook must return a mime token or { token, options }');
       token = given.token;
-      const own = parseOptions('smtp.sendmessage', SENDMESSAGE_OPTIONS, [{ ...(given.options ?? {}), originator: record.sender, recipients: [item.recipient] }]);
+      if (unsubscribe !== undefined) {
+        const fields = unsubscribeHeaders({ url: unsubscribe, secret: this.settings.unsubscribeSecret!, id: item.id, address: item.recipient });
+        setheader(token, 'List-Unsubscribe', fields['List-Unsubscribe']);
+        setheader(token, 'List-Unsubscribe-Post', fields['List-Unsubscribe-Post']);
+      }
+      // VERP: the item's own envelope sender, and its id as the DSN ENVID (sent only when the relay offers DSN).
+      const envelope = verp === undefined ? { originator: record.sender } : { originator: verpAddress(verp, item.id), envid: item.id };
+      const own = parseOptions('smtp.sendmessage', SENDMESSAGE_OPTIONS, [{ ...(given.options ?? {}), ...envelope, recipients: [item.recipient] }]);
       plan = this.pool.plan(token, own);
     } catch (error) {
       const diagnostic = `not sent: ${(error as Error).message}`;
@@ -476,6 +513,7 @@ export async function startWorker(options: WorkerOptions): Promise<FleetWorker> 
     stalledMs: Math.round(seconds('stalledSecs', o.stalledSecs, leaseMs / 1000) * 1000),
     onEvent: o.onEvent as ((event: WorkerEvent) => void) | undefined,
     connection: o.connection as RedisConnection,
+    unsubscribeSecret: readSecret(o.unsubscribeSecret),
   };
   const id = (o.workerId as string | undefined) ?? `${hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${process.pid}-${randomBytes(3).toString('hex')}`;
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(id)) throw new OptionError(COMMAND, 'workerId', `-workerId expects letters, digits, ".", "_" or "-", not ${JSON.stringify(id)}`);

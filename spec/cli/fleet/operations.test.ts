@@ -66,7 +66,7 @@ describe('the metrics endpoint', () => {
   it('serves counters and gauges with HELP and TYPE lines, and /healthz follows the worker', async () => {
     let healthy = true;
     const source: MetricsSource = {
-      counters: () => ({ sent: 7, refused: 1, failed: 2, uncertain: 0, deferred: 3 }),
+      counters: () => ({ sent: 7, refused: 1, failed: 2, uncertain: 0, deferred: 3, suppressed: 5 }),
       inFlight: () => 4,
       rate: () => 1.5,
       healthy: () => healthy,
@@ -92,6 +92,7 @@ describe('the metrics endpoint', () => {
         tclmail_worker_failed_total: 2,
         tclmail_worker_uncertain_total: 0,
         tclmail_worker_deferred_total: 3,
+        tclmail_worker_suppressed_total: 5,
         tclmail_worker_in_flight: 4,
         tclmail_worker_rate: 1.5,
         tclmail_worker_up: 1,

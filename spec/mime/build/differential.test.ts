@@ -143,7 +143,7 @@ describeWithTcllib('the same parts built by Tcllib and by tclmail', () => {
     }
   });
 
-  it('agrees on the transfer encodings Tcllib chooses where Tcllib is right (§2.9)', () => {
+  it('agrees on the transfer encodings Tcllib chooses where Tcllib is right', () => {
     const pick = (text: string): string => {
       const tcl = runTcl(`fconfigure stdout -translation binary\nset t [mime::initialize -canonical text/plain -string ${tclQuote(text)}]\nputs -nonewline [mime::getheader $t]`).toString('latin1');
       return /Content-Transfer-Encoding (\S+)/.exec(tcl)?.[1] ?? '';

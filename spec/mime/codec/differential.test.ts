@@ -1,7 +1,7 @@
 /**
  * The mime utility commands against real Tcllib: the same inputs through
  * tclsh + Tcllib mime 1.7.0 and through tclmail, compared. Where tclmail
- * differs on purpose (docs/mime-utilities.md), the last block shows both sides.
+ * differs on purpose (docs/differences-from-tcllib.md), the last block shows both sides.
  */
 import { describeWithTcllib, runTcl, tclQuote } from '../../support/tcl';
 import { type AddressInfo, parseaddress } from '../../../mime/address';
@@ -300,7 +300,7 @@ describeWithTcllib('differential: the mime utility commands against Tcllib 1.21'
     });
   });
 
-  it('parseaddress differs where docs/mime-utilities.md says it does', () => {
+  it('parseaddress differs where docs/differences-from-tcllib.md says it does', () => {
     const [host] = tcl(['emit [info hostname]']);
     const inputs = [
       'root',

@@ -1,7 +1,6 @@
 /**
  * Parse mode through the public facade: build → parse → build gives the same
- * bytes, and the TCLLIB.md section 4 scenarios that need the builder too
- * (5, 10 and 13).
+ * bytes, and the parse cases that need the builder too.
  */
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,7 +51,7 @@ describe('parse mode through the facade', () => {
     mime.finalize(token, { subordinates: 'all' });
   });
 
-  it('reparses a built multipart that was given no boundary (scenario 13, fails in Tcllib 1.7.0)', () => {
+  it('reparses a built multipart that was given no boundary (fails in Tcllib 1.7.0)', () => {
     const one = mime.initialize({ canonical: 'text/plain', string: 'one' });
     const two = mime.initialize({ canonical: 'text/plain', string: 'two' });
     const top = mime.initialize({ canonical: 'multipart/mixed', parts: [one, two] });
@@ -65,12 +64,12 @@ describe('parse mode through the facade', () => {
     mime.finalize(token, { subordinates: 'all' });
   });
 
-  it('keeps MIME-Version 2.0 and gives a message without one 1.0 (scenario 5)', () => {
+  it('keeps MIME-Version 2.0 and gives a message without one 1.0', () => {
     expect(rebuild('MIME-Version: 2.0\r\nContent-Type: text/plain\r\n\r\nmsg1')).toBe('MIME-Version: 2.0\r\nContent-Type: text/plain\r\n\r\nmsg1');
     expect(rebuild('Content-Type: text/plain\r\n\r\nfoo')).toMatch(/^MIME-Version: 1\.0\r\nContent-Type: text\/plain\r\n\r\nfoo$/);
   });
 
-  it('round-trips a 35 KB file through copymessage and a reparse (scenario 10, Tcllib mime-9.0)', async () => {
+  it('round-trips a 35 KB file through copymessage and a reparse (Tcllib mime-9.0)', async () => {
     const data = `${'123456789 '.repeat(10)}\n`.repeat(350);
     const input = join(dir, 'input.txt');
     writeFileSync(input, data);

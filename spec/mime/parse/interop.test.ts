@@ -89,7 +89,7 @@ describeWithTcllib('messages and Tcllib', () => {
     expect(bin.params.get('name')).toBe('data.bin');
     expect(field(bin, 'Content-Disposition')).toBe('attachment; filename="data.bin"');
     expect(decodedBase64(bin)).toEqual(Buffer.from([0, 1, 2, ...Buffer.from('binary'), 0xff]));
-    // Tcllib 1.7.0 writes the Content-Transfer-Encoding line twice (TCLLIB.md section 3.3).
+    // Tcllib 1.7.0 writes the Content-Transfer-Encoding line twice.
     expect(bin.defects).toEqual(['multiple Content-Transfer-Encoding fields starting with Content-Transfer-Encoding: base64; the first one counts']);
   });
 

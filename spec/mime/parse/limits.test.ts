@@ -1,5 +1,5 @@
 /**
- * Parser bombs and algorithmic traps (SECURITY.md A9, A11): deep nesting, a
+ * Parser bombs and algorithmic traps (docs/security.md, A9, A11): deep nesting, a
  * host of tiny parts, endless header blocks, and inputs that would make a
  * backtracking or rescanning parser slow. Each must end in a bounded tree with
  * defects, and must still give back every byte.

@@ -1,8 +1,8 @@
 /**
  * parseFile: the same tree as parseBuffer, with leaf bodies left in the file
  * as regions; windows of 64 KiB that cut delimiters and header blocks in two;
- * a large attachment parsed without holding it (TCLLIB.md section 4 scenario
- * 10: a file round trip and a parsed attachment).
+ * a large attachment parsed without holding it (a file round trip and a
+ * parsed attachment).
  */
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,7 +67,7 @@ AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAZ
 `;
 
 describe('parseFile', () => {
-  it('keeps the folded headers and the base64 body of a parsed attachment (scenario 10, Tcllib bug 1825092)', () => {
+  it('keeps the folded headers and the base64 body of a parsed attachment (Tcllib bug 1825092)', () => {
     const path = writeMessage('bug1825092.eml', BUG_1825092);
     const part = parseFile(path);
     expect(part.content).toBe('multipart/mixed');
@@ -90,7 +90,7 @@ describe('parseFile', () => {
     expect(reassemble(part).toString()).toBe(BUG_1825092);
   });
 
-  it('gives back a 35 KB text body exactly (scenario 10, Tcllib mime-9.0)', () => {
+  it('gives back a 35 KB text body exactly (Tcllib mime-9.0)', () => {
     const data = `${'123456789 '.repeat(10)}\n`.repeat(350);
     const path = writeMessage('35k.eml', `MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n${data}`);
     const part = parseFile(path);

@@ -1,7 +1,7 @@
 /**
  * Commands are values that render their exact line; the one writer refuses CR,
  * LF and NUL, and the builders refuse what would let a value smuggle a command
- * or a parameter (SECURITY.md A1, A3).
+ * or a parameter (docs/security.md, A1, A3).
  */
 import { InvalidInputError } from '../../../lib/errors';
 import * as cmd from '../../../smtp/protocol/command';
@@ -66,5 +66,11 @@ describe('smtp/command', () => {
 
   it('encodes UTF-8 addresses as UTF-8 (SMTPUTF8)', () => {
     expect(cmd.commandBytes([cmd.rcpt('jörg@bücher.example')]).toString('utf8')).toBe('RCPT TO:<jörg@bücher.example>\r\n');
+  });
+});
+
+describe('reply deadlines', () => {
+  it("are RFC 5321's, but a minute for the greeting, so a wrong port (HTTP, silent) fails in a minute, not after maxsecs", () => {
+    expect(cmd.TIMEOUTS).toEqual({ greeting: 60, mail: 300, rcpt: 300, data: 120, block: 180, dot: 600, other: 300 });
   });
 });

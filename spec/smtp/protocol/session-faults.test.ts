@@ -1,7 +1,7 @@
 /**
  * A broken or hostile server, scripted: garbage, endless and mixed-code replies,
  * stalls, drops at each stage, 421, and the end-of-data gap. Every case says
- * what is thrown and what the server saw (SECURITY.md A12-A15).
+ * what is thrown and what the server saw (docs/security.md, A12-A15).
  */
 import { createServer } from 'node:http';
 import { Readable } from 'node:stream';

@@ -1,5 +1,5 @@
 /**
- * STARTTLS and implicit TLS, verified by default (SECURITY.md A4, A5, A6): the
+ * STARTTLS and implicit TLS, verified by default (docs/security.md, A4, A5, A6): the
  * certificate must chain to a trusted CA and name the server; bytes the server
  * sent before the handshake are refused; EHLO is sent again over TLS.
  */
