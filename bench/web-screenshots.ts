@@ -1,11 +1,14 @@
 /**
  * Takes the screenshots in docs/images/ (run once by hand when the pages
  * change; not a test): the inbox with a message open, and a campaign
- * dashboard in the middle of a run, wide and on a phone. Binds 127.0.0.1 only.
+ * dashboard of a real `tclmail bulk` run in its middle, wide and on a phone.
+ * Binds 127.0.0.1 only.
  *
  *   npx tsc -p bench/tsconfig.json && node dist-bench/bench/web-screenshots.js
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -13,11 +16,9 @@ import type { Browser } from 'playwright-core';
 import * as mime from '../mime';
 import { sendmessage } from '../smtp';
 import { startCaptureServer } from '../cli/serve';
-import { startDashboard } from '../cli/web/dashboard';
 import { recordEnvelope } from '../cli/web/envelopes';
 import { startInboxWeb } from '../cli/web/inbox-server';
 import type { InboxWeb } from '../cli/web/inbox-server';
-import { MemoryLedger } from '../spec/support/memory-ledger';
 
 const IMAGES = join(__dirname, '..', '..', 'docs', 'images');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -76,31 +77,56 @@ async function inboxShot(browser: Browser, dir: string): Promise<void> {
   await capture.close();
 }
 
-async function dashboardShot(browser: Browser): Promise<void> {
+/** What the capture server says to the rows that stand for problems: unknown users, a full mailbox, a greylister that never lets go. */
+function refusal(address: string): { code: number; message: string } | null {
+  if (address.startsWith('nobody')) return { code: 550, message: `5.1.1 <${address}>: no such user here` };
+  if (address.startsWith('full')) return { code: 552, message: '5.2.2 mailbox full' };
+  if (address.startsWith('grey')) return { code: 450, message: '4.2.0 greylisted, try again later' };
+  return null;
+}
+
+/** A real campaign: the built `tclmail bulk` sends 400 rows at 12 a second to the capture server while `tclmail bulk --status --web` serves its journal. */
+async function dashboardShot(browser: Browser, dir: string): Promise<void> {
+  const capture = await startCaptureServer({ dir: join(dir, 'sale-mail'), refuse: refusal });
+  const template = join(dir, 'sale.json');
+  const list = join(dir, 'people.csv');
+  const journal = join(dir, 'spring.journal');
+  writeFileSync(template, JSON.stringify({ from: 'News <news@example.com>', subject: 'Spring sale, {{name}}', text: 'Dear {{name}},\nthe spring sale starts today.\n' }));
   const domains = ['example.com', 'example.net', 'example.org', 'mail.example', 'post.example'];
-  const items = Array.from({ length: 600 }, (_, i) => ({ id: `r${String(i + 1).padStart(4, '0')}`, recipient: `user${i + 1}@${domains[i % 5]}` }));
-  const ledger = new MemoryLedger('spring-sale-2026', items);
-  const board = await startDashboard({ port: 0, ledger, sampleMs: 250, detailMs: 250 });
-  const page = await browser.newPage({ viewport: { width: 960, height: 900 } });
-  await page.goto(board.url);
-  for (let i = 0; i < 440; i++) {
-    const { id } = items[i];
-    await ledger.markSending(id);
-    if (i === 150 || i === 151) continue; // in flight when a worker died
-    if (i % 37 === 5) await ledger.markOutcome(id, { state: 'refused', code: 550, diagnostic: '5.1.1 <' + items[i].recipient + '>: Recipient address rejected: User unknown' });
-    else if (i % 97 === 11) await ledger.markOutcome(id, { state: 'failed', code: 552, diagnostic: '5.2.2 mailbox full' });
-    else await ledger.markOutcome(id, { state: 'sent', code: 250, diagnostic: '2.0.0 Ok: queued' });
-    if (i === 160) ledger.markCrashed();
-    if (i === 200) ledger.markBounced('r0010', { status: '5.1.1', reason: 'userunknown', hard: true, diagnostic: 'no such user', at: new Date().toISOString() });
-    if (i % 6 === 0) await sleep(20 + (i % 60));
-    // Taken mid-run, while the rate is still real.
-    if (i === 400) await page.screenshot({ path: join(IMAGES, 'dashboard.png') });
+  const rows = ['id,email,name'];
+  for (let i = 1; i <= 400; i++) {
+    const who = i % 41 === 0 ? 'nobody' : i % 67 === 0 ? 'full' : i % 53 === 0 ? 'grey' : 'user';
+    rows.push(`r${String(i).padStart(4, '0')},${who}${i}@${domains[(i * 7) % 5]},Name ${i}`);
   }
-  await page.setViewportSize({ width: 390, height: 760 });
-  await sleep(300);
+  writeFileSync(list, `${rows.join('\n')}\n`);
+  // The program as users run it: dist/ from `npm run build` (the bench build holds only what the bench imports).
+  const program = join(__dirname, '..', '..', 'dist', 'cli', 'tclmail.js');
+  if (!existsSync(program)) throw new Error(`${program} is missing: run npm run build first`);
+  const relay = ['--servers', '127.0.0.1', '--ports', String(capture.port), '--no-starttls'];
+  const sending = spawn(process.execPath, [program, 'bulk', template, list, ...relay, '--rate', '12', '--concurrency', '4', '--retries', '1', '--retry-delay', '3', '--journal', journal, '--campaign', 'spring-sale-2026', '--progress', 'none'], { stdio: 'ignore' });
+  while (!existsSync(journal)) {
+    if (sending.exitCode !== null) throw new Error(`tclmail bulk exited with ${sending.exitCode} before writing its journal`);
+    await sleep(100);
+  }
+  await sleep(500);
+  const board = spawn(process.execPath, [program, 'bulk', '--status', 'spring-sale-2026', '--journal', journal, '--web', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve) => board.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const match = /dashboard: (\S+)/.exec(chunk);
+    if (match) resolve(match[1]);
+  }));
+  const page = await browser.newPage({ viewport: { width: 960, height: 900 } });
+  await page.goto(url);
+  // Taken mid-run, with 20 seconds of rate on the chart.
+  await sleep(20_000);
+  await page.screenshot({ path: join(IMAGES, 'dashboard.png') });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await sleep(1200);
   await page.screenshot({ path: join(IMAGES, 'dashboard-phone.png') });
   await page.close();
-  await board.close();
+  process.kill(board.pid!, 'SIGTERM');
+  process.kill(sending.pid!, 'SIGTERM');
+  await Promise.all([once(board, 'exit'), once(sending, 'exit')]);
+  await capture.close();
 }
 
 async function main(): Promise<void> {
@@ -112,7 +138,7 @@ async function main(): Promise<void> {
   });
   try {
     await inboxShot(browser, dir);
-    await dashboardShot(browser);
+    await dashboardShot(browser, dir);
   } finally {
     await browser.close();
     rmSync(dir, { recursive: true, force: true });

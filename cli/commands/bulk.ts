@@ -25,6 +25,8 @@ import type { ProgressStyle } from '../progress';
 import { readTemplate } from '../template';
 import type { Template } from '../template';
 import { FLEET_HELP, fleetBulk, isFleetBulk } from './fleet-bulk';
+import { JournalView, serveDashboard, WEB_FLAGS, WEB_HELP, webRequest } from '../bulk-web';
+import type { WebRequest } from '../bulk-web';
 import { isInputError, sendOptions, SENDING_FLAGS } from './send';
 import { BOUNCE_FLAGS, BOUNCE_HELP, bulkBounce, checkVerpIds } from '../bulk-bounce';
 
@@ -33,6 +35,7 @@ const BULK_EXIT = { DATA: 65, GAVE_UP: 75, SIGINT: 130, SIGTERM: 143 } as const;
 
 const HELP = `Usage: tclmail bulk TEMPLATE LIST [options]
        tclmail bulk --status NAME --journal FILE [--json] [--follow] [--report FILE]
+       tclmail bulk --status NAME --journal FILE --web [HOST:]PORT [--web-token]
 
 Sends TEMPLATE to every row of LIST with smtp.sendmany: one message to one
 recipient per row, several in flight on reused connections, at a steady
@@ -93,6 +96,9 @@ Status (reads the journal, takes no lock):
   --json                 as one JSON object
   --follow               a progress line until every item is done
   --report FILE          with --status: every item of the journal as CSV
+${WEB_HELP}  A file journal is written by its own run alone, so its page offers no
+  actions: resend uncertain rows with TEMPLATE LIST --journal FILE
+  --resend-uncertain; pause with Ctrl-C and resume by running again.
 
 Sending (as for tclmail send):
   --servers A,B  --ports 25,587  --client NAME  --originator ADDR
@@ -136,6 +142,7 @@ const FLAGS = {
   status: { type: 'string' },
   json: { type: 'boolean' },
   follow: { type: 'boolean' },
+  ...WEB_FLAGS,
   ...BOUNCE_FLAGS,
   ...SENDING_FLAGS,
 } as const;
@@ -213,11 +220,29 @@ async function status(flags: Flags, args: string[], io: Io): Promise<number> {
   if (args.length > 0) throw new UsageError('--status takes no template or list');
   if (name === '') throw new UsageError('--status expects the campaign name');
   if (journal === undefined || journal === '') throw new UsageError('--status needs --journal FILE');
+  const web = webRequest(flags);
+  if (web?.allowActions === true) {
+    throw new UsageError(
+      'a file journal is written only by its own tclmail bulk run, so the page has no actions to offer: send uncertain rows again with tclmail bulk TEMPLATE LIST --journal FILE --resend-uncertain; pause a run with Ctrl-C and resume it by running it again. Drop --allow-actions',
+    );
+  }
   try {
+    if (web !== undefined) return await dashboard(name, journal, web, io);
     return await showStatus(() => openLedgerForStatus(journal), { campaign: name, json: flags.json === true, follow: flags.follow === true, report: stringFlag(flags, 'report') }, io);
   } catch (error) {
     if (error instanceof JournalError) throw new UsageError(error.message);
     throw error;
+  }
+}
+
+/** `--status NAME --journal FILE --web`: the dashboard, read-only, until a signal. */
+async function dashboard(name: string, journal: string, web: WebRequest, io: Io): Promise<number> {
+  const view = await JournalView.open(journal);
+  try {
+    if (view.campaign !== name) throw new UsageError(`the journal holds the campaign ${JSON.stringify(view.campaign)}, not ${JSON.stringify(name)}`);
+    return await serveDashboard(view, web, undefined, io);
+  } finally {
+    await view.close();
   }
 }
 
@@ -272,6 +297,7 @@ export const bulk: Command = {
     if (journalPath === '' || report === '' || dir === '' || campaign === '') throw new UsageError('--journal, --report, --dry-run and --campaign expect a value');
     if (dir !== undefined && journalPath !== undefined) throw new UsageError('--dry-run sends nothing, so it takes no --journal');
     if (flags.json === true || flags.follow === true) throw new UsageError('--json and --follow go with --status');
+    if (flags.web !== undefined || flags['web-token'] === true || flags['allow-actions'] === true) throw new UsageError('--web, --web-token and --allow-actions go with --status NAME');
 
     let template: Template;
     let options: smtp.SendMessageOptions;

@@ -20,6 +20,7 @@ import { CLIENT } from '../../smtp/bulk/fleet/connection';
 import { REDIS_FLAGS, redisTarget } from '../redis-url';
 import { BOUNCE_FLAGS } from '../bulk-bounce';
 import { enqueueList } from '../fleet-enqueue';
+import { fleetActions, serveDashboard, WEB_FLAGS, webRequest } from '../bulk-web';
 
 /** Exit status for a list or a campaign that does not match what is stored (sysexits' EX_DATAERR). */
 const DATA_ERROR = 65;
@@ -30,6 +31,8 @@ export const FLEET_HELP = `Fleet (BullMQ + Redis; see docs/fleet.md):
         'tclmail worker's; running it again adds nothing, a changed item
         is refused (exit 65) unless --accept-changed
   tclmail bulk --status NAME --redis URL [--json] [--follow] [--report FILE]
+  tclmail bulk --status NAME --redis URL --web [HOST:]PORT [--web-token]
+        [--allow-actions]   the dashboard in a browser (see above)
   tclmail bulk --pause NAME | --resume NAME | --cancel NAME --redis URL
   tclmail bulk --resend-uncertain NAME --redis URL   (lists what it resends)
   tclmail bulk --purge NAME --redis URL              (deletes the campaign)
@@ -71,6 +74,7 @@ const FLAGS = {
   purge: { type: 'string' },
   progress: { type: 'string' },
   ...BOUNCE_FLAGS,
+  ...WEB_FLAGS,
 } as const;
 
 /** Flags that only the fleet has: one of them on the command line means the fleet path. */
@@ -121,6 +125,9 @@ function checkCombinations(flags: Flags, act: Action): void {
     ['json', ['status']],
     ['follow', ['status']],
     ['report', ['status']],
+    ['web', ['status']],
+    ['web-token', ['status']],
+    ['allow-actions', ['status']],
     ['rate', ['enqueue']],
     ['retain-days', ['enqueue']],
     ['accept-changed', ['enqueue']],
@@ -250,8 +257,12 @@ export async function fleetBulk(argv: string[], io: Io): Promise<number> {
         const result = await enqueueList(fleet, { templatePath: args[0], listPath: args[1], campaign, flags, io, rate, retainDays: retainDays ?? 7 });
         return result;
       }
-      case 'status':
-        return await status(fleet, campaign, flags, io);
+      case 'status': {
+        const web = webRequest(flags);
+        if (web === undefined) return await status(fleet, campaign, flags, io);
+        await fleet.status(campaign); // a campaign that is not there is refused before the page starts
+        return await serveDashboard(fleet.ledger(campaign, ''), web, web.allowActions ? fleetActions(fleet, campaign) : undefined, io);
+      }
       case 'pause':
         await fleet.pause(campaign);
         line(io.stderr, `campaign ${campaign}: paused; workers finish the messages in flight and start no more until --resume`);

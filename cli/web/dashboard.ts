@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OptionError } from '../../lib/errors';
 import { FINAL_STATES } from '../../smtp/bulk/ledger';
-import type { CampaignCounts, ItemState, Ledger } from '../../smtp/bulk/ledger';
+import type { CampaignCounts, ItemState, Ledger, LedgerItem } from '../../smtp/bulk/ledger';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-page';
 import { EventHub, PAGE_CSP, isLoopback, newToken, sendBody, sendError, sendJson, startWebServer } from './http';
 import type { WebServer } from './http';
@@ -30,7 +30,8 @@ export interface DashboardOptions {
   host?: string;
   /** Port; 0 picks a free one. */
   port: number;
-  ledger: Ledger;
+  /** Only read: counts() every sample, items() for the breakdowns. */
+  ledger: Pick<Ledger, 'counts' | 'items'>;
   /** Offered on the page only when given. */
   actions?: DashboardActions;
   /** The token to ask for; `true` makes one. Beyond loopback one is always made when none is given. */
@@ -96,8 +97,10 @@ interface Breakdown {
   problemsTotal: number;
 }
 
-function notable(item: { id: string; state: ItemState; recipient?: string; code?: number | null; diagnostic?: string; at?: string; bounce?: { status: string; diagnostic: string } }): NotableItem {
-  const diagnostic = item.bounce ? `bounced ${item.bounce.status}: ${item.bounce.diagnostic}` : item.diagnostic;
+function notable(item: Pick<LedgerItem, 'id' | 'state' | 'recipient' | 'code' | 'diagnostic' | 'at' | 'rejected' | 'bounce'>): NotableItem {
+  // A refused recipient's own reply says more than the run's summary of it ("no recipient was accepted").
+  const refusal = item.rejected?.find(([address]) => address === item.recipient) ?? item.rejected?.[0];
+  const diagnostic = item.bounce ? `bounced ${item.bounce.status}: ${item.bounce.diagnostic}` : refusal ? refusal[2] : item.diagnostic;
   return {
     id: item.id,
     state: item.state,
@@ -109,7 +112,7 @@ function notable(item: { id: string; state: ItemState; recipient?: string; code?
 }
 
 /** One pass over the items: every breakdown the page shows. */
-async function breakdown(ledger: Ledger): Promise<Breakdown> {
+async function breakdown(ledger: Pick<Ledger, 'items'>): Promise<Breakdown> {
   const byCode: Record<string, number> = {};
   const domains = new Map<string, { total: number; states: Partial<Record<ItemState, number>> }>();
   const result: Breakdown = { byCode, byDomain: [], uncertain: [], problems: [], uncertainTotal: 0, problemsTotal: 0 };
