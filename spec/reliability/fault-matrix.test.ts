@@ -582,9 +582,14 @@ async function bodyCell(fault: Fault, chunk: number): Promise<{ kind: Expected['
     for (const at of s.proxy!.firedAt) expect(at).toBeGreaterThanOrEqual(chunk * BODY_CHUNK);
     expect(s.faulty.messages).toHaveLength(0);
     checkInvariants(s, o);
-    expect(o.kind).toBe(want.kind);
+    // A proxy that stops reading stalls the client only once the kernel's buffers are full, and Linux grows a
+    // loopback receive buffer up to tcp_rmem's maximum (32 MiB here): sometimes the whole body and its final dot
+    // fit before the stall bites. The client then did write its end of data, and uncertain (stage dot, checked
+    // above) is the honest verdict; anything else must be what the matrix expects.
+    const absorbed = fault === 'stall' && o.kind === 'uncertain';
+    if (!absorbed) expect(o.kind).toBe(want.kind);
     if (o.kind === 'next') expect(s.good.messages[0].data.length).toBeGreaterThan(BODY_SIZE);
-    if (chunk === 1) checkExpected(want, o, s);
+    if (chunk === 1 && !absorbed) checkExpected(want, o, s);
     return { kind: o.kind, text: chunk === 1 || o.kind === 'stop' ? render(o) : '' };
   } finally {
     await s.close();
