@@ -25,23 +25,14 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { postfixToolsInstalled, startBenchSink, startSmtpSink } from './servers';
 import type { RunningSink } from './servers';
 import { startRedis } from '../spec/support/redis';
 import type { TestRedis } from '../spec/support/redis';
 
-/** The package root: the nearest folder above this file with tclmail's package.json. */
-function packageRoot(): string {
-  let dir = __dirname;
-  for (let up = 0; up < 5; up++) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'tclmail') return dir;
-    dir = dirname(dir);
-  }
-  throw new Error(`no tclmail package.json above ${__dirname}`);
-}
+import { packageRoot } from './root';
 
 const ROOT = packageRoot();
 const PROGRAM = join(ROOT, 'dist', 'cli', 'tclmail.js');

@@ -10,9 +10,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describeMachine } from './machine';
 import { resultsSection, type Run, type Summary, summarize, table, writeResults } from './report';
 import { postfixToolsInstalled, type RunningSink, startBenchSink, startSmtpSink } from './servers';
@@ -20,16 +20,7 @@ import { runSmtpSource } from './smtp-source';
 import { round } from './stats';
 import { implementationsFor, type RunResult, type RunSpec, sizeOf, type WorkloadName, WORKLOADS } from './workloads';
 
-/** The package root: the nearest folder above this file with tclmail's package.json. */
-function packageRoot(): string {
-  let dir = __dirname;
-  for (let up = 0; up < 5; up++) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'tclmail') return dir;
-    dir = dirname(dir);
-  }
-  throw new Error(`no tclmail package.json above ${__dirname}`);
-}
+import { packageRoot } from './root';
 
 const ROOT = packageRoot();
 
