@@ -84,25 +84,41 @@ export function bulkBounce(flags: Flags): BulkBounce {
 const SHOWN = 20;
 
 /**
- * Checks that every valid row's id makes a VERP address; prints the first
- * failures and returns false when any fails (nothing is sent then).
+ * Checks that every valid row's id makes a VERP address, row by row, so that
+ * a pass that reads the list for another reason can do it on the way.
  */
-export function checkVerpIds(checker: ListChecker, extras: BulkBounce, io: Io, list: string): boolean {
-  if (extras.verp === undefined) return true;
-  let bad = 0;
-  for (const verdict of checker.rows()) {
-    if (verdict.kind !== 'valid') continue;
+export class VerpIdCheck {
+  private bad: Array<{ id: string; why: string }> = [];
+  private count = 0;
+  constructor(private readonly extras: BulkBounce) {}
+
+  check(id: string): void {
+    if (this.extras.verp === undefined) return;
     try {
-      verpAddress(extras.verp, verdict.id);
+      verpAddress(this.extras.verp, id);
     } catch (error) {
-      if (bad === 0) line(io.stderr, `tclmail bulk: ${list}: --verp cannot make an envelope sender for every row; nothing was sent:`);
-      if (bad < SHOWN) line(io.stderr, `  id ${JSON.stringify(verdict.id)}: ${(error as Error).message}`);
-      bad++;
+      if (this.bad.length < SHOWN) this.bad.push({ id, why: (error as Error).message });
+      this.count++;
     }
   }
-  if (bad > SHOWN) line(io.stderr, `  and ${bad - SHOWN} more`);
-  if (bad > 0) line(io.stderr, 'Give the rows ids of letters, digits, "_" and "-" (an "id" column), or use a shorter --verp prefix.');
-  return bad === 0;
+
+  /** Prints the first failures and returns false when any row failed (nothing is sent then). */
+  report(io: Io, list: string): boolean {
+    if (this.count === 0) return true;
+    line(io.stderr, `tclmail bulk: ${list}: --verp cannot make an envelope sender for every row; nothing was sent:`);
+    for (const { id, why } of this.bad) line(io.stderr, `  id ${JSON.stringify(id)}: ${why}`);
+    if (this.count > SHOWN) line(io.stderr, `  and ${this.count - SHOWN} more`);
+    line(io.stderr, 'Give the rows ids of letters, digits, "_" and "-" (an "id" column), or use a shorter --verp prefix.');
+    return false;
+  }
+}
+
+/** Checks every valid row of the list with a {@link VerpIdCheck} (a read of its own); false when any fails. */
+export function checkVerpIds(checker: ListChecker, extras: BulkBounce, io: Io, list: string): boolean {
+  if (extras.verp === undefined) return true;
+  const verp = new VerpIdCheck(extras);
+  for (const verdict of checker.rows()) if (verdict.kind === 'valid') verp.check(verdict.id);
+  return verp.report(io, list);
 }
 
 /** True when the row's address is on the suppression list. */

@@ -9,7 +9,8 @@
  *
  * The list is read as a stream, once to validate and once more per later
  * pass; what is kept between passes is a compact table of id hashes
- * (id-table.ts), about 11 bytes a row (16 with an id column).
+ * (id-table.ts), about 11 bytes a row (16 with an id column), or nothing
+ * when another store finds repeated ids (the fleet's check read in Redis).
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -35,6 +36,13 @@ export interface ListContext {
   /** The envelope sender: --originator, else the template's From as written. */
   sender: string;
   allowEmpty: boolean;
+  /**
+   * Keep the table of ids seen and digest each row (default true): repeated
+   * ids are then found here. The fleet's enqueue passes false: Redis finds
+   * them and the fleet digests each item itself, so the enqueuing process
+   * keeps nothing per row (verdicts then carry an empty digest).
+   */
+  trackIds?: boolean;
 }
 
 /** One row judged. */
@@ -99,9 +107,25 @@ export function previewName(id: string): string {
   return `${safe}~${hash}.eml`;
 }
 
+/** Why a row that reuses the id of an earlier row with other values is invalid. */
+export function repeatedIdReason(id: string): string {
+  return `repeats the id ${JSON.stringify(id)} of an earlier row with other values`;
+}
+
+/** A validation with nothing counted yet. */
+export function emptyValidation(): Validation {
+  return { rows: 0, valid: 0, duplicates: 0, invalid: 0, firstInvalid: [], total: 0, listDigest: '' };
+}
+
+/** Counts an invalid row, naming it while fewer than {@link ROWS_SHOWN} are named. */
+export function countInvalid(into: Validation, row: Row, id: string, reason: string): void {
+  into.invalid++;
+  if (into.firstInvalid.length < ROWS_SHOWN) into.firstInvalid.push(`row ${row.row} (line ${row.line}, id ${id}): ${reason}`);
+}
+
 /** Judges the rows of one list; the first pass fills the table the later passes read. */
 export class ListChecker {
-  private readonly table: IdTable;
+  private readonly table: IdTable | null;
   private readonly template: string;
   private readonly inHeaders = new Set<string>();
   private filled = false;
@@ -112,7 +136,7 @@ export class ListChecker {
     // Without an id column an id is a digest of the row, so one id is one content: no digest key needed.
     const first = readRows(context.path).next();
     this.byColumn = !first.done && first.value.fields.id !== undefined;
-    this.table = new IdTable({ digest: this.byColumn, flags: true }, estimateRows(context.path));
+    this.table = context.trackIds === false ? null : new IdTable({ digest: this.byColumn, flags: true }, estimateRows(context.path));
     const files: Array<{ name: string; bytes: Uint8Array }> = [];
     attachments(context.template.root, files);
     this.template = templateDigest(readFileSync(context.templatePath), files);
@@ -121,7 +145,7 @@ export class ListChecker {
 
   /** Bytes held by the id table. */
   get bytes(): number {
-    return this.table.bytes;
+    return this.table?.bytes ?? 0;
   }
 
   private judge(row: Row): { id: string; address: string; digest: string; reason?: string } {
@@ -131,7 +155,7 @@ export class ListChecker {
     const given = fields.id;
     const id = given === undefined ? rowId(address, fields) : given.trim();
     // Invalid rows get a digest too: a --skip-invalid run records them, and a later fix is told from them.
-    const digest = itemDigest({ sender: this.context.sender, recipient: address, template: this.template, values: fields });
+    const digest = this.table === null ? '' : itemDigest({ sender: this.context.sender, recipient: address, template: this.template, values: fields });
     const result = { id: id === '' ? `row-${row.row}` : id, address, digest };
     if (id === '') return { ...result, reason: 'an empty id' };
     if ('reason' in mailbox) return { ...result, reason: mailbox.reason };
@@ -149,11 +173,12 @@ export class ListChecker {
     const judged = this.judge(row);
     const digest = judged.digest;
     if (judged.reason !== undefined) return { kind: 'invalid', row, id: judged.id, address: judged.address, digest, reason: judged.reason };
+    if (this.table === null) return { kind: 'valid', row, id: judged.id, address: judged.address, digest };
     const [h1, h2] = idHash(judged.id);
     const entry = this.filled ? this.table.find(h1, h2) : this.table.insert(h1, h2).entry;
     if (this.table.flags(entry) & SEEN) {
       if (!this.byColumn || this.table.digest(entry) === digestKey(digest)) return { kind: 'duplicate', row, id: judged.id, address: judged.address, digest };
-      return { kind: 'invalid', row, id: judged.id, address: judged.address, digest, reason: `repeats the id ${JSON.stringify(judged.id)} of an earlier row with other values` };
+      return { kind: 'invalid', row, id: judged.id, address: judged.address, digest, reason: repeatedIdReason(judged.id) };
     }
     this.table.setFlags(entry, SEEN);
     if (this.byColumn) this.table.setDigest(entry, digestKey(digest));
@@ -162,7 +187,7 @@ export class ListChecker {
 
   /** Every row judged, in list order. */
   *rows(): Generator<Verdict> {
-    if (this.filled) this.table.clearFlags();
+    if (this.filled) this.table?.clearFlags();
     for (const row of readRows(this.context.path)) yield this.verdict(row);
   }
 
@@ -171,29 +196,36 @@ export class ListChecker {
    * A template field that the list has no column for at all is a usage error.
    */
   validate(): Validation {
-    const result: Validation = { rows: 0, valid: 0, duplicates: 0, invalid: 0, firstInvalid: [], total: 0, listDigest: '' };
+    const validation = emptyValidation();
+    for (const verdict of this.validating(validation)) void verdict;
+    return validation;
+  }
+
+  /**
+   * The validation pass as a stream of verdicts, for a caller that does its
+   * own work on the same read (the fleet's check read): `into` is complete
+   * when the generator ends.
+   */
+  *validating(into: Validation): Generator<Verdict> {
     const digest = new ListDigest();
     for (const verdict of this.rows()) {
-      result.rows++;
-      if (result.rows === 1) {
+      into.rows++;
+      if (into.rows === 1) {
         const missing = [...this.context.template.fields].filter((name) => verdict.row.fields[name] === undefined);
         if (missing.length > 0 && (verdict.kind !== 'invalid' || verdict.reason.startsWith('no field'))) {
           throw new UsageError(`${this.context.path}: row 1 (line ${verdict.row.line}) has no field ${JSON.stringify(missing[0])}, which the template uses as {{${missing[0]}}}`);
         }
       }
       if (verdict.kind === 'valid') {
-        result.valid++;
-        digest.add(verdict.id, verdict.digest);
-      } else if (verdict.kind === 'duplicate') result.duplicates++;
-      else {
-        result.invalid++;
-        if (result.firstInvalid.length < ROWS_SHOWN) result.firstInvalid.push(`row ${verdict.row.row} (line ${verdict.row.line}, id ${verdict.id}): ${verdict.reason}`);
-      }
+        into.valid++;
+        if (this.table !== null) digest.add(verdict.id, verdict.digest);
+      } else if (verdict.kind === 'duplicate') into.duplicates++;
+      else countInvalid(into, verdict.row, verdict.id, verdict.reason);
+      yield verdict;
     }
     this.filled = true;
-    if (result.rows === 0) throw new UsageError(`${this.context.path}: no recipients`);
-    result.total = result.valid + result.invalid;
-    result.listDigest = digest.digest();
-    return result;
+    if (into.rows === 0) throw new UsageError(`${this.context.path}: no recipients`);
+    into.total = into.valid + into.invalid;
+    into.listDigest = this.table === null ? '' : digest.digest();
   }
 }

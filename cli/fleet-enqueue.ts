@@ -6,13 +6,14 @@
  * before anything is stored (exit 65) unless --accept-changed.
  */
 import { parseAddressList } from '../lib/address';
-import type { Fleet, FleetItem } from '../smtp/bulk/fleet';
+import type { Fleet, FleetItem, Repeat } from '../smtp/bulk/fleet';
 import { unsubscribeHeaders } from '../smtp/bulk/unsubscribe';
 import { EXIT, line, stringFlag, UsageError } from './args';
 import type { Flags, Io } from './args';
-import { bulkBounce, checkVerpIds } from './bulk-bounce';
+import { bulkBounce, VerpIdCheck } from './bulk-bounce';
 import type { BulkBounce } from './bulk-bounce';
-import { ListChecker } from './bulk-list';
+import { countInvalid, emptyValidation, ListChecker, repeatedIdReason } from './bulk-list';
+import type { Row } from './recipients';
 import { readTemplate } from './template';
 import type { Template } from './template';
 import { storeTemplate, TEMPLATE_FORMAT } from './template-store';
@@ -75,26 +76,45 @@ export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promis
   const template = readTemplate(request.templatePath);
   const sender = senderOf(template, flags);
   const extras = fleetBounce(flags);
-  // The rules of a local run: one mailbox per row, every value present, ids unique (checker.rows() streams the list again).
-  const checker = new ListChecker({ path: listPath, template, templatePath: request.templatePath, sender, allowEmpty: flags['allow-empty'] === true });
-  const validation = checker.validate();
-  if (validation.invalid > 0 && flags['skip-invalid'] !== true) {
-    line(io.stderr, `tclmail bulk: ${listPath}: ${validation.invalid} invalid row${validation.invalid === 1 ? '' : 's'}; nothing was stored:`);
-    for (const text of validation.firstInvalid) line(io.stderr, `  ${text}`);
-    if (validation.invalid > validation.firstInvalid.length) line(io.stderr, `  and ${validation.invalid - validation.firstInvalid.length} more`);
-    line(io.stderr, 'Correct the list, or enqueue the valid rows with --skip-invalid (the others are recorded invalid).');
-    return DATA_ERROR;
-  }
-  if (!checkVerpIds(checker, extras, io, listPath)) return DATA_ERROR;
+  // The rules of a local run: one mailbox per row, every value present, ids unique. The validation is the fleet's
+  // check read (the first read of the list), and Redis finds repeated ids, so nothing is kept here per row; the
+  // store read reads the list once more (checker.rows()).
+  const checker = new ListChecker({ path: listPath, template, templatePath: request.templatePath, sender, allowEmpty: flags['allow-empty'] === true, trackIds: false });
+  const validation = emptyValidation();
+  const verp = new VerpIdCheck(extras);
   const suppressed = extras.suppressed;
-  // Duplicates (the same row again) are one item; invalid rows are stored as such, so that --status and the report name them.
+  // The row each item came from, while the check read may still name it.
+  const rows = new WeakMap<FleetItem, Row>();
+  let reads = 0;
+  // Invalid rows are stored as such, so that --status and the report name them.
   const items = function* (): Generator<FleetItem> {
-    for (const verdict of checker.rows()) {
-      if (verdict.kind === 'duplicate') continue;
+    const checking = reads++ === 0;
+    for (const verdict of checking ? checker.validating(validation) : checker.rows()) {
+      if (checking && verdict.kind === 'valid') verp.check(verdict.id);
       const item: FleetItem = { id: verdict.id, recipient: verdict.address, values: verdict.row.fields };
-      if (verdict.kind === 'invalid') yield { ...item, invalid: verdict.reason };
-      else yield suppressed.has(verdict.address.trim().toLowerCase()) ? { ...item, suppressed: true } : item;
+      const stored = verdict.kind === 'invalid' ? { ...item, invalid: verdict.reason } : suppressed.has(verdict.address.trim().toLowerCase()) ? { ...item, suppressed: true } : item;
+      if (checking) rows.set(stored, verdict.row);
+      yield stored;
     }
+  };
+  // A row repeating an earlier one is one item; one reusing an earlier row's id with other values is invalid.
+  const onRepeat = ({ item, id, kind }: Repeat): void => {
+    const row = rows.get(item);
+    if (item.invalid !== undefined || row === undefined) return;
+    validation.valid--;
+    if (kind === 'duplicate') validation.duplicates++;
+    else countInvalid(validation, row, id, repeatedIdReason(id));
+  };
+  const refused = new Error('the list is refused');
+  const afterCheck = (): void => {
+    if (validation.invalid > 0 && flags['skip-invalid'] !== true) {
+      line(io.stderr, `tclmail bulk: ${listPath}: ${validation.invalid} invalid row${validation.invalid === 1 ? '' : 's'}; nothing was stored:`);
+      for (const text of validation.firstInvalid) line(io.stderr, `  ${text}`);
+      if (validation.invalid > validation.firstInvalid.length) line(io.stderr, `  and ${validation.invalid - validation.firstInvalid.length} more`);
+      line(io.stderr, 'Correct the list, or enqueue the valid rows with --skip-invalid (the others are recorded invalid).');
+      throw refused;
+    }
+    if (!verp.report(io, listPath)) throw refused;
   };
   let result;
   try {
@@ -112,8 +132,13 @@ export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promis
       },
       items,
       acceptChanged: flags['accept-changed'] === true,
+      // Reached only with --skip-invalid: the first row keeps the id, the later ones are reported invalid.
+      clashes: 'skip',
+      onRepeat,
+      afterCheck,
     });
   } catch (error) {
+    if (error === refused) return DATA_ERROR;
     // An id the fleet cannot keep (a space, over 200 characters): the list's fault, found before anything was stored.
     if ((error as { code?: unknown }).code === 'EINVAL') {
       line(io.stderr, `tclmail bulk: ${listPath}: ${(error as Error).message}; nothing was stored`);
@@ -125,7 +150,8 @@ export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promis
     io.stderr,
     `campaign ${campaign}: ${result.total} item(s): ${result.added} added, ${result.known} already enqueued` +
       `${result.changed > 0 ? `, ${result.changed} changed (accepted)` : ''}${result.invalid > 0 ? `, ${result.invalid} invalid` : ''}${result.suppressed > 0 ? `, ${result.suppressed} suppressed` : ''}` +
-      `${validation.duplicates > 0 ? `, ${validation.duplicates} duplicate row(s)` : ''}; ${result.jobs} job(s) queued`,
+      `${validation.duplicates > 0 ? `, ${validation.duplicates} duplicate row(s)` : ''}` +
+      `${result.clashes.count > 0 ? `, ${result.clashes.count} row(s) left out (they reuse an earlier row's id)` : ''}; ${result.jobs} job(s) queued`,
   );
   return EXIT.OK;
 }

@@ -8,7 +8,7 @@
  * every item, so a resume with an edited list is caught before anything is
  * sent: a known id with another digest is a changed item.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /** The longest id made from a digest: it must fit a VERP local part with room for a prefix. */
 export const SHORT_ID_LENGTH = 16;
@@ -25,11 +25,15 @@ export interface ItemMeaning {
   values: Readonly<Record<string, string>>;
 }
 
+/** Each chunk with a length prefix, so that no two different lists of chunks hash alike. */
+function framed(chunk: string): string {
+  return `${Buffer.byteLength(chunk, 'utf8')}:${chunk}`;
+}
+
 function sha256(...chunks: Array<string | Uint8Array>): ReturnType<typeof createHash> {
   const hash = createHash('sha256');
   for (const chunk of chunks) {
-    // A length prefix per chunk, so that no two different lists of chunks hash alike.
-    if (typeof chunk === 'string') hash.update(`${Buffer.byteLength(chunk, 'utf8')}:${chunk}`, 'utf8');
+    if (typeof chunk === 'string') hash.update(framed(chunk), 'utf8');
     else {
       hash.update(`${chunk.length}:`);
       hash.update(chunk);
@@ -48,9 +52,10 @@ export function templateDigest(template: Uint8Array, attachments: ReadonlyArray<
 /** The canonical digest of an item (hex SHA-256): field names sorted, every string length-prefixed. */
 export function itemDigest(meaning: ItemMeaning): string {
   const names = Object.keys(meaning.values).sort();
-  const chunks: string[] = [meaning.sender, meaning.recipient.toLowerCase(), meaning.template, String(names.length)];
-  for (const name of names) chunks.push(name, meaning.values[name]);
-  return sha256(...chunks).digest('hex');
+  // The framed chunks as one text, hashed at once: the same bytes as hashing them one by one, at a fraction of the calls.
+  let text = framed(meaning.sender) + framed(meaning.recipient.toLowerCase()) + framed(meaning.template) + framed(String(names.length));
+  for (const name of names) text += framed(name) + framed(meaning.values[name]);
+  return hash('sha256', text, 'hex');
 }
 
 /**
@@ -61,9 +66,9 @@ export function itemDigest(meaning: ItemMeaning): string {
  */
 export function rowId(recipient: string, values: Readonly<Record<string, string>>): string {
   const names = Object.keys(values).sort();
-  const chunks: string[] = [recipient.toLowerCase(), String(names.length)];
-  for (const name of names) chunks.push(name, values[name]);
-  return base32(sha256(...chunks).digest()).slice(0, SHORT_ID_LENGTH);
+  let text = framed(recipient.toLowerCase()) + framed(String(names.length));
+  for (const name of names) text += framed(name) + framed(values[name]);
+  return base32(hash('sha256', text, 'buffer')).slice(0, SHORT_ID_LENGTH);
 }
 
 /** Digest of a whole list: every item's id and digest, in list order, fed one by one. */

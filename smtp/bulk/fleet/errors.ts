@@ -3,6 +3,7 @@
  * that a program (and the CLI's exit codes) can switch on. Changed items and
  * refused ledger writes use the shared contract's errors (../ledger.ts).
  */
+import { InvalidInputError } from '../../../lib/errors';
 import { LedgerError } from '../ledger';
 
 export { ChangedItemsError } from '../ledger';
@@ -62,5 +63,24 @@ export class DurabilityError extends FleetError {
       `Redis does not persist every write (${found}): set appendonly yes and appendfsync always, or pass --allow-unsafe-redis (allowUnsafe) and accept that a Redis crash can resend up to about a second of messages`,
     );
     this.name = 'DurabilityError';
+  }
+}
+
+/** The list gives one id to two different items, and `clashes: 'skip'` was not asked for. */
+export class RepeatedIdError extends InvalidInputError {
+  constructor(
+    readonly campaign: string,
+    /** The first ids given to two items, in list order. */
+    readonly ids: readonly string[],
+    /** How many later items reuse an earlier item's id. */
+    readonly count: number,
+  ) {
+    super(
+      'items',
+      `campaign ${JSON.stringify(campaign)}: ${count} item${count === 1 ? '' : 's'} reuse${count === 1 ? 's' : ''} the id of an earlier item of the list with other contents: ` +
+        `${ids.map((id) => JSON.stringify(id)).join(', ')}${count > ids.length ? `, and ${count - ids.length} more` : ''}. ` +
+        "Give each item its own id, or keep the first of each (clashes: 'skip')",
+    );
+    this.name = 'RepeatedIdError';
   }
 }

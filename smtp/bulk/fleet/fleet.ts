@@ -160,8 +160,8 @@ export class Fleet {
   private async store(live: LiveCampaign, batch: Waiting[]): Promise<void> {
     try {
       const args: string[] = [live.keys.base, live.acceptChanged ? '1' : '0', ''];
-      for (const { prepared: p } of batch) args.push(p.id, p.digest, p.recipient, p.values, p.state, p.diagnostic);
-      const statuses = await this.redis.tclmailAddItems(live.keys.counts, live.keys.order, live.keys.meta, ...args);
+      for (const { prepared: p } of batch) args.push(p.id, p.digest, p.recipient, p.values, p.state, p.diagnostic, '');
+      const statuses = await this.redis.tclmailAddItems(live.keys.counts, live.keys.order, live.keys.meta, '', ...args);
       const ids: string[] = [];
       batch.forEach(({ prepared: p }, i) => {
         if (((statuses[i] === 'new' && p.state === 'pending') || statuses[i] === 'pending') && !ids.includes(p.id)) ids.push(p.id);

@@ -164,67 +164,79 @@ return 'ok'
 `;
 
 /**
- * Stores items. KEYS: counts, order, meta. ARGV: base, accept changed (0/1), the key of the BullMQ job that
- * carries this batch (or `''`), then 6 per item: id, digest, recipient, values JSON, state (`pending`,
- * `invalid` or `suppressed`), diagnostic. Returns per item: `new` (stored now), `pending` (known and still pending), `known`,
- * `changed` (stored anew: accepted), `refused` (changed, not accepted); then one more value: `1` when the
- * batch needs its job (some item is pending and the job is not queued), else `0`. A job is removed only once
- * its items are settled, so checking both in one script leaves no gap for a job to be added twice.
+ * Stores items. KEYS: counts, order, meta, and the check read's scratch hash (or `''` for single items).
+ * ARGV: base, accept changed (0/1), the key of the BullMQ job that carries this batch (or `''`), then 7 per
+ * item: id, digest, recipient, values JSON, state (`pending`, `invalid` or `suppressed`), diagnostic, and
+ * the item's ordinal in the list (`''` for single items). Returns per item: `new` (stored now), `pending`
+ * (known and still pending), `known`, `changed` (stored anew: accepted), `refused` (changed, not accepted),
+ * `repeat` (the scratch hash names an earlier item of the list with this id: left out) or `unchecked` (the
+ * check read never saw the id: left out); then one more value: `1` when the batch needs its job (some item
+ * is pending and the job is not queued), else `0`. A job is removed only once its items are settled, so
+ * checking both in one script leaves no gap for a job to be added twice.
  */
 const ADD_ITEMS = `
-local counts, order, meta = KEYS[1], KEYS[2], KEYS[3]
+local counts, order, meta, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local base, accept, job = ARGV[1], ARGV[2] == '1', ARGV[3]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
 local waiting = false
-for i = 4, #ARGV, 6 do
-  local id, digest, rcpt, values, state, diag = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+for i = 4, #ARGV, 7 do
+  local id, digest, rcpt, values, state, diag, ordinal = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
   local key = base .. 'i:' .. id
-  local f = redis.call('HMGET', key, 'd', 's')
-  if not f[1] then
-    if diag ~= '' then redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'a', now, 'g', diag)
-    else redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'a', now) end
-    redis.call('HSET', base .. 'v', id, values)
-    redis.call('HINCRBY', counts, state, 1)
-    redis.call('RPUSH', order, id)
-    redis.call('HINCRBY', meta, 'total', 1)
-    out[#out + 1] = 'new'
-    if state == 'pending' then waiting = true end
-  elseif f[1] == digest then
-    out[#out + 1] = f[2] == 'pending' and 'pending' or 'known'
-    if f[2] == 'pending' then waiting = true end
-  elseif accept then
-    redis.call('HSET', key, 'd', digest, 'r', rcpt)
-    redis.call('HSET', base .. 'v', id, values)
-    out[#out + 1] = f[2] == 'pending' and 'pending' or 'changed'
-    if f[2] == 'pending' then waiting = true end
+  local first = seen ~= '' and redis.call('HGET', seen, id)
+  if seen ~= '' and not first then
+    out[#out + 1] = 'unchecked'
+  elseif seen ~= '' and string.sub(first, 1, #ordinal + 1) ~= ordinal .. ' ' then
+    out[#out + 1] = 'repeat'
   else
-    out[#out + 1] = 'refused'
+    local f = redis.call('HMGET', key, 'd', 's')
+    if not f[1] then
+      if diag ~= '' then redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'a', now, 'g', diag)
+      else redis.call('HSET', key, 'd', digest, 's', state, 'r', rcpt, 'a', now) end
+      redis.call('HSET', base .. 'v', id, values)
+      redis.call('HINCRBY', counts, state, 1)
+      redis.call('RPUSH', order, id)
+      redis.call('HINCRBY', meta, 'total', 1)
+      out[#out + 1] = 'new'
+      if state == 'pending' then waiting = true end
+    elseif f[1] == digest then
+      out[#out + 1] = f[2] == 'pending' and 'pending' or 'known'
+      if f[2] == 'pending' then waiting = true end
+    elseif accept then
+      redis.call('HSET', key, 'd', digest, 'r', rcpt)
+      redis.call('HSET', base .. 'v', id, values)
+      out[#out + 1] = f[2] == 'pending' and 'pending' or 'changed'
+      if f[2] == 'pending' then waiting = true end
+    else
+      out[#out + 1] = 'refused'
+    end
   end
 end
+if seen ~= '' then redis.call('PEXPIRE', seen, 3600000) end
 if waiting and (job == '' or redis.call('EXISTS', job) == 0) then out[#out + 1] = '1' else out[#out + 1] = '0' end
 return out
 `;
 
 /**
- * Checks items against what is stored, before anything is stored. KEYS: a scratch hash (ids seen in this
- * list, expires in an hour). ARGV: base, then id, digest pairs. Returns per item: `ok`, `duplicate` (the
- * same item earlier in the list), `clash` (the same id earlier in the list with another digest), `changed`
+ * Checks items against what is stored, before anything is stored. KEYS: a scratch hash (the ids seen in
+ * this list, each with the ordinal of its first item and 16 characters of its digest; expires an hour after
+ * the last call). ARGV: base, then id, digest key (the digest's first 16 characters), ordinal triples. Returns per item: `ok`, `duplicate` (the same
+ * item earlier in the list), `clash` (the same id earlier in the list with another digest), `changed`
  * (stored with another digest).
  */
 const CHECK = `
 local seen, base = KEYS[1], ARGV[1]
 local out = {}
-for i = 2, #ARGV, 2 do
-  local id, digest = ARGV[i], ARGV[i + 1]
+for i = 2, #ARGV, 3 do
+  local id, digest, ordinal = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local prev = redis.call('HGET', seen, id)
   if prev then
-    out[#out + 1] = prev == digest and 'duplicate' or 'clash'
+    out[#out + 1] = string.sub(prev, -16) == digest and 'duplicate' or 'clash'
   else
-    redis.call('HSET', seen, id, digest)
+    redis.call('HSET', seen, id, ordinal .. ' ' .. digest)
     local stored = redis.call('HGET', base .. 'i:' .. id, 'd')
-    out[#out + 1] = (stored and stored ~= digest) and 'changed' or 'ok'
+    out[#out + 1] = (stored and string.sub(stored, 1, 16) ~= digest) and 'changed' or 'ok'
   end
 end
 redis.call('PEXPIRE', seen, 3600000)
@@ -279,7 +291,7 @@ export interface FleetCommands {
   tclmailDeferred(item: string, counts: string, due: string, ...args: string[]): Promise<string>;
   tclmailOutcome(item: string, counts: string, due: string, ...args: string[]): Promise<string>;
   tclmailRelease(item: string, token: string): Promise<string>;
-  tclmailAddItems(counts: string, order: string, meta: string, ...args: string[]): Promise<string[]>;
+  tclmailAddItems(counts: string, order: string, meta: string, seen: string, ...args: string[]): Promise<string[]>;
   tclmailResend(counts: string, ...args: string[]): Promise<string[]>;
   tclmailCheck(seen: string, ...args: string[]): Promise<string[]>;
   tclmailReserve(bucket: string, rate: string, burst: string): Promise<string>;
@@ -298,7 +310,7 @@ export function withScripts(client: Redis): FleetRedis {
     client.defineCommand('tclmailDeferred', { numberOfKeys: 3, lua: MARK_DEFERRED });
     client.defineCommand('tclmailOutcome', { numberOfKeys: 3, lua: MARK_OUTCOME });
     client.defineCommand('tclmailRelease', { numberOfKeys: 1, lua: RELEASE });
-    client.defineCommand('tclmailAddItems', { numberOfKeys: 3, lua: ADD_ITEMS });
+    client.defineCommand('tclmailAddItems', { numberOfKeys: 4, lua: ADD_ITEMS });
     client.defineCommand('tclmailResend', { numberOfKeys: 1, lua: RESEND });
     client.defineCommand('tclmailCheck', { numberOfKeys: 1, lua: CHECK });
     client.defineCommand('tclmailReserve', { numberOfKeys: 1, lua: RESERVE });

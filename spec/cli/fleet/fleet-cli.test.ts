@@ -192,6 +192,18 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
     expect((await enqueue(other, template, bad, ['--skip-invalid'])).status).toBe(0);
     expect(await status(other)).toMatchObject({ total: 4, pending: 3, invalid: 1, done: 1 });
 
+    // Repeated ids are found by Redis, not by a table in the enqueuing process: the same row again is one item, an id
+    // reused with other values is an invalid row; with --skip-invalid the first row keeps the id.
+    const repeats = file('repeats.csv', `${list(3)}u2,user2@example.net,Name 2,code2\nu3,someone@example.net,Someone,code9\n`);
+    const third = campaignName();
+    const clash = await enqueue(third, template, repeats);
+    expect(clash.status).toBe(65);
+    expect(clash.stderr).toMatch(/1 invalid row; nothing was stored:\n  row 5 \(line 6, id u3\): repeats the id "u3" of an earlier row with other values/);
+    const skipped = await enqueue(third, template, repeats, ['--skip-invalid']);
+    expect(skipped.status).toBe(0);
+    expect(skipped.stderr).toMatch(/3 item\(s\): 3 added, 0 already enqueued, 1 duplicate row\(s\), 1 row\(s\) left out \(they reuse an earlier row's id\)/);
+    expect(await status(third)).toMatchObject({ total: 3, pending: 3 });
+
     // An item whose end of data went out with no reply is uncertain; --resend-uncertain names it and makes it pending again.
     const fleet = await openFleet(redis.url);
     try {

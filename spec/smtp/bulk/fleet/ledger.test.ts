@@ -3,7 +3,7 @@
  * items refused before anything is stored, and the Lua guards that keep a
  * worker which lost its claim from sending or overwriting another's item.
  */
-import { ChangedItemsError, checkDurability, DurabilityError, type Fleet, type FleetItem, LedgerWriteError, openFleet, redactRedisUrl } from '../../../../smtp/bulk/fleet';
+import { ChangedItemsError, checkDurability, DurabilityError, type Fleet, type FleetItem, LedgerWriteError, openFleet, redactRedisUrl, RepeatedIdError } from '../../../../smtp/bulk/fleet';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { testCertificate } from '../../../support/certs';
@@ -54,6 +54,34 @@ describeWithRedis('fleet ledger in Redis', () => {
     const result = await fleet.enqueueCampaign({ campaign: 'dups', sender: 'news@x.test', template: TEMPLATE, items: list });
     expect(result).toMatchObject({ total: 5, added: 5, duplicates: { count: 2, ids: ['r0', 'r1'] } });
     expect((await fleet.status('dups')).total).toBe(5);
+  });
+
+  test('two items under one id are refused before anything is stored, unless the first is kept on request', async () => {
+    // r1 again with other values (a clash), r2 again as it was (a duplicate), spread over several store batches.
+    const list = [...rows(250), { id: 'r1', recipient: 'other@y.test', values: { name: 'Other' } }, ...rows(3).slice(2)];
+    const seen: Array<{ ordinal: number; id: string; kind: string }> = [];
+    const attempt = fleet.enqueueCampaign({ campaign: 'clash', sender: 'news@x.test', template: TEMPLATE, items: list, batchSize: 40, onRepeat: ({ ordinal, id, kind }) => seen.push({ ordinal, id, kind }) });
+    await expect(attempt).rejects.toBeInstanceOf(RepeatedIdError);
+    await expect(attempt).rejects.toMatchObject({ code: 'EINVAL', count: 1, ids: ['r1'] });
+    expect(seen).toEqual([{ ordinal: 251, id: 'r1', kind: 'clash' }, { ordinal: 252, id: 'r2', kind: 'duplicate' }]);
+    await expect(fleet.status('clash')).rejects.toMatchObject({ code: 'ECAMPAIGN' });
+
+    const kept = await fleet.enqueueCampaign({ campaign: 'clash', sender: 'news@x.test', template: TEMPLATE, items: list, batchSize: 40, clashes: 'skip' });
+    expect(kept).toMatchObject({ total: 250, added: 250, duplicates: { count: 1, ids: ['r2'] }, clashes: { count: 1, ids: ['r1'] } });
+    expect(await fleet.item('clash', 'r1')).toMatchObject({ recipient: 'u1@y.test', state: 'pending' });
+    expect((await fleet.status('clash')).total).toBe(250);
+  });
+
+  test('a list that changes between its two reads is reported, and what was stored is kept', async () => {
+    let reads = 0;
+    // The second read has one row more: it was never checked, so it is not stored.
+    const items = (): FleetItem[] => (reads++ === 0 ? rows(10) : rows(11));
+    const attempt = fleet.enqueueCampaign({ campaign: 'moving', sender: 'news@x.test', template: TEMPLATE, items });
+    await expect(attempt).rejects.toMatchObject({ code: 'ECAMPAIGN', message: expect.stringContaining('the list changed while it was being enqueued') });
+    expect((await fleet.status('moving')).total).toBe(10);
+    expect(await fleet.item('moving', 'r10')).toBeUndefined();
+    // Enqueued again, whole: the missing row is added, nothing twice.
+    expect(await fleet.enqueueCampaign({ campaign: 'moving', sender: 'news@x.test', template: TEMPLATE, items: rows(11) })).toMatchObject({ added: 1, known: 10 });
   });
 
   test('a changed item is refused before anything is stored, naming the ids and the count', async () => {
