@@ -49,6 +49,14 @@ const SENDMANY_OPTIONS: OptionSpecs = { ...SENDMESSAGE_OPTIONS, ...POOL_LIMITS, 
 /** Outcomes kept for a consumer that reads slowly, per message in flight, before the source is read further. */
 const BUFFER_PER_SLOT = 16;
 
+/**
+ * Messages waiting for their retry, each holding its built message (about
+ * 2.5 KB for a short notification), before the source is read further: a
+ * relay that answers 4xx to everything (greylisting) would otherwise pull the
+ * whole list into memory.
+ */
+export const MAX_DEFERRED = 2000;
+
 function positive(name: string, value: unknown, fallback: number | undefined, allowZero = false): number | undefined {
   if (value === undefined) return fallback;
   const number = typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
@@ -274,7 +282,8 @@ export class BulkRun implements AsyncIterableIterator<BulkOutcome> {
       if (earliest >= 0 && this.deferrals[earliest].due <= now) return this.deferrals.splice(earliest, 1)[0].job;
       // While the relay looks dead, one message at a time probes it; the rest of the source waits.
       const probing = this.breaker.suspect && (this.deferrals.length > 0 || this.active > 0);
-      if (!probing && !this.sourceDone && this.outcomes.length < BUFFER_PER_SLOT * this.settings.concurrency) {
+      const room = this.outcomes.length < BUFFER_PER_SLOT * this.settings.concurrency && this.deferrals.length < MAX_DEFERRED;
+      if (!probing && !this.sourceDone && room) {
         const item = await this.pull();
         if (item === END) continue;
         const job = await this.admit(item);

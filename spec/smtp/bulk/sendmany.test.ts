@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mime from '../../../mime';
-import { type BulkOutcome, type BulkProgress, sendmany } from '../../../smtp/bulk/sendmany';
+import { type BulkOutcome, type BulkProgress, MAX_DEFERRED, sendmany } from '../../../smtp/bulk/sendmany';
 import { backoffDelay, classify, Pacer } from '../../../smtp/bulk/retry';
 import { createHash } from 'node:crypto';
 import { InvalidInputError, OptionError, SmtpError, UncertainDeliveryError } from '../../../lib/errors';
@@ -138,6 +138,35 @@ describe('smtp.sendmany: retries and verdicts (scripted server)', () => {
     expect(outcomes.get('m000')).toMatchObject({ status: 'sent', attempts: 1 });
     expect(held(srv).sort()).toEqual(ids(3));
   });
+
+  it('reads no further into the source while MAX_DEFERRED messages wait for their retry (a relay greylisting everything)', async () => {
+    const srv = await scripted({ on: { MAIL: '451 4.7.1 greylisted, try again later' } });
+    const total = MAX_DEFERRED + 300;
+    const concurrency = 8;
+    let pulled = 0;
+    async function* source(): AsyncGenerator<{ token: mime.Token; id: string }> {
+      for (let i = 0; i < total; i++) {
+        pulled++;
+        yield { token: message(`g${i}`), id: `g${i}` };
+      }
+    }
+    const run = sendmany(source(), { servers: '127.0.0.1', ports: srv.port, usetls: false, concurrency, retryDelay: 600 });
+    const outcomes = collect(run);
+    // Every message is deferred for ten minutes: the run fills its deferrals, then has nothing to do.
+    let last = -1;
+    while (run.progress.deferred < MAX_DEFERRED || run.progress.deferred !== last) {
+      last = run.progress.deferred;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const held = { pulled, deferred: run.progress.deferred };
+    run.stop();
+    expect(await outcomes).toEqual([]);
+    expect(held.deferred).toBeGreaterThanOrEqual(MAX_DEFERRED);
+    // Those already being read or tried when the cap was reached, and no more.
+    expect(held.deferred).toBeLessThanOrEqual(MAX_DEFERRED + concurrency);
+    expect(held.pulled).toBeLessThanOrEqual(MAX_DEFERRED + concurrency);
+    expect(srv.transcript.flat().filter((l) => l.startsWith('MAIL FROM:')).length).toBe(held.deferred);
+  }, 60_000);
 
   it('does not try a permanent refusal again, and gives up on a temporary one after `retries`', async () => {
     const srv = await scripted({
