@@ -14,12 +14,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { processIo } from '../../cli/args';
-import { generateCertificate } from '../../cli/certificate';
 import { bulk } from '../../cli/commands/bulk';
 import { csvLine, CsvReader, parseCsv, reportCell } from '../../cli/csv';
 import { captureWork } from '../support/capture-work';
+import { passwordServer } from '../support/password-server';
 import { scriptedServer } from '../support/scripted-server';
 import type { ScriptedServer } from '../support/scripted-server';
 import { ensureBuilt, PROGRAM, run } from './helpers';
@@ -257,27 +256,9 @@ describe('tclmail bulk --journal: resume after a crash', () => {
 
 describe('tclmail bulk: the password', () => {
   it('reads it from the first line of --password-file and authenticates over STARTTLS', async () => {
-    const { key, cert } = await generateCertificate('127.0.0.1');
-    const logins: Array<[string, string, boolean]> = [];
-    const smtpd = new SMTPServer({
-      key,
-      cert,
-      logger: false,
-      disableReverseLookup: true,
-      authMethods: ['PLAIN', 'LOGIN'],
-      onAuth(credentials, session, callback) {
-        logins.push([credentials.username ?? '', credentials.password ?? '', session.secure]);
-        if (credentials.password === 'correct horse') callback(null, { user: credentials.username });
-        else callback(Object.assign(new Error('5.7.8 bad credentials'), { responseCode: 535 }));
-      },
-      onData(stream, _session, callback) {
-        stream.resume();
-        stream.on('end', () => callback(null));
-      },
-    });
-    await new Promise<void>((resolve) => smtpd.listen(0, '127.0.0.1', resolve));
+    const smtpd = await passwordServer();
     try {
-      const port = (smtpd.server.address() as AddressInfo).port;
+      const { port, cert, logins } = smtpd;
       const template = file('t.json', TEMPLATE);
       const list = file('list.csv', 'email,name,code\na@example.com,A,1\n');
       const args = ['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(port), '--ca', file('ca.pem', cert), '--username', 'me', '--progress', 'none'];
@@ -288,7 +269,7 @@ describe('tclmail bulk: the password', () => {
       expect(wrong.status).toBe(2);
       expect(wrong.stdout).toMatch(/^failed [a-z2-7]{16} a@example\.com 535 /);
     } finally {
-      await new Promise<void>((resolve) => smtpd.close(() => resolve()));
+      await smtpd.close();
     }
   }, 30_000);
 });

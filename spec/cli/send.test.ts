@@ -10,10 +10,10 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
-import { generateCertificate } from '../../cli/certificate';
 import { captureWork } from '../support/capture-work';
 import { closedPort } from '../support/fixtures';
+import { passwordServer } from '../support/password-server';
+import type { PasswordServer } from '../support/password-server';
 import { ensureBuilt, run } from './helpers';
 
 beforeAll(() => ensureBuilt(), 180_000);
@@ -194,34 +194,16 @@ describe('tclmail send: errors in the program\'s own words', () => {
 });
 
 describe('tclmail send: the password', () => {
-  let auth: { server: SMTPServer; port: number; ca: string; logins: Array<[string, string, boolean]> };
+  let auth: PasswordServer & { ca: string };
 
   beforeAll(async () => {
-    const { key, cert } = await generateCertificate('127.0.0.1');
-    const logins: Array<[string, string, boolean]> = [];
-    const smtp = new SMTPServer({
-      key,
-      cert,
-      logger: false,
-      disableReverseLookup: true,
-      authMethods: ['PLAIN', 'LOGIN'],
-      onAuth(credentials, session, callback) {
-        logins.push([credentials.username ?? '', credentials.password ?? '', session.secure]);
-        if (credentials.password === 'correct horse') callback(null, { user: credentials.username });
-        else callback(Object.assign(new Error('5.7.8 bad credentials'), { responseCode: 535 }));
-      },
-      onData(stream, _session, callback) {
-        stream.resume();
-        stream.on('end', () => callback(null));
-      },
-    });
-    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-    auth = { server: smtp, port: (smtp.server.address() as AddressInfo).port, ca: join(tmpdir(), `tclmail-ca-${process.pid}.pem`), logins };
-    writeFileSync(auth.ca, cert);
+    const server = await passwordServer();
+    auth = { ...server, ca: join(tmpdir(), `tclmail-ca-${process.pid}.pem`) };
+    writeFileSync(auth.ca, server.cert);
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) => auth.server.close(() => resolve()));
+    await auth.close();
     rmSync(auth.ca, { force: true });
   });
 
