@@ -14,6 +14,8 @@ import { OptionError } from '../../lib/errors';
 import { FINAL_STATES } from '../../smtp/bulk/ledger';
 import type { CampaignCounts, ItemState, Ledger, LedgerItem } from '../../smtp/bulk/ledger';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-page';
+import { RateHistory } from './rates';
+import type { RatePoint } from './rates';
 import { EventHub, PAGE_CSP, isLoopback, newToken, sendBody, sendError, sendJson, startWebServer } from './http';
 import type { WebServer } from './http';
 
@@ -58,12 +60,18 @@ export interface DashboardSnapshot {
   counts: CampaignCounts;
   /** Final items over all items, 0 to 1. */
   progress: number;
-  /** Messages finished per second over the last samples. */
+  /** Messages finished per second over the real intervals of the last 15 seconds (0 until one has been seen). */
   rate: number;
   /** Seconds until every item is final at that rate; null when nothing moves or all is done. */
   etaSeconds: number | null;
-  /** `[epoch ms, done]` pairs, oldest first. */
+  /** `[epoch ms, done]` pairs the dashboard kept, oldest first (a read sooner than half `sampleMs` after the last is not kept). */
   samples: Array<[number, number]>;
+  /**
+   * `[epoch ms, messages per second]` over each interval between two kept
+   * samples, in runs: a new run starts where `done` went down (a resend, a
+   * new journal) or after a gap with nobody watching. The chart draws one line per run.
+   */
+  rates: RatePoint[][];
   /** Outcomes by SMTP reply code (`none` when there was no reply). */
   byCode: Record<string, number>;
   /** Recipient domains with the most items, each with counts by state. */
@@ -82,7 +90,6 @@ export interface DashboardSnapshot {
 
 const LIST_CAP = 200;
 const DOMAIN_CAP = 15;
-const SAMPLE_CAP = 600;
 const RATE_WINDOW_MS = 15_000;
 const PUBLIC = new Set(['/dashboard.js', '/dashboard.css']);
 const ACTION_NAMES = ['resendUncertain', 'pause', 'resume'] as const;
@@ -142,21 +149,6 @@ async function breakdown(ledger: Pick<Ledger, 'items'>): Promise<Breakdown> {
   return result;
 }
 
-/** Finished per second over the window that ends with the newest sample. */
-function rateOf(samples: Array<[number, number]>): number {
-  if (samples.length < 2) return 0;
-  const [lastT, lastDone] = samples[samples.length - 1];
-  let first = samples[0];
-  for (const sample of samples) {
-    if (lastT - sample[0] <= RATE_WINDOW_MS) {
-      first = sample;
-      break;
-    }
-  }
-  const seconds = (lastT - first[0]) / 1000;
-  return seconds > 0 ? Math.max(0, (lastDone - first[1]) / seconds) : 0;
-}
-
 /**
  * Starts the dashboard for `ledger` and resolves once it listens; `close`
  * stops it (the ledger stays open: it is the caller's).
@@ -181,7 +173,8 @@ export async function startDashboard(options: DashboardOptions): Promise<WebServ
   const sampleMs = options.sampleMs ?? 1000;
   const detailMs = options.detailMs ?? 5000;
   const hub = new EventHub();
-  const samples: Array<[number, number]> = [];
+  // Half a tick: a read between two ticks (a second viewer, a script) makes no short interval; a gap of ten ticks (30 s at least) is nobody watching.
+  const history = new RateHistory(sampleMs / 2, Math.max(10 * sampleMs, 30_000));
   let details: Breakdown | undefined;
   let detailsAt = 0;
   let detailsDone = -1;
@@ -190,15 +183,14 @@ export async function startDashboard(options: DashboardOptions): Promise<WebServ
   const snapshot = async (): Promise<DashboardSnapshot> => {
     const counts = await ledger.counts();
     const now = Date.now();
-    samples.push([now, counts.done]);
-    if (samples.length > SAMPLE_CAP) samples.splice(0, samples.length - SAMPLE_CAP);
+    history.record(now, counts.done);
     // Reading every item costs a pass over the ledger: only when the counts moved, and not more often than detailMs.
     if (!details || (counts.done !== detailsDone && now - detailsAt >= detailMs) || (counts.done === counts.total && detailsDone !== counts.done)) {
       details = await breakdown(ledger);
       detailsAt = now;
       detailsDone = counts.done;
     }
-    const rate = rateOf(samples);
+    const rate = history.rate(RATE_WINDOW_MS);
     const left = counts.total - counts.done;
     return {
       campaign: counts.campaign,
@@ -206,7 +198,8 @@ export async function startDashboard(options: DashboardOptions): Promise<WebServ
       progress: counts.total > 0 ? counts.done / counts.total : 1,
       rate,
       etaSeconds: left > 0 && rate > 0 ? Math.round(left / rate) : null,
-      samples: samples.slice(),
+      samples: history.samples(),
+      rates: history.segments(),
       ...details,
       actions: offered,
       ...(notice !== undefined ? { notice } : {}),
