@@ -94,6 +94,8 @@ td.n, th.n { text-align: right; white-space: nowrap; }
 .actions button { font: inherit; padding: 5px 12px; border-radius: 6px; border: 1px solid var(--line); background: #fff; cursor: pointer; }
 .notice { grid-column: 1 / -1; color: var(--muted); margin: 0; }
 .empty { color: var(--muted); }
+tr.sum td { color: var(--muted); }
+tr[data-kind="all"] td { border-top: 2px solid var(--line); color: var(--fg); font-weight: 600; }
 @media (max-width: 700px) {
   main { grid-template-columns: 1fr; padding: 8px; gap: 8px; }
   .card { padding: 10px; }
@@ -207,6 +209,39 @@ export const DASHBOARD_JS = String.raw`'use strict';
     $('control').hidden = r.childNodes.length === 0;
   }
 
+  // Every item is in one column: waiting (pending, sending, deferred), the outcomes, and skipped (invalid, suppressed).
+  function domainCells(name, d) {
+    var st = d.states;
+    return [name, d.total, (st.pending || 0) + (st.sending || 0) + (st.deferred || 0), st.sent || 0, st.refused || 0, st.failed || 0,
+      st.bounced || 0, st.uncertain || 0, (st.invalid || 0) + (st.suppressed || 0)];
+  }
+  function domains(s) {
+    var rows = s.byDomain.map(function (d) { return domainCells(d.domain, d); });
+    var kinds = s.byDomain.map(function () { return 'domain'; });
+    var all = { total: 0, states: {} };
+    function add(d) {
+      all.total += d.total;
+      Object.keys(d.states).forEach(function (k) { all.states[k] = (all.states[k] || 0) + d.states[k]; });
+    }
+    s.byDomain.forEach(add);
+    if (s.otherDomains) {
+      var o = s.otherDomains;
+      rows.push(domainCells('other ' + o.domains + (o.atLeast ? '+' : '') + ' domain' + (o.domains === 1 && !o.atLeast ? '' : 's'), o));
+      kinds.push('other');
+      add(o);
+    }
+    if (s.unreachedItems > 0) {
+      var u = { total: s.unreachedItems, states: { pending: s.unreachedItems } };
+      rows.push(domainCells('not reached yet (domain not known)', u));
+      kinds.push('unreached');
+      add(u);
+    }
+    if (rows.length > 1) { rows.push(domainCells('all', all)); kinds.push('all'); }
+    var node = $('domains');
+    table(node, ['domain', 'items', 'waiting', 'sent', 'refused', 'failed', 'bounced', 'uncertain', 'skipped'], rows, ['', 'n', 'n', 'n', 'n', 'n', 'n', 'n', 'n']);
+    kinds.forEach(function (kind, i) { var tr = node.children[i + 1]; tr.dataset.kind = kind; if (kind !== 'domain') tr.className = 'sum'; });
+  }
+
   function render(s) {
     document.title = s.campaign + ' \u2013 tclmail campaign';
     $('campaign').textContent = s.campaign;
@@ -226,10 +261,7 @@ export const DASHBOARD_JS = String.raw`'use strict';
     chart(s.rates);
     var codes = Object.keys(s.byCode).sort().map(function (k) { return [k, s.byCode[k]]; });
     table($('codes'), ['code', 'items'], codes, ['', 'n']);
-    table($('domains'), ['domain', 'items', 'sent', 'refused', 'failed', 'bounced', 'waiting'], s.byDomain.map(function (d) {
-      var st = d.states;
-      return [d.domain, d.total, st.sent || 0, st.refused || 0, st.failed || 0, st.bounced || 0, (st.pending || 0) + (st.deferred || 0) + (st.sending || 0)];
-    }), ['', 'n', 'n', 'n', 'n', 'n', 'n']);
+    domains(s);
     $('uncertain-count').textContent = s.uncertainTotal;
     $('uncertain-card').hidden = s.uncertainTotal === 0;
     table($('uncertain'), ['item', 'recipient', 'since'], s.uncertain.map(function (i) { return [i.id, i.recipient, i.at ? new Date(i.at).toLocaleString() : '']; }), []);

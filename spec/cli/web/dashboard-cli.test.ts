@@ -135,7 +135,7 @@ describeWithChromium('tclmail bulk --status --web, in Chromium', () => {
     expect(await page.locator('#problems tr', { hasText: 'nobody7@example.net' }).locator('td').nth(4).textContent()).toMatch(/^5\.1\.1 /);
     expect(await page.locator('#problems tr td:first-child').count()).toBe(4);
     expect(await page.locator('#codes tr').allTextContents()).toEqual(['codeitems', '25024', '5504']);
-    expect(await page.locator('#domains tr td:first-child').allTextContents()).toEqual(['example.net', 'example.com', 'example.org']); // 10, 9, 9 items
+    expect(await page.locator('#domains tr td:first-child').allTextContents()).toEqual(['example.net', 'example.com', 'example.org', 'all']); // 10, 9, 9 items
 
     // Read-only: no button, and a POST for any action is refused.
     expect(await page.locator('button[data-action]').count()).toBe(0);
