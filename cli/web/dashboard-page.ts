@@ -29,11 +29,11 @@ export const DASHBOARD_HTML = `<!doctype html>
     <h2>Messages per second</h2>
     <div id="chart" class="chart"></div>
   </section>
-  <section class="card" aria-label="Reply codes">
+  <section class="card wide" aria-label="Reply codes">
     <h2>Outcomes by reply code</h2>
     <table id="codes"></table>
   </section>
-  <section class="card" aria-label="Domains">
+  <section class="card wide" aria-label="Domains">
     <h2>By recipient domain</h2>
     <table id="domains"></table>
   </section>
