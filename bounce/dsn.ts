@@ -7,7 +7,8 @@ import { addressIn, decodeUtf8Address, decodeXtext } from './addresses';
 import { findReply, findStatus, normaliseStatus } from './codes';
 import { readGroups, typedValue } from './groups';
 import type { Fields } from './message';
-import { classify, isHard } from './reason';
+import { deliveryEntry } from './entries';
+import { classify } from './reason';
 import type { Action, BounceRecipient } from './types';
 
 const ACTIONS = new Set<Action>(['failed', 'delayed', 'delivered', 'relayed', 'expanded']);
@@ -76,17 +77,15 @@ export function readStatusReports(texts: string[], context: string, limit: numbe
       const action = readAction(get(group, 'action'), status);
       const reason = classify({ status, action, diagnostic, context, stage: `${diagnostic} ${context}`, mailer: diagnosticField.type === 'x-unix' });
       report.candidates.push(recipientAddress(original));
-      report.recipients.push({
+      report.recipients.push(deliveryEntry({
         address: recipientAddress(final) || recipientAddress(original),
         action,
         status,
         replyCode: reply,
         diagnostic,
         reason,
-        hard: isHard(reason, status),
         remoteMta: typedValue(get(group, 'remote-mta')).value,
-        feedbackType: '',
-      });
+      }));
     }
   }
   return report;

@@ -4,6 +4,7 @@
  * the recipient the returned message names.
  */
 import { addressIn } from './addresses';
+import { feedbackEntry } from './entries';
 import { readGroups, typedValue } from './groups';
 import { first, type Fields } from './message';
 import type { BounceRecipient } from './types';
@@ -11,21 +12,6 @@ import type { BounceRecipient } from './types';
 export interface FeedbackReport {
   reportingMta: string;
   recipients: BounceRecipient[];
-}
-
-/** A feedback entry for one address. */
-export function feedbackEntry(address: string, feedbackType: string, diagnostic = ''): BounceRecipient {
-  return {
-    address,
-    action: 'delivered',
-    status: '',
-    replyCode: null,
-    diagnostic,
-    reason: 'feedback',
-    hard: false,
-    remoteMta: '',
-    feedbackType: feedbackType.toLowerCase(),
-  };
 }
 
 /** Reads the message/feedback-report parts. */

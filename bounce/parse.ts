@@ -9,7 +9,8 @@ import { OptionError } from '../lib/errors';
 import { addressIn, findAddresses, isRobot } from './addresses';
 import { readStatusReports } from './dsn';
 import { findReply } from './codes';
-import { feedbackEntry, readFeedback } from './feedback';
+import { arrivalEntry, feedbackEntry } from './entries';
+import { readFeedback } from './feedback';
 import { AUTOREPLY_SUBJECTS, BOUNCE_SUBJECTS } from './layouts';
 import { first, flatten, MAX_MESSAGE, type Fields, type Flat } from './message';
 import { readSes } from './ses';
@@ -185,17 +186,7 @@ function read(flat: Flat, candidates: string[]): BounceReport | null {
     if (recipients.length > 0) return { kind: 'dsn', reportingMta: '', original: base, recipients };
   }
   if (!bounceLike && isAutoReply(flat.header)) {
-    const entry: BounceRecipient = {
-      address: addressIn(first(flat.header, 'from')),
-      action: 'delivered',
-      status: '',
-      replyCode: null,
-      diagnostic: subjectOf(flat),
-      reason: 'vacation',
-      hard: false,
-      remoteMta: '',
-      feedbackType: '',
-    };
+    const entry = arrivalEntry(addressIn(first(flat.header, 'from')), 'vacation', subjectOf(flat));
     return { kind: 'autoreply', reportingMta: '', original: { ...base, messageId: messageIdOf(new Map([['message-id', [first(flat.header, 'in-reply-to')]]])) }, recipients: [entry] };
   }
   return null;

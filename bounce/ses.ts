@@ -3,8 +3,8 @@
  * with `notificationType` Bounce, Complaint or Delivery in the body.
  */
 import { findReply, findStatus, normaliseStatus } from './codes';
-import { feedbackEntry } from './feedback';
-import { classify, isHard } from './reason';
+import { deliveryEntry, feedbackEntry } from './entries';
+import { classify } from './reason';
 import type { BounceReport, BounceRecipient } from './types';
 
 /** Characters of JSON read at most. */
@@ -66,17 +66,7 @@ export function readSes(body: string, limit: number): BounceReport | null {
       else if (status === '') status = permanent ? '5.0.0' : '4.0.0';
       const action = type === 'Delivery' ? 'delivered' : permanent ? 'failed' : 'delayed';
       const reason = classify({ status, action, diagnostic: `${diagnostic} ${text(bounce.bounceSubType)}` });
-      recipients.push({
-        address: text(r.emailAddress),
-        action,
-        status,
-        replyCode: reply,
-        diagnostic,
-        reason,
-        hard: isHard(reason, status),
-        remoteMta: text(bounce.remoteMtaIp),
-        feedbackType: '',
-      });
+      recipients.push(deliveryEntry({ address: text(r.emailAddress), action, status, replyCode: reply, diagnostic, reason, remoteMta: text(bounce.remoteMtaIp) }));
     }
     return { kind: 'dsn', reportingMta: text(bounce.reportingMTA), original, recipients };
   }

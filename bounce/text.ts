@@ -9,7 +9,8 @@ import { findAddresses, isDaemon } from './addresses';
 import { findReply, findStatus } from './codes';
 import { DELAY_WORDS, NOT_RECIPIENT_LINES, ORIGINAL_FIELDS, ORIGINAL_MARKERS, PERMANENT_WORDS } from './layouts';
 import { headerText, type Fields } from './message';
-import { classify, isHard, normaliseText } from './reason';
+import { deliveryEntry } from './entries';
+import { classify, normaliseText } from './reason';
 import type { Action, BounceRecipient } from './types';
 
 /** Lines of report text read at most. */
@@ -196,17 +197,7 @@ export function readText(report: string, excluded: ReadonlySet<string>, limit: n
     const action: Action = klass === '4' ? 'delayed' : klass === '2' ? 'delivered' : 'failed';
     const reason = classify({ status: status || `${klass}.0.0`, action, diagnostic, context: `${region}\n${subject}` });
     if (status === '') status = `${klass}.${TYPICAL_DETAIL[reason] ?? '0.0'}`;
-    recipients.push({
-      address: mention.address,
-      action,
-      status,
-      replyCode: reply,
-      diagnostic,
-      reason,
-      hard: isHard(reason, status),
-      remoteMta: '',
-      feedbackType: '',
-    });
+    recipients.push(deliveryEntry({ address: mention.address, action, status, replyCode: reply, diagnostic, reason, remoteMta: '' }));
   }
   return recipients;
 }

@@ -16,6 +16,8 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { idHash, digestKey, IdTable } from '../smtp/bulk/id-table';
 import { itemDigest, ListDigest, rowId, templateDigest } from '../smtp/bulk/identity';
+import { DomainTally } from '../smtp/bulk/domains';
+import type { DomainPlan } from '../smtp/bulk/domains';
 import { UsageError } from './args';
 import { addressField, oneMailbox, readRows } from './recipients';
 import type { Row } from './recipients';
@@ -62,6 +64,8 @@ export interface Validation {
   /** Items: valid ones and invalid rows. */
   total: number;
   listDigest: string;
+  /** The items by recipient domain (bounded: smtp/bulk/domains.ts); only when ids are tracked here. */
+  domains?: DomainPlan;
 }
 
 function headerFields(part: TemplatePart, into: Set<string>): void {
@@ -208,6 +212,8 @@ export class ListChecker {
    */
   *validating(into: Validation): Generator<Verdict> {
     const digest = new ListDigest();
+    // Counted only where this process keeps state per list anyway (not in the fleet's constant-memory check read).
+    const domains = this.table === null ? null : new DomainTally();
     for (const verdict of this.rows()) {
       into.rows++;
       if (into.rows === 1) {
@@ -221,11 +227,13 @@ export class ListChecker {
         if (this.table !== null) digest.add(verdict.id, verdict.digest);
       } else if (verdict.kind === 'duplicate') into.duplicates++;
       else countInvalid(into, verdict.row, verdict.id, verdict.reason);
+      if (verdict.kind !== 'duplicate') domains?.add(verdict.address);
       yield verdict;
     }
     this.filled = true;
     if (into.rows === 0) throw new UsageError(`${this.context.path}: no recipients`);
     into.total = into.valid + into.invalid;
     into.listDigest = this.table === null ? '' : digest.digest();
+    if (domains) into.domains = domains.plan();
   }
 }

@@ -12,7 +12,8 @@ import type { Fleet } from '../smtp/bulk/fleet';
 import { EXIT, line, stringFlag, UsageError } from './args';
 import type { Flags, Io } from './args';
 import { startDashboard } from './web/dashboard';
-import type { DashboardActions } from './web/dashboard';
+import type { DashboardActions, DashboardLedger } from './web/dashboard';
+import type { DomainPlan } from '../smtp/bulk/domains';
 import { parseListen } from './web/http';
 import type { Listen } from './web/http';
 
@@ -141,6 +142,15 @@ export class JournalView implements Pick<Ledger, 'campaign' | 'counts' | 'items'
     return (await this.fresh()).counts();
   }
 
+  /**
+   * How many items go to each domain, as the run recorded it from the checked
+   * list: rows it has not reached have no line, and this is how the page
+   * knows their domains. Undefined for a journal begun before runs recorded it.
+   */
+  async domainPlan(): Promise<DomainPlan | undefined> {
+    return (await this.fresh()).manifest.domains;
+  }
+
   /** Every recorded item, from a look of its own (closed after), so that a reopen for counts cannot cut it short. */
   async *items(filter?: { states?: readonly ItemState[] }): AsyncIterable<LedgerItem> {
     const look = await FileLedger.openReadOnly(this.file);
@@ -161,7 +171,7 @@ export class JournalView implements Pick<Ledger, 'campaign' | 'counts' | 'items'
  * Serves the dashboard of `ledger` and waits for SIGINT or SIGTERM; then
  * closes the page (the ledger is the caller's). Resolves to the exit status.
  */
-export async function serveDashboard(ledger: Pick<Ledger, 'counts' | 'items'>, request: WebRequest, actions: DashboardActions | undefined, io: Io): Promise<number> {
+export async function serveDashboard(ledger: DashboardLedger, request: WebRequest, actions: DashboardActions | undefined, io: Io): Promise<number> {
   let board;
   try {
     board = await startDashboard({ host: request.listen.host, port: request.listen.port, ledger, token: request.token || undefined, ...(actions ? { actions } : {}) });

@@ -7,6 +7,7 @@
  */
 import { parseAddressList } from '../lib/address';
 import type { Fleet, FleetItem, Repeat } from '../smtp/bulk/fleet';
+import { ListChangedError } from '../smtp/bulk/fleet/errors';
 import { unsubscribeHeaders } from '../smtp/bulk/unsubscribe';
 import { EXIT, line, stringFlag, UsageError } from './args';
 import type { Flags, Io } from './args';
@@ -139,6 +140,10 @@ export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promis
     });
   } catch (error) {
     if (error === refused) return DATA_ERROR;
+    if (error instanceof ListChangedError) {
+      line(io.stderr, `tclmail bulk: ${listPath}: ${error.message}`);
+      return DATA_ERROR;
+    }
     // An id the fleet cannot keep (a space, over 200 characters): the list's fault, found before anything was stored.
     if ((error as { code?: unknown }).code === 'EINVAL') {
       line(io.stderr, `tclmail bulk: ${listPath}: ${(error as Error).message}; nothing was stored`);

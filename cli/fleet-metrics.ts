@@ -7,6 +7,7 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { WorkerStats } from '../smtp/bulk/fleet';
 import { UsageError } from './args';
 
 /** Where to listen, from `--metrics`: `PORT`, `HOST:PORT` or `[IPv6]:PORT`. */
@@ -18,15 +19,8 @@ export function metricsAddress(text: string): { host: string; port: number } {
   return { host, port };
 }
 
-/** What the worker has done since it started: counters only grow. */
-export interface WorkerCounters {
-  sent: number;
-  refused: number;
-  failed: number;
-  uncertain: number;
-  deferred: number;
-  suppressed: number;
-}
+/** What the worker has done since it started, in the worker's own words: counters only grow. */
+export type WorkerCounters = Pick<WorkerStats, 'sent' | 'refused' | 'failed' | 'uncertain' | 'deferred' | 'suppressed'>;
 
 /** The figures the endpoint reads at each scrape. */
 export interface MetricsSource {

@@ -336,7 +336,7 @@ export const bulk: Command = {
       const file = journalPath ?? join(scratch!, 'run.jsonl');
       let ledger: FileLedger;
       try {
-        ledger = await FileLedger.open(file, { campaign, list: { listDigest: validation.listDigest, total: validation.total }, breakLock: flags['break-lock'] === true });
+        ledger = await FileLedger.open(file, { campaign, list: { listDigest: validation.listDigest, total: validation.total, ...(validation.domains ? { domains: validation.domains } : {}) }, breakLock: flags['break-lock'] === true });
       } catch (error) {
         if (scratch) rmSync(scratch, { recursive: true, force: true });
         const reason = (error as { reason?: string }).reason;
@@ -363,7 +363,10 @@ export const bulk: Command = {
             line(io.stderr, `tclmail bulk: ${new ChangedItemsError(ledger.campaign, changed.ids, changed.count).message}`);
             return BULK_EXIT.DATA;
           }
-          await ledger.amendManifest({ listDigest: validation.listDigest, total: validation.total });
+          await ledger.amendManifest({ listDigest: validation.listDigest, total: validation.total, ...(validation.domains ? { domains: validation.domains } : {}) });
+        } else if (ledger.manifest.domains === undefined && validation.domains) {
+          // A journal begun before runs recorded their domains: the dashboard learns the rows not reached yet.
+          await ledger.amendManifest({ listDigest: validation.listDigest, total: validation.total, domains: validation.domains });
         }
         try {
           await sendPass(

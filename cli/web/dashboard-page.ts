@@ -29,11 +29,11 @@ export const DASHBOARD_HTML = `<!doctype html>
     <h2>Messages per second</h2>
     <div id="chart" class="chart"></div>
   </section>
-  <section class="card" aria-label="Reply codes">
+  <section class="card wide" aria-label="Reply codes">
     <h2>Outcomes by reply code</h2>
     <table id="codes"></table>
   </section>
-  <section class="card" aria-label="Domains">
+  <section class="card wide" aria-label="Domains">
     <h2>By recipient domain</h2>
     <table id="domains"></table>
   </section>
@@ -81,7 +81,7 @@ main { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 12p
 .state.uncertain b, .state.deferred b { color: var(--warn); }
 .chart svg { width: 100%; height: 140px; display: block; }
 .chart .axis { stroke: var(--line); }
-.chart .line { fill: none; stroke: var(--accent); stroke-width: 2; vector-effect: non-scaling-stroke; }
+.chart .line { fill: none; stroke: var(--accent); stroke-width: 2; stroke-linecap: round; vector-effect: non-scaling-stroke; }
 .chart text { font-size: 11px; fill: var(--muted); }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; }
 th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: break-word; }
@@ -94,6 +94,8 @@ td.n, th.n { text-align: right; white-space: nowrap; }
 .actions button { font: inherit; padding: 5px 12px; border-radius: 6px; border: 1px solid var(--line); background: #fff; cursor: pointer; }
 .notice { grid-column: 1 / -1; color: var(--muted); margin: 0; }
 .empty { color: var(--muted); }
+tr.sum td { color: var(--muted); }
+tr[data-kind="all"] td { border-top: 2px solid var(--line); color: var(--fg); font-weight: 600; }
 @media (max-width: 700px) {
   main { grid-template-columns: 1fr; padding: 8px; gap: 8px; }
   .card { padding: 10px; }
@@ -137,34 +139,35 @@ export const DASHBOARD_JS = String.raw`'use strict';
     node.replaceChildren.apply(node, body);
   }
 
-  function chart(samples) {
+  // The server gives the rate over each real interval, in runs; each run is one line (no line bridges a resend or a gap).
+  function chart(runs) {
     var box = $('chart');
     // Drawn at the box's own width: a stretched viewBox would stretch the labels too.
     var W = Math.max(240, box.clientWidth || 600), H = 120, L = 34;
-    var rates = [];
-    for (var i = 1; i < samples.length; i++) {
-      var dt = (samples[i][0] - samples[i - 1][0]) / 1000;
-      rates.push([samples[i][0], dt > 0 ? Math.max(0, (samples[i][1] - samples[i - 1][1]) / dt) : 0]);
-    }
+    var all = [];
+    runs.forEach(function (run) { all = all.concat(run); });
     var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + (H + 16), role: 'img', 'aria-label': 'messages per second over time' });
     root.append(svg('line', { x1: L, y1: H, x2: W, y2: H, class: 'axis' }), svg('line', { x1: L, y1: 0, x2: L, y2: H, class: 'axis' }));
-    if (rates.length < 2) {
+    if (all.length < 2) {
       var wait = svg('text', { x: L + 8, y: H / 2 });
       wait.textContent = 'gathering samples\u2026';
       root.append(wait);
       box.replaceChildren(root);
       return;
     }
-    var max = 1;
-    rates.forEach(function (r) { if (r[1] > max) max = r[1]; });
-    var t0 = rates[0][0], t1 = rates[rates.length - 1][0];
-    var points = rates.map(function (r) {
-      var x = L + (t1 > t0 ? (r[0] - t0) / (t1 - t0) : 1) * (W - L);
-      var y = H - (r[1] / max) * (H - 4);
-      return x.toFixed(1) + ',' + y.toFixed(1);
-    }).join(' ');
-    root.append(svg('polyline', { points: points, class: 'line' }));
-    var top = svg('text', { x: 2, y: 10 });
+    var max = 1, t0 = all[0][0], t1 = all[0][0];
+    all.forEach(function (r) { if (r[1] > max) max = r[1]; if (r[0] < t0) t0 = r[0]; if (r[0] > t1) t1 = r[0]; });
+    runs.forEach(function (run) {
+      var points = run.map(function (r) {
+        var x = L + (t1 > t0 ? (r[0] - t0) / (t1 - t0) : 1) * (W - L);
+        var y = H - (r[1] / max) * (H - 4);
+        return x.toFixed(1) + ',' + y.toFixed(1);
+      }).join(' ');
+      // A run of one interval is a point: drawn as a line of zero length, which the round cap shows.
+      if (run.length === 1) points += ' ' + points;
+      root.append(svg('polyline', { points: points, class: 'line' }));
+    });
+    var top = svg('text', { x: 2, y: 10, class: 'max' });
     top.textContent = max < 10 ? max.toFixed(1) : String(Math.round(max));
     var zero = svg('text', { x: 2, y: H });
     zero.textContent = '0';
@@ -206,6 +209,39 @@ export const DASHBOARD_JS = String.raw`'use strict';
     $('control').hidden = r.childNodes.length === 0;
   }
 
+  // Every item is in one column: waiting (pending, sending, deferred), the outcomes, and skipped (invalid, suppressed).
+  function domainCells(name, d) {
+    var st = d.states;
+    return [name, d.total, (st.pending || 0) + (st.sending || 0) + (st.deferred || 0), st.sent || 0, st.refused || 0, st.failed || 0,
+      st.bounced || 0, st.uncertain || 0, (st.invalid || 0) + (st.suppressed || 0)];
+  }
+  function domains(s) {
+    var rows = s.byDomain.map(function (d) { return domainCells(d.domain, d); });
+    var kinds = s.byDomain.map(function () { return 'domain'; });
+    var all = { total: 0, states: {} };
+    function add(d) {
+      all.total += d.total;
+      Object.keys(d.states).forEach(function (k) { all.states[k] = (all.states[k] || 0) + d.states[k]; });
+    }
+    s.byDomain.forEach(add);
+    if (s.otherDomains) {
+      var o = s.otherDomains;
+      rows.push(domainCells('other ' + o.domains + (o.atLeast ? '+' : '') + ' domain' + (o.domains === 1 && !o.atLeast ? '' : 's'), o));
+      kinds.push('other');
+      add(o);
+    }
+    if (s.unreachedItems > 0) {
+      var u = { total: s.unreachedItems, states: { pending: s.unreachedItems } };
+      rows.push(domainCells('not reached yet (domain not known)', u));
+      kinds.push('unreached');
+      add(u);
+    }
+    if (rows.length > 1) { rows.push(domainCells('all', all)); kinds.push('all'); }
+    var node = $('domains');
+    table(node, ['domain', 'items', 'waiting', 'sent', 'refused', 'failed', 'bounced', 'uncertain', 'skipped'], rows, ['', 'n', 'n', 'n', 'n', 'n', 'n', 'n', 'n']);
+    kinds.forEach(function (kind, i) { var tr = node.children[i + 1]; tr.dataset.kind = kind; if (kind !== 'domain') tr.className = 'sum'; });
+  }
+
   function render(s) {
     document.title = s.campaign + ' \u2013 tclmail campaign';
     $('campaign').textContent = s.campaign;
@@ -222,13 +258,10 @@ export const DASHBOARD_JS = String.raw`'use strict';
       return tile;
     });
     $('states').replaceChildren.apply($('states'), tiles);
-    chart(s.samples);
+    chart(s.rates);
     var codes = Object.keys(s.byCode).sort().map(function (k) { return [k, s.byCode[k]]; });
     table($('codes'), ['code', 'items'], codes, ['', 'n']);
-    table($('domains'), ['domain', 'items', 'sent', 'refused', 'failed', 'bounced', 'waiting'], s.byDomain.map(function (d) {
-      var st = d.states;
-      return [d.domain, d.total, st.sent || 0, st.refused || 0, st.failed || 0, st.bounced || 0, (st.pending || 0) + (st.deferred || 0) + (st.sending || 0)];
-    }), ['', 'n', 'n', 'n', 'n', 'n', 'n']);
+    domains(s);
     $('uncertain-count').textContent = s.uncertainTotal;
     $('uncertain-card').hidden = s.uncertainTotal === 0;
     table($('uncertain'), ['item', 'recipient', 'since'], s.uncertain.map(function (i) { return [i.id, i.recipient, i.at ? new Date(i.at).toLocaleString() : '']; }), []);

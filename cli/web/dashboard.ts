@@ -14,8 +14,20 @@ import { OptionError } from '../../lib/errors';
 import { FINAL_STATES } from '../../smtp/bulk/ledger';
 import type { CampaignCounts, ItemState, Ledger, LedgerItem } from '../../smtp/bulk/ledger';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard-page';
+import type { DomainPlan } from '../../smtp/bulk/domains';
+import { DomainStates } from './domain-table';
+import type { DomainTable } from './domain-table';
+import { RateHistory } from './rates';
+import type { RatePoint } from './rates';
 import { EventHub, PAGE_CSP, isLoopback, newToken, sendBody, sendError, sendJson, startWebServer } from './http';
 import type { WebServer } from './http';
+
+/**
+ * What the dashboard reads. `domainPlan` is for a ledger that does not list
+ * the items it has not reached (a file journal): how many items go to each
+ * domain, so that those items are in the table by domain as pending.
+ */
+export type DashboardLedger = Pick<Ledger, 'counts' | 'items'> & { domainPlan?: () => Promise<DomainPlan | undefined> };
 
 /** What the operator may do from the page; each resolves to a line to show, or nothing. */
 export interface DashboardActions {
@@ -30,8 +42,8 @@ export interface DashboardOptions {
   host?: string;
   /** Port; 0 picks a free one. */
   port: number;
-  /** Only read: counts() every sample, items() for the breakdowns. */
-  ledger: Pick<Ledger, 'counts' | 'items'>;
+  /** Only read: counts() every sample, items() (and domainPlan() when there is one) for the breakdowns. */
+  ledger: DashboardLedger;
   /** Offered on the page only when given. */
   actions?: DashboardActions;
   /** The token to ask for; `true` makes one. Beyond loopback one is always made when none is given. */
@@ -58,16 +70,26 @@ export interface DashboardSnapshot {
   counts: CampaignCounts;
   /** Final items over all items, 0 to 1. */
   progress: number;
-  /** Messages finished per second over the last samples. */
+  /** Messages finished per second over the real intervals of the last 15 seconds (0 until one has been seen). */
   rate: number;
   /** Seconds until every item is final at that rate; null when nothing moves or all is done. */
   etaSeconds: number | null;
-  /** `[epoch ms, done]` pairs, oldest first. */
+  /** `[epoch ms, done]` pairs the dashboard kept, oldest first (a read sooner than half `sampleMs` after the last is not kept). */
   samples: Array<[number, number]>;
+  /**
+   * `[epoch ms, messages per second]` over each interval between two kept
+   * samples, in runs: a new run starts where `done` went down (a resend, a
+   * new journal) or after a gap with nobody watching. The chart draws one line per run.
+   */
+  rates: RatePoint[][];
   /** Outcomes by SMTP reply code (`none` when there was no reply). */
   byCode: Record<string, number>;
-  /** Recipient domains with the most items, each with counts by state. */
-  byDomain: Array<{ domain: string; total: number; states: Partial<Record<ItemState, number>> }>;
+  /** The 20 recipient domains with the most items (unreached ones included), each with counts by state. */
+  byDomain: DomainTable['rows'];
+  /** Every other domain summed (`domains` of them; at least that many when `atLeast`), or null. */
+  otherDomains: DomainTable['other'];
+  /** Pending items whose domain is not known yet (a journal without a plan of domains); 0 otherwise. */
+  unreachedItems: number;
   uncertain: NotableItem[];
   /** Refused, failed and bounced items. */
   problems: NotableItem[];
@@ -81,8 +103,6 @@ export interface DashboardSnapshot {
 }
 
 const LIST_CAP = 200;
-const DOMAIN_CAP = 15;
-const SAMPLE_CAP = 600;
 const RATE_WINDOW_MS = 15_000;
 const PUBLIC = new Set(['/dashboard.js', '/dashboard.css']);
 const ACTION_NAMES = ['resendUncertain', 'pause', 'resume'] as const;
@@ -91,6 +111,8 @@ const PROBLEM_STATES: ReadonlySet<ItemState> = new Set<ItemState>(['refused', 'f
 interface Breakdown {
   byCode: Record<string, number>;
   byDomain: DashboardSnapshot['byDomain'];
+  otherDomains: DashboardSnapshot['otherDomains'];
+  unreachedItems: number;
   uncertain: NotableItem[];
   problems: NotableItem[];
   uncertainTotal: number;
@@ -111,22 +133,18 @@ function notable(item: Pick<LedgerItem, 'id' | 'state' | 'recipient' | 'code' | 
   };
 }
 
-/** One pass over the items: every breakdown the page shows. */
-async function breakdown(ledger: Pick<Ledger, 'items'>): Promise<Breakdown> {
+/** One pass over the items: every breakdown the page shows, for a campaign of `total` items. */
+async function breakdown(ledger: DashboardLedger, total: number): Promise<Breakdown> {
   const byCode: Record<string, number> = {};
-  const domains = new Map<string, { total: number; states: Partial<Record<ItemState, number>> }>();
-  const result: Breakdown = { byCode, byDomain: [], uncertain: [], problems: [], uncertainTotal: 0, problemsTotal: 0 };
+  const domains = new DomainStates();
+  const result: Breakdown = { byCode, byDomain: [], otherDomains: null, unreachedItems: 0, uncertain: [], problems: [], uncertainTotal: 0, problemsTotal: 0 };
+  const plan = await ledger.domainPlan?.();
   for await (const item of ledger.items()) {
     if (FINAL_STATES.has(item.state) || item.state === 'deferred') {
       const code = item.code === undefined || item.code === null ? 'none' : String(item.code);
       if (item.state !== 'invalid' && item.state !== 'suppressed' && item.state !== 'uncertain') byCode[code] = (byCode[code] ?? 0) + 1;
     }
-    const at = item.recipient?.lastIndexOf('@') ?? -1;
-    const domain = at >= 0 ? item.recipient!.slice(at + 1).toLowerCase() : '(none)';
-    const entry = domains.get(domain) ?? { total: 0, states: {} };
-    entry.total += 1;
-    entry.states[item.state] = (entry.states[item.state] ?? 0) + 1;
-    domains.set(domain, entry);
+    domains.add(item.recipient, item.state);
     if (item.state === 'uncertain') {
       result.uncertainTotal += 1;
       if (result.uncertain.length < LIST_CAP) result.uncertain.push(notable(item));
@@ -135,26 +153,11 @@ async function breakdown(ledger: Pick<Ledger, 'items'>): Promise<Breakdown> {
       if (result.problems.length < LIST_CAP) result.problems.push(notable(item));
     }
   }
-  result.byDomain = [...domains]
-    .sort((a, b) => b[1].total - a[1].total || (a[0] < b[0] ? -1 : 1))
-    .slice(0, DOMAIN_CAP)
-    .map(([domain, value]) => ({ domain, ...value }));
+  const table = domains.table(total, plan);
+  result.byDomain = table.rows;
+  result.otherDomains = table.other;
+  result.unreachedItems = table.unreached;
   return result;
-}
-
-/** Finished per second over the window that ends with the newest sample. */
-function rateOf(samples: Array<[number, number]>): number {
-  if (samples.length < 2) return 0;
-  const [lastT, lastDone] = samples[samples.length - 1];
-  let first = samples[0];
-  for (const sample of samples) {
-    if (lastT - sample[0] <= RATE_WINDOW_MS) {
-      first = sample;
-      break;
-    }
-  }
-  const seconds = (lastT - first[0]) / 1000;
-  return seconds > 0 ? Math.max(0, (lastDone - first[1]) / seconds) : 0;
 }
 
 /**
@@ -181,7 +184,8 @@ export async function startDashboard(options: DashboardOptions): Promise<WebServ
   const sampleMs = options.sampleMs ?? 1000;
   const detailMs = options.detailMs ?? 5000;
   const hub = new EventHub();
-  const samples: Array<[number, number]> = [];
+  // Half a tick: a read between two ticks (a second viewer, a script) makes no short interval; a gap of ten ticks (30 s at least) is nobody watching.
+  const history = new RateHistory(sampleMs / 2, Math.max(10 * sampleMs, 30_000));
   let details: Breakdown | undefined;
   let detailsAt = 0;
   let detailsDone = -1;
@@ -190,15 +194,14 @@ export async function startDashboard(options: DashboardOptions): Promise<WebServ
   const snapshot = async (): Promise<DashboardSnapshot> => {
     const counts = await ledger.counts();
     const now = Date.now();
-    samples.push([now, counts.done]);
-    if (samples.length > SAMPLE_CAP) samples.splice(0, samples.length - SAMPLE_CAP);
+    history.record(now, counts.done);
     // Reading every item costs a pass over the ledger: only when the counts moved, and not more often than detailMs.
     if (!details || (counts.done !== detailsDone && now - detailsAt >= detailMs) || (counts.done === counts.total && detailsDone !== counts.done)) {
-      details = await breakdown(ledger);
+      details = await breakdown(ledger, counts.total);
       detailsAt = now;
       detailsDone = counts.done;
     }
-    const rate = rateOf(samples);
+    const rate = history.rate(RATE_WINDOW_MS);
     const left = counts.total - counts.done;
     return {
       campaign: counts.campaign,
@@ -206,7 +209,8 @@ export async function startDashboard(options: DashboardOptions): Promise<WebServ
       progress: counts.total > 0 ? counts.done / counts.total : 1,
       rate,
       etaSeconds: left > 0 && rate > 0 ? Math.round(left / rate) : null,
-      samples: samples.slice(),
+      samples: history.samples(),
+      rates: history.segments(),
       ...details,
       actions: offered,
       ...(notice !== undefined ? { notice } : {}),

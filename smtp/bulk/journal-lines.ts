@@ -16,6 +16,8 @@ import type { Rejected } from '../../lib/errors';
 import { JournalError } from '../../lib/errors';
 import { isValidDigest, ITEM_STATES } from './ledger';
 import type { CampaignManifest, ItemState } from './ledger';
+import { domainPlanProblem } from './domains';
+import type { DomainPlan } from './domains';
 
 /** A journal line that is not trusted: `line` is its number (1 for the first). */
 export class JournalLineError extends JournalError {
@@ -71,7 +73,10 @@ export function parseJournalLine(text: string): JournalLine | string {
     if (typeof v.listDigest !== 'string' || (v.listDigest !== '' && !isValidDigest(v.listDigest))) return 'a manifest without a valid list digest';
     if (typeof v.total !== 'number' || !Number.isInteger(v.total) || v.total < 0) return 'a manifest without a total';
     if (typeof v.createdAt !== 'string') return 'a manifest without createdAt';
-    return { kind: 'manifest', manifest: { campaign: v.campaign, listDigest: v.listDigest, total: v.total, createdAt: v.createdAt } };
+    const domains = v.domains === undefined ? undefined : domainPlanProblem(v.domains);
+    if (domains !== undefined) return `a manifest whose ${domains}`;
+    const manifest = { campaign: v.campaign, listDigest: v.listDigest, total: v.total, createdAt: v.createdAt };
+    return { kind: 'manifest', manifest: v.domains === undefined ? manifest : { ...manifest, domains: v.domains as DomainPlan } };
   }
   if (typeof v.id !== 'string' || v.id === '') return 'no id';
   if (!isValidDigest(v.digest)) return `no valid digest for the id ${JSON.stringify(v.id)}`;

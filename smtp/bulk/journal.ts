@@ -23,6 +23,7 @@ import { JournalLock } from './journal-lock';
 import { BounceSidecar } from './bounce-sidecar';
 import { emptyCounts, FINAL_STATES, ITEM_STATES, LedgerError } from './ledger';
 import type { Admission, CampaignCounts, CampaignManifest, ItemState, Ledger, LedgerItem, OutcomeRecord } from './ledger';
+import type { DomainPlan } from './domains';
 
 export { JournalError, JournalLineError };
 export { JournalLockError } from './journal-lock';
@@ -54,8 +55,8 @@ export class JournalCampaignError extends JournalError {
 export interface FileLedgerOptions {
   /** The campaign's name, for a new journal (default: the file name without its extension); an existing journal must carry the same. */
   campaign?: string;
-  /** The list as validated, recorded in the manifest of a new journal. */
-  list?: { listDigest: string; total: number };
+  /** The list as validated, recorded in the manifest of a new journal (with its recipient domains, for readers such as the dashboard). */
+  list?: { listDigest: string; total: number; domains?: DomainPlan };
   /** Remove a lock left in place whoever holds it (the operator has checked that no run uses the journal). */
   breakLock?: boolean;
 }
@@ -154,6 +155,7 @@ export class FileLedger implements Ledger {
         listDigest: options.list?.listDigest ?? '',
         total: options.list?.total ?? 0,
         createdAt: new Date().toISOString(),
+        ...(options.list?.domains ? { domains: options.list.domains } : {}),
       };
       const ledger = new FileLedger(file, handle, lock, index, current, goodLength);
       if (!manifest) await ledger.appendLines([formatManifestLine(current)]);
@@ -317,8 +319,8 @@ export class FileLedger implements Ledger {
     return this.appendLines([formatItemLine(item)]);
   }
 
-  /** Appends a manifest line with the list now validated (a resume with an edited list). */
-  amendManifest(list: { listDigest: string; total: number }): Promise<void> {
+  /** Appends a manifest line with the list now validated (a resume with an edited list, or a plan of domains an older journal lacks). */
+  amendManifest(list: { listDigest: string; total: number; domains?: DomainPlan }): Promise<void> {
     this.current = { ...this.current, ...list };
     return this.appendLines([formatManifestLine(this.current)]);
   }

@@ -17,6 +17,7 @@
  * sent on the resume.
  */
 import type { Rejected } from '../../lib/errors';
+import type { DomainPlan } from './domains';
 
 /**
  * The states of an item.
@@ -48,6 +49,8 @@ export interface CampaignManifest {
   total: number;
   /** When the campaign was first recorded (ISO 8601). */
   createdAt: string;
+  /** How many items go to each recipient domain (the file journal records it from the checked list). */
+  domains?: DomainPlan;
 }
 
 /** How a bounce report changed an item (written by the bounce processor). */

@@ -7,40 +7,21 @@
  * bounced in the sidecar; a later success does not undo a hard bounce; the
  * Message-ID finds an item without VERP), and `tclmail unsubscribe`.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCaptureServer } from '../../cli/serve';
-import type { CaptureServer, CapturedMessage } from '../../cli/serve';
 import { FileLedger } from '../../smtp/bulk/journal';
 import { unsubscribeToken } from '../../smtp/bulk/unsubscribe';
+import { captureWork } from '../support/capture-work';
 import { ensureBuilt, lines, run, start, stop } from './helpers';
-
-let work: string;
-let server: CaptureServer;
-let seen: CapturedMessage[];
 
 beforeAll(() => ensureBuilt(), 180_000);
 jest.setTimeout(60_000);
 
-beforeEach(async () => {
-  work = mkdtempSync(join(tmpdir(), 'tclmail-bounce-wire-'));
-  seen = [];
-  server = await startCaptureServer({ dir: join(work, 'mail'), onMessage: (m) => seen.push(m) });
-});
-
-afterEach(async () => {
-  await server.close();
-  rmSync(work, { recursive: true, force: true });
-});
-
-const file = (name: string, text: string): string => {
-  const path = join(work, name);
-  writeFileSync(path, text);
-  return path;
-};
-const at = (): string[] => ['--servers', '127.0.0.1', '--ports', String(server.port), '--progress', 'none'];
+const capture = captureWork('tclmail-bounce-wire-');
+const { file } = capture;
+const at = (): string[] => [...capture.servers(), '--progress', 'none'];
 const TEMPLATE = JSON.stringify({ from: 'News <news@example.com>', subject: 'Hello {{name}}', text: 'Dear {{name}}.\n' });
 
 /** A minimal RFC 3464 report about `recipient`, delivered to `to`. */
@@ -85,16 +66,16 @@ describe('tclmail bulk --verp and --suppress', () => {
     const template = file('t.json', TEMPLATE);
     const list = file('l.csv', 'id,email,name\na1,ann@example.com,Ann\nb2,bob@example.com,Bob\nc3,Carl@Example.com,Carl\n');
     const suppress = file('s.csv', 'address,reason,date\ncarl@example.com,userunknown,2026-01-01T00:00:00Z\n');
-    const journal = join(work, 'run.jsonl');
-    const result = await run(['bulk', template, list, ...at(), '--journal', journal, '--verp', 'bounces+{id}@example.org', '--suppress', suppress, '--report', join(work, 'r.csv')]);
+    const journal = join(capture.work, 'run.jsonl');
+    const result = await run(['bulk', template, list, ...at(), '--journal', journal, '--verp', 'bounces+{id}@example.org', '--suppress', suppress, '--report', join(capture.work, 'r.csv')]);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(seen.map((m) => [m.from, m.to.join()]).sort()).toEqual([
+    expect(capture.seen.map((m) => [m.from, m.to.join()]).sort()).toEqual([
       ['bounces+a1@example.org', 'ann@example.com'],
       ['bounces+b2@example.org', 'bob@example.com'],
     ]);
     expect(result.stdout).toMatch(/^suppressed c3 Carl@Example.com - on the suppression list/m);
-    expect(readFileSync(join(work, 'r.csv'), 'utf8')).toMatch(/^c3,Carl@Example.com,suppressed,/m);
+    expect(readFileSync(join(capture.work, 'r.csv'), 'utf8')).toMatch(/^c3,Carl@Example.com,suppressed,/m);
     const ledger = await FileLedger.openReadOnly(journal);
     try {
       expect(ledger.lookupSync('c3')?.state).toBe('suppressed');
@@ -107,7 +88,7 @@ describe('tclmail bulk --verp and --suppress', () => {
     // A resume sends nothing more and keeps c3 suppressed.
     const again = await run(['bulk', template, list, ...at(), '--journal', journal, '--suppress', suppress]);
     expect(again.status).toBe(0);
-    expect(seen).toHaveLength(2);
+    expect(capture.seen).toHaveLength(2);
   });
 
   it('to a relay without DSN, the message goes without ENVID (spec/real/bounces-e2e.test.ts shows it with Postfix)', async () => {
@@ -117,7 +98,7 @@ describe('tclmail bulk --verp and --suppress', () => {
     expect(result.status).toBe(0);
     expect(result.stderr).toMatch(/^C: MAIL FROM:<bounces\+a1@example\.org>$/m);
     expect(result.stderr).not.toMatch(/ENVID/);
-    expect(seen).toHaveLength(1);
+    expect(capture.seen).toHaveLength(1);
   });
 
   it('refuses (65, nothing sent) a run where an id makes a local part over 64 octets, or a --verp without {id}', async () => {
@@ -127,7 +108,7 @@ describe('tclmail bulk --verp and --suppress', () => {
     const result = await run(['bulk', template, list, ...at(), '--verp', 'bounces+{id}@example.org']);
     expect(result.status).toBe(65);
     expect(result.stderr).toMatch(new RegExp(`id "${long}": .*over RFC 5321's 64`));
-    expect(seen).toHaveLength(0);
+    expect(capture.seen).toHaveLength(0);
     const usage = await run(['bulk', template, list, ...at(), '--verp', 'bounces@example.org']);
     expect(usage.status).toBe(64);
     expect(usage.stderr).toMatch(/--verp: .*\{id\} exactly once/);
@@ -139,14 +120,14 @@ describe('tclmail bulk --unsubscribe and tclmail unsubscribe', () => {
     const template = file('t.json', TEMPLATE);
     const list = file('l.csv', 'id,email,name\na1,ann@example.com,Ann\n');
     const secret = file('key', 'a-secret-of-at-least-16-bytes\n');
-    const suppress = join(work, 'suppress.csv');
+    const suppress = join(capture.work, 'suppress.csv');
     const receiver = start(['unsubscribe', '--listen', '127.0.0.1:0', '--secret-file', secret, '--suppress', suppress]);
     try {
       const out = lines(receiver);
       const [, url] = await out.waitFor(/^listening on (http:\S+)/);
       const sent = await run(['bulk', template, list, ...at(), '--unsubscribe', `${url}u`, '--unsubscribe-secret-file', secret]);
       expect(sent.status).toBe(0);
-      const stored = readFileSync(seen[0].path, 'utf8');
+      const stored = readFileSync(capture.seen[0].path, 'utf8');
       const field = /^List-Unsubscribe: <([^>]+)>/m.exec(stored)![1];
       expect(stored).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r?$/m);
       expect(new URL(field).searchParams.get('t')).toBe(unsubscribeToken('a-secret-of-at-least-16-bytes', 'a1', 'ann@example.com'));
@@ -183,7 +164,7 @@ describe('tclmail bulk --unsubscribe and tclmail unsubscribe', () => {
     const result = await run(['bulk', template, list, ...at(), '--unsubscribe', 'https://example.org/u', '--unsubscribe-secret-file', short]);
     expect(result.status).toBe(64);
     expect(result.stderr).toMatch(/at least 16 bytes/);
-    expect(seen).toHaveLength(0);
+    expect(capture.seen).toHaveLength(0);
   });
 });
 
@@ -191,7 +172,7 @@ describe('tclmail bounces --journal', () => {
   async function campaign(): Promise<{ journal: string; messageId: string }> {
     const template = file('t.json', TEMPLATE);
     const list = file('l.csv', 'id,email,name\na1,ann@example.com,Ann\nb2,bob@example.com,Bob\nc3,carl@example.com,Carl\n');
-    const journal = join(work, 'run.jsonl');
+    const journal = join(capture.work, 'run.jsonl');
     expect((await run(['bulk', template, list, ...at(), '--journal', journal, '--verp', 'bounces+{id}@example.org'])).status).toBe(0);
     const ledger = await FileLedger.openReadOnly(journal);
     const messageId = ledger.lookupSync('c3')!.messageId!;
@@ -204,7 +185,7 @@ describe('tclmail bounces --journal', () => {
     const hard = file('hard.eml', dsn({ to: 'bounces+a1@example.org', recipient: 'ann@example.com', action: 'failed', status: '5.1.1' }));
     const soft = file('soft.eml', dsn({ to: 'postmaster@example.org', recipient: 'bob@example.com', action: 'failed', status: '4.2.2', envid: 'b2' }));
     const byId = file('byid.eml', dsn({ to: 'postmaster@example.org', recipient: 'carl@example.com', action: 'failed', status: '5.1.1', messageId }));
-    const suppress = join(work, 'suppress.csv');
+    const suppress = join(capture.work, 'suppress.csv');
     const result = await run(['bounces', '--json', '--verp', 'bounces+{id}@example.org', '--journal', journal, '--suppress', suppress, hard, soft, byId]);
     expect(result.status).toBe(0);
     const entries = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { item: string; recorded: string; status: string });
@@ -239,11 +220,11 @@ describe('tclmail bounces --journal', () => {
   it('leaves an item that was not sent alone, and an unknown id unmatched', async () => {
     const template = file('t.json', TEMPLATE);
     const list = file('l.csv', 'id,email,name\na1,ann@example.com,Ann\n');
-    const journal = join(work, 'run.jsonl');
-    await server.close();
+    const journal = join(capture.work, 'run.jsonl');
+    await capture.server.close();
     // Nothing listening: the item fails and is never sent.
     expect((await run(['bulk', template, list, ...at(), '--journal', journal, '--retries', '0', '--give-up-after', '0'])).status).toBe(2);
-    server = await startCaptureServer({ dir: join(work, 'mail2') });
+    capture.server = await startCaptureServer({ dir: join(capture.work, 'mail2') });
     const hard = file('hard.eml', dsn({ to: 'x@example.org', recipient: 'ann@example.com', action: 'failed', status: '5.1.1', envid: 'a1' }));
     const stray = file('stray.eml', dsn({ to: 'x@example.org', recipient: 'zed@example.com', action: 'failed', status: '5.1.1', envid: 'zz' }));
     const result = await run(['bounces', '--json', '--journal', journal, hard, stray]);
@@ -253,14 +234,14 @@ describe('tclmail bounces --journal', () => {
   });
 
   it('serve refuses the bounce flags without --bounces', async () => {
-    const result = await run(['serve', '--port', '0', '--dir', join(work, 'in'), '--journal', join(work, 'j.jsonl')]);
+    const result = await run(['serve', '--port', '0', '--dir', join(capture.work, 'in'), '--journal', join(capture.work, 'j.jsonl')]);
     expect(result.status).toBe(64);
     expect(result.stderr).toMatch(/--journal goes with --bounces/);
   });
 
   it('refuses a missing journal, and --journal with --redis', async () => {
     const eml = file('m.eml', dsn({ to: 'x@example.org', recipient: 'ann@example.com', action: 'failed', status: '5.1.1' }));
-    expect((await run(['bounces', '--journal', join(work, 'none.jsonl'), eml])).stderr).toMatch(/no such journal/);
-    expect((await run(['bounces', '--journal', join(work, 'none.jsonl'), '--redis', 'redis://127.0.0.1:1', '--campaign', 'c', eml])).status).toBe(64);
+    expect((await run(['bounces', '--journal', join(capture.work, 'none.jsonl'), eml])).stderr).toMatch(/no such journal/);
+    expect((await run(['bounces', '--journal', join(capture.work, 'none.jsonl'), '--redis', 'redis://127.0.0.1:1', '--campaign', 'c', eml])).status).toBe(64);
   });
 });

@@ -8,56 +8,36 @@
  * --status.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCsv } from '../../cli/csv';
-import { startCaptureServer } from '../../cli/serve';
-import type { CaptureServer, CapturedMessage } from '../../cli/serve';
+import { captureWork } from '../support/capture-work';
 import { scriptedServer } from '../support/scripted-server';
 import { ensureBuilt, PROGRAM, run } from './helpers';
 
-let work: string;
-let server: CaptureServer;
-let seen: CapturedMessage[];
-
 beforeAll(() => ensureBuilt(), 180_000);
 
-beforeEach(async () => {
-  work = mkdtempSync(join(tmpdir(), 'tclmail-bulk-ledger-'));
-  seen = [];
-  server = await startCaptureServer({ dir: join(work, 'mail'), refuse: (address) => address.startsWith('nobody'), onMessage: (m) => seen.push(m) });
-});
-
-afterEach(async () => {
-  await server.close();
-  rmSync(work, { recursive: true, force: true });
-});
-
-const file = (name: string, text: string): string => {
-  const path = join(work, name);
-  writeFileSync(path, text);
-  return path;
-};
+const capture = captureWork('tclmail-bulk-ledger-', { refuse: (address) => address.startsWith('nobody') });
+const { file } = capture;
 
 const TEMPLATE = JSON.stringify({ from: 'News <news@example.com>', subject: 'Hello {{name}}', text: 'Dear {{name}},\nyour code is {{code}}.\n' });
-const at = (): string[] => ['--servers', '127.0.0.1', '--ports', String(server.port), '--progress', 'none'];
+const at = (): string[] => [...capture.servers(), '--progress', 'none'];
 const report = (path: string): string[][] => parseCsv(readFileSync(path, 'utf8')).map((r) => r.fields);
-const recipients = (): string[] => seen.map((m) => m.to.join(',')).sort();
+const recipients = (): string[] => capture.seen.map((m) => m.to.join(',')).sort();
 
 describe('tclmail bulk: items that know what they are', () => {
   it('resumes a journal with another list (no id column): the new rows are new items and are sent; nothing is reported sent unsent', async () => {
     const template = file('t.json', TEMPLATE);
-    const journal = join(work, 'run.jsonl');
+    const journal = join(capture.work, 'run.jsonl');
     const monday = file('monday.csv', 'email,name,code\nann@example.com,Ann,1\nbob@example.com,Bob,2\n');
     expect((await run(['bulk', template, monday, ...at(), '--journal', journal])).status).toBe(0);
     const tuesday = file('tuesday.csv', 'email,name,code\ncarl@example.com,Carl,3\ndave@example.com,Dave,4\nerin@example.com,Erin,5\n');
-    const result = await run(['bulk', template, tuesday, ...at(), '--journal', journal, '--report', join(work, 'r.csv')]);
+    const result = await run(['bulk', template, tuesday, ...at(), '--journal', journal, '--report', join(capture.work, 'r.csv')]);
     expect(result.status).toBe(0);
     expect(recipients()).toEqual(['ann@example.com', 'bob@example.com', 'carl@example.com', 'dave@example.com', 'erin@example.com']);
-    for (const row of report(join(work, 'r.csv')).slice(1)) expect([row[1], row[2], row[4]]).toEqual([row[1], 'sent', '']);
+    for (const row of report(join(capture.work, 'r.csv')).slice(1)) expect([row[1], row[2], row[4]]).toEqual([row[1], 'sent', '']);
     // The manifest follows the list now sent.
     const manifests = readFileSync(journal, 'utf8').split('\n').filter((l) => l.includes('"manifest"')).map((l) => JSON.parse(l) as { total: number });
     expect(manifests.map((m) => m.total)).toEqual([2, 3]);
@@ -65,39 +45,39 @@ describe('tclmail bulk: items that know what they are', () => {
 
   it('refuses (65, nothing sent) a list whose ids the journal knows with other content, naming them; --accept-changed goes on', async () => {
     const template = file('t.json', TEMPLATE);
-    const journal = join(work, 'run.jsonl');
+    const journal = join(capture.work, 'run.jsonl');
     const monday = file('monday.csv', 'id,email,name,code\n1,ann@example.com,Ann,1\n2,bob@example.com,Bob,2\n');
     expect((await run(['bulk', template, monday, ...at(), '--journal', journal])).status).toBe(0);
     const tuesday = file('tuesday.csv', 'id,email,name,code\n1,carl@example.com,Carl,3\n2,dave@example.com,Dave,4\n3,erin@example.com,Erin,5\n');
-    const refused = await run(['bulk', template, tuesday, ...at(), '--journal', journal, '--report', join(work, 'r.csv')]);
+    const refused = await run(['bulk', template, tuesday, ...at(), '--journal', journal, '--report', join(capture.work, 'r.csv')]);
     expect(refused.status).toBe(65);
     expect(refused.stderr).toMatch(/2 items changed .*: "1", "2"\. Nothing was sent/);
-    expect(existsSync(join(work, 'r.csv'))).toBe(false);
+    expect(existsSync(join(capture.work, 'r.csv'))).toBe(false);
     expect(recipients()).toEqual(['ann@example.com', 'bob@example.com']);
-    const accepted = await run(['bulk', template, tuesday, ...at(), '--journal', journal, '--accept-changed', '--report', join(work, 'r.csv')]);
+    const accepted = await run(['bulk', template, tuesday, ...at(), '--journal', journal, '--accept-changed', '--report', join(capture.work, 'r.csv')]);
     expect(accepted.status).toBe(0);
     // Rows 1 and 2 were sent before (to ann and bob) and are not sent again; row 3 is new.
     expect(recipients()).toEqual(['ann@example.com', 'bob@example.com', 'erin@example.com']);
-    expect(report(join(work, 'r.csv')).slice(1).map((r) => `${r[0]}:${r[2]}:${r[4]}`)).toEqual(['1:sent:sent in an earlier run (journal)', '2:sent:sent in an earlier run (journal)', '3:sent:']);
+    expect(report(join(capture.work, 'r.csv')).slice(1).map((r) => `${r[0]}:${r[2]}:${r[4]}`)).toEqual(['1:sent:sent in an earlier run (journal)', '2:sent:sent in an earlier run (journal)', '3:sent:']);
   });
 
   it('a row inserted or deleted before a resume changes no other row', async () => {
     const template = file('t.json', TEMPLATE);
-    const journal = join(work, 'run.jsonl');
+    const journal = join(capture.work, 'run.jsonl');
     const first = file('a.csv', 'email,name,code\nann@example.com,Ann,1\nbob@example.com,Bob,2\ncarl@example.com,Carl,3\n');
     expect((await run(['bulk', template, first, ...at(), '--journal', journal])).status).toBe(0);
     const inserted = file('b.csv', 'email,name,code\nzed@example.com,Zed,0\nann@example.com,Ann,1\nbob@example.com,Bob,2\ncarl@example.com,Carl,3\n');
     expect((await run(['bulk', template, inserted, ...at(), '--journal', journal])).status).toBe(0);
     const deleted = file('c.csv', 'email,name,code\nann@example.com,Ann,1\ncarl@example.com,Carl,3\n');
-    const last = await run(['bulk', template, deleted, ...at(), '--journal', journal, '--report', join(work, 'r.csv')]);
+    const last = await run(['bulk', template, deleted, ...at(), '--journal', journal, '--report', join(capture.work, 'r.csv')]);
     expect(last.status).toBe(0);
     expect(recipients()).toEqual(['ann@example.com', 'bob@example.com', 'carl@example.com', 'zed@example.com']);
-    expect(report(join(work, 'r.csv')).slice(1).map((r) => `${r[1]}:${r[2]}`)).toEqual(['ann@example.com:sent', 'carl@example.com:sent']);
+    expect(report(join(capture.work, 'r.csv')).slice(1).map((r) => `${r[1]}:${r[2]}`)).toEqual(['ann@example.com:sent', 'carl@example.com:sent']);
   });
 
   it('does not trust a hand-written journal line without a digest: exit 65 naming the line, nothing sent', async () => {
     const template = file('t.json', TEMPLATE);
-    const journal = join(work, 'run.jsonl');
+    const journal = join(capture.work, 'run.jsonl');
     const list = file('l.csv', 'id,email,name,code\n7,ann@example.com,Ann,1\n8,bob@example.com,Bob,2\n');
     expect((await run(['bulk', template, list, ...at(), '--journal', journal])).status).toBe(0);
     expect(readFileSync(journal, 'utf8').trim().split('\n')).toHaveLength(5);
@@ -113,11 +93,11 @@ describe('tclmail bulk: items that know what they are', () => {
   it('sends identical rows once and reports the later ones as duplicates', async () => {
     const template = file('t.json', TEMPLATE);
     const list = file('l.csv', 'email,name,code\nann@example.com,Ann,1\nann@example.com,Ann,1\nbob@example.com,Bob,2\n');
-    const result = await run(['bulk', template, list, ...at(), '--report', join(work, 'r.csv')]);
+    const result = await run(['bulk', template, list, ...at(), '--report', join(capture.work, 'r.csv')]);
     expect(result.status).toBe(0);
     expect(recipients()).toEqual(['ann@example.com', 'bob@example.com']);
     expect(result.stdout).toMatch(/^duplicate [a-z2-7]{16} ann@example\.com - the same item as an earlier row/);
-    expect(report(join(work, 'r.csv')).slice(1).map((r) => r[2])).toEqual(['sent', 'duplicate', 'sent']);
+    expect(report(join(capture.work, 'r.csv')).slice(1).map((r) => r[2])).toEqual(['sent', 'duplicate', 'sent']);
   });
 });
 
@@ -134,21 +114,21 @@ describe('tclmail bulk: one row, one recipient', () => {
     const refused = await run(['bulk', template, list, ...at()]);
     expect(refused.status).toBe(65);
     expect(refused.stderr).toMatch(new RegExp(`row 2 \\(line 3, id bad\\): ${reason.source}`));
-    const dry = await run(['bulk', template, list, ...at(), '--dry-run', join(work, 'out')]);
+    const dry = await run(['bulk', template, list, ...at(), '--dry-run', join(capture.work, 'out')]);
     expect(dry.status).toBe(65);
-    expect(existsSync(join(work, 'out'))).toBe(false);
-    expect(seen).toEqual([]);
-    const skipped = await run(['bulk', template, list, ...at(), '--skip-invalid', '--report', join(work, 'r.csv')]);
+    expect(existsSync(join(capture.work, 'out'))).toBe(false);
+    expect(capture.seen).toEqual([]);
+    const skipped = await run(['bulk', template, list, ...at(), '--skip-invalid', '--report', join(capture.work, 'r.csv')]);
     expect(skipped.status).toBe(1);
-    expect(seen.map((m) => m.to)).toEqual([['ann@example.com']]);
-    expect(report(join(work, 'r.csv')).slice(1).map((r) => `${r[0]}:${r[2]}`)).toEqual(['ok:sent', 'bad:invalid']);
+    expect(capture.seen.map((m) => m.to)).toEqual([['ann@example.com']]);
+    expect(report(join(capture.work, 'r.csv')).slice(1).map((r) => `${r[0]}:${r[2]}`)).toEqual(['ok:sent', 'bad:invalid']);
   });
 
   it('takes one mailbox with a display name and uses its address as the one RCPT', async () => {
     const template = file('t.json', TEMPLATE);
     const list = file('l.csv', 'email,name,code\n"Ann Smith <ann@example.com>",Ann,1\n');
     expect((await run(['bulk', template, list, ...at()])).status).toBe(0);
-    expect(seen.map((m) => m.to)).toEqual([['ann@example.com']]);
+    expect(capture.seen.map((m) => m.to)).toEqual([['ann@example.com']]);
   });
 
   it('refuses an empty template value unless --allow-empty', async () => {
@@ -158,13 +138,13 @@ describe('tclmail bulk: one row, one recipient', () => {
     expect(refused.status).toBe(65);
     expect(refused.stderr).toMatch(/an empty "name", which the template uses as \{\{name\}\} \(--allow-empty to send it\)/);
     expect((await run(['bulk', template, list, ...at(), '--allow-empty'])).status).toBe(0);
-    expect(readFileSync(seen[0].path, 'utf8')).toMatch(/Dear ,/);
+    expect(readFileSync(capture.seen[0].path, 'utf8')).toMatch(/Dear ,/);
   });
 
   it('a dry run applies the same checks, says "written", and gives ids that would collide names of their own', async () => {
     const template = file('t.json', TEMPLATE);
     const list = file('l.csv', 'id,email,name,code\na/b,a@example.com,A,1\na_b,b@example.com,B,2\na:b,c@example.com,C,3\nA_B,d@example.com,D,4\n');
-    const out = join(work, 'out');
+    const out = join(capture.work, 'out');
     const result = await run(['bulk', template, list, ...at().slice(0, 4), '--dry-run', out, '--progress', 'lines']);
     expect(result.status).toBe(0);
     expect(result.stderr).toMatch(/done: 4\/4 in \S+: written 4, refused 0, failed 0, uncertain 0/);
@@ -180,9 +160,9 @@ describe('tclmail bulk: the report', () => {
   it('escapes cells a spreadsheet would run as formulas', async () => {
     const template = file('t.json', TEMPLATE);
     const list = file('l.csv', 'id,email,name,code\n=HYPERLINK(1),+ann@example.com,Ann,1\n@SUM(A1),nobody@example.com,Bob,2\n-2+3,cy@example.com,Cy,3\n');
-    const result = await run(['bulk', template, list, ...at(), '--report', join(work, 'r.csv')]);
+    const result = await run(['bulk', template, list, ...at(), '--report', join(capture.work, 'r.csv')]);
     expect(result.status).toBe(1);
-    const rows = report(join(work, 'r.csv'));
+    const rows = report(join(capture.work, 'r.csv'));
     expect(rows.slice(1).map((r) => r.slice(0, 3))).toEqual([
       ["'=HYPERLINK(1)", "'+ann@example.com", 'sent'],
       ["'@SUM(A1)", 'nobody@example.com', 'refused'],
@@ -197,8 +177,8 @@ describe('tclmail bulk: stopping', () => {
     try {
       const template = file('t.json', JSON.stringify({ from: 'a@example.com', subject: 'n', text: 'row {{id}}\n' }));
       const list = file('list.csv', `id,email\n${Array.from({ length: 30 }, (_, i) => `r${i + 1},p${i + 1}@example.com`).join('\n')}\n`);
-      const journal = join(work, 'run.jsonl');
-      const args = ['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(scripted.port), '--concurrency', '2', '--journal', journal, '--report', join(work, 'r.csv'), '--progress', 'none'];
+      const journal = join(capture.work, 'run.jsonl');
+      const args = ['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(scripted.port), '--concurrency', '2', '--journal', journal, '--report', join(capture.work, 'r.csv'), '--progress', 'none'];
       const child = spawn(process.execPath, [PROGRAM, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -212,7 +192,7 @@ describe('tclmail bulk: stopping', () => {
       expect(existsSync(`${journal}.lock`)).toBe(false);
       const firstRun = scripted.messages.length;
       expect(firstRun).toBeLessThan(30);
-      const rows = report(join(work, 'r.csv')).slice(1);
+      const rows = report(join(capture.work, 'r.csv')).slice(1);
       expect(rows.filter((r) => r[2] === 'sent')).toHaveLength(firstRun);
       expect(rows.filter((r) => r[2] === 'pending')).toHaveLength(30 - firstRun);
       expect(rows.filter((r) => r[2] === 'uncertain')).toHaveLength(0);
@@ -246,7 +226,7 @@ describe('tclmail bulk: stopping', () => {
     try {
       const template = file('t.json', JSON.stringify({ from: 'a@example.com', subject: 'n', text: 'row {{id}}\n' }));
       const list = file('list.csv', `id,email\n${Array.from({ length: 6 }, (_, i) => `r${i + 1},p${i + 1}@example.com`).join('\n')}\n`);
-      const journal = join(work, 'run.jsonl');
+      const journal = join(capture.work, 'run.jsonl');
       const args = ['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(scripted.port), '--concurrency', '1', '--journal', journal, '--progress', 'none'];
       const child = spawn(process.execPath, [PROGRAM, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
@@ -263,9 +243,9 @@ describe('tclmail bulk: stopping', () => {
       expect(last).toMatchObject({ id: 'r3', state: 'sending' });
 
       stallOn = -1;
-      const again = await run([...args, '--report', join(work, 'r.csv')]);
+      const again = await run([...args, '--report', join(capture.work, 'r.csv')]);
       expect(again.status).toBe(3);
-      expect(report(join(work, 'r.csv')).slice(1).map((r) => `${r[0]}:${r[2]}`)).toEqual(['r1:sent', 'r2:sent', 'r3:uncertain', 'r4:sent', 'r5:sent', 'r6:sent']);
+      expect(report(join(capture.work, 'r.csv')).slice(1).map((r) => `${r[0]}:${r[2]}`)).toEqual(['r1:sent', 'r2:sent', 'r3:uncertain', 'r4:sent', 'r5:sent', 'r6:sent']);
       const delivered = scripted.received.map((m) => /row (\S+)/.exec(m.data.toString('utf8'))![1]);
       expect(delivered.filter((id) => id === 'r3')).toHaveLength(1);
     } finally {
@@ -283,16 +263,16 @@ describe('tclmail bulk: stopping', () => {
     });
     const template = file('t.json', TEMPLATE);
     const list = file('l.csv', `email,name,code\n${Array.from({ length: 50 }, (_, i) => `p${i}@example.com,P,${i}`).join('\n')}\n`);
-    const journal = join(work, 'run.jsonl');
+    const journal = join(capture.work, 'run.jsonl');
     const started = Date.now();
-    const dead = await run(['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(closed), '--progress', 'none', '--journal', journal, '--give-up-after', '1', '--retry-delay', '0.1', '--report', join(work, 'r.csv')]);
+    const dead = await run(['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(closed), '--progress', 'none', '--journal', journal, '--give-up-after', '1', '--retry-delay', '0.1', '--report', join(capture.work, 'r.csv')]);
     expect(dead.status).toBe(75);
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(dead.stderr).toMatch(/gave up: every server refused or dropped the connection for 1 s/);
-    expect(report(join(work, 'r.csv')).slice(1).every((r) => r[2] === 'pending')).toBe(true);
+    expect(report(join(capture.work, 'r.csv')).slice(1).every((r) => r[2] === 'pending')).toBe(true);
     const alive = await run(['bulk', template, list, ...at(), '--journal', journal]);
     expect(alive.status).toBe(0);
-    expect(seen).toHaveLength(50);
+    expect(capture.seen).toHaveLength(50);
   }, 40_000);
 });
 
@@ -300,14 +280,14 @@ describe('tclmail bulk --status', () => {
   it('prints the counts as JSON, the per-item report, and --follow ends when every item is done', async () => {
     const template = file('t.json', TEMPLATE);
     const list = file('l.csv', 'id,email,name,code\n1,ann@example.com,Ann,1\n2,nobody@example.com,Nemo,2\n3,=cy@example.com,Cy,3\n');
-    const journal = join(work, 'spring.jsonl');
+    const journal = join(capture.work, 'spring.jsonl');
     expect((await run(['bulk', template, list, ...at(), '--journal', journal])).status).toBe(1);
-    const json = await run(['bulk', '--status', 'spring', '--journal', journal, '--json', '--report', join(work, 'items.csv')]);
+    const json = await run(['bulk', '--status', 'spring', '--journal', journal, '--json', '--report', join(capture.work, 'items.csv')]);
     expect(json.status).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual({
       campaign: 'spring', total: 3, done: 3, pending: 0, sending: 0, deferred: 0, sent: 2, refused: 1, failed: 0, uncertain: 0, invalid: 0, suppressed: 0, bounced: 0,
     });
-    const items = report(join(work, 'items.csv'));
+    const items = report(join(capture.work, 'items.csv'));
     expect(items[0]).toEqual(['id', 'recipient', 'status', 'code', 'diagnostic', 'at']);
     expect(items.slice(1).map((r) => `${r[0]}:${r[1]}:${r[2]}:${r[3]}`).sort()).toEqual(['1:ann@example.com:sent:250', "2:nobody@example.com:refused:550", "3:'=cy@example.com:sent:250"]);
     const follow = await run(['bulk', '--status', 'spring', '--journal', journal, '--follow']);

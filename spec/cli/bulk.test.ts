@@ -8,53 +8,28 @@
  * is, or is not, a terminal.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { processIo } from '../../cli/args';
-import { generateCertificate } from '../../cli/certificate';
 import { bulk } from '../../cli/commands/bulk';
 import { csvLine, CsvReader, parseCsv, reportCell } from '../../cli/csv';
-import { startCaptureServer } from '../../cli/serve';
-import type { CaptureServer, CapturedMessage } from '../../cli/serve';
+import { captureWork } from '../support/capture-work';
+import { passwordServer } from '../support/password-server';
 import { scriptedServer } from '../support/scripted-server';
 import type { ScriptedServer } from '../support/scripted-server';
 import { ensureBuilt, PROGRAM, run } from './helpers';
 
-let work: string;
-let server: CaptureServer;
-let seen: CapturedMessage[];
-
 beforeAll(() => ensureBuilt(), 180_000);
 
-beforeEach(async () => {
-  work = mkdtempSync(join(tmpdir(), 'tclmail-bulk-'));
-  seen = [];
-  server = await startCaptureServer({
-    dir: join(work, 'mail'),
-    refuse: (address) => address.startsWith('nobody'),
-    onMessage: (m) => seen.push(m),
-  });
-});
-
-afterEach(async () => {
-  await server.close();
-  rmSync(work, { recursive: true, force: true });
-});
-
-const file = (name: string, text: string): string => {
-  const path = join(work, name);
-  writeFileSync(path, text);
-  return path;
-};
+const capture = captureWork('tclmail-bulk-', { refuse: (address) => address.startsWith('nobody') });
+const { file } = capture;
 
 const TEMPLATE = JSON.stringify({ from: 'News <news@example.com>', subject: 'Hello {{name}}', text: 'Dear {{name}},\nyour code is {{code}}.\n' });
-const at = (): string[] => ['--servers', '127.0.0.1', '--ports', String(server.port)];
+const at = (): string[] => capture.servers();
 
 /** The report as records (the parser under test is checked on its own below). */
 const report = (path: string): string[][] => parseCsv(readFileSync(path, 'utf8')).map((r) => r.fields);
@@ -63,17 +38,17 @@ describe('tclmail bulk: sending, exit statuses and the report', () => {
   it('sends one personalised message per row, exits 1 when one is refused, and reports every row', async () => {
     const template = file('t.json', TEMPLATE);
     const list = file('list.csv', 'id,email,name,code\r\nu1,ann@example.com,"Ann, ""the boss""",11\r\nu2,nobody@example.com,Nemo,22\r\nu3,cy@example.com,Cé,33\r\n');
-    const result = await run(['bulk', template, list, ...at(), '--report', join(work, 'r.csv'), '--progress', 'none']);
+    const result = await run(['bulk', template, list, ...at(), '--report', join(capture.work, 'r.csv'), '--progress', 'none']);
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('refused u2 nobody@example.com 550 5.1.1 mailbox unavailable\n');
-    expect(report(join(work, 'r.csv'))).toEqual([
+    expect(report(join(capture.work, 'r.csv'))).toEqual([
       ['id', 'recipient', 'status', 'code', 'diagnostic'],
       ['u1', 'ann@example.com', 'sent', '', ''],
       ['u2', 'nobody@example.com', 'refused', '550', '5.1.1 mailbox unavailable'],
       ['u3', 'cy@example.com', 'sent', '', ''],
     ]);
-    expect(seen.map((m) => m.to).sort()).toEqual([['ann@example.com'], ['cy@example.com']]);
-    const mails = await Promise.all(seen.map((m) => simpleParser(readFileSync(m.path))));
+    expect(capture.seen.map((m) => m.to).sort()).toEqual([['ann@example.com'], ['cy@example.com']]);
+    const mails = await Promise.all(capture.seen.map((m) => simpleParser(readFileSync(m.path))));
     const byTo = new Map(mails.map((m) => [m.to && !Array.isArray(m.to) ? m.to.text : '', m]));
     expect(byTo.get('ann@example.com')?.subject).toBe('Hello Ann, "the boss"');
     expect(byTo.get('ann@example.com')?.text).toBe('Dear Ann, "the boss",\nyour code is 11.\n');
@@ -89,7 +64,7 @@ describe('tclmail bulk: sending, exit statuses and the report', () => {
     expect(ok).toMatchObject({ status: 0, stdout: '' });
     expect(ok.stderr).not.toContain('\r');
     expect(ok.stderr).toMatch(/^progress: 1\/2 .*\ndone: 2\/2 in \S+: sent 2, refused 0, failed 0, uncertain 0\n$/s);
-    expect(seen).toHaveLength(2);
+    expect(capture.seen).toHaveLength(2);
     const none = await run(['bulk', template, bad, ...at(), '--progress', 'none']);
     expect(none.status).toBe(2);
     // Without an id column each row is named by a short digest of itself.
@@ -97,24 +72,24 @@ describe('tclmail bulk: sending, exit statuses and the report', () => {
       expect.stringMatching(/^refused [a-z2-7]{16} nobody1@example\.com 550 5\.1\.1 mailbox unavailable$/),
       expect.stringMatching(/^refused [a-z2-7]{16} nobody2@example\.com 550 5\.1\.1 mailbox unavailable$/),
     ]);
-    expect(seen).toHaveLength(2);
+    expect(capture.seen).toHaveLength(2);
   });
 
   it('refuses a row whose value holds a line break for a header (exit 65, nothing sent); --skip-invalid sends the others', async () => {
     const template = file('t.json', TEMPLATE);
     const list = file('list.csv', 'id,email,name,code\n1,a@example.com,"Eve\r\nBcc: victim@example.com",1\n2,b@example.com,Bob,2\n');
-    const refused = await run(['bulk', template, list, ...at(), '--report', join(work, 'r.csv'), '--progress', 'none']);
+    const refused = await run(['bulk', template, list, ...at(), '--report', join(capture.work, 'r.csv'), '--progress', 'none']);
     expect(refused.status).toBe(65);
     expect(refused.stderr).toMatch(/1 invalid row; nothing was sent:\n  row 1 \(line 2, id 1\): the "name" value holds a line break/);
-    expect(seen).toEqual([]);
-    const result = await run(['bulk', template, list, ...at(), '--report', join(work, 'r.csv'), '--progress', 'none', '--skip-invalid']);
+    expect(capture.seen).toEqual([]);
+    const result = await run(['bulk', template, list, ...at(), '--report', join(capture.work, 'r.csv'), '--progress', 'none', '--skip-invalid']);
     expect(result.status).toBe(1);
-    const rows = report(join(work, 'r.csv'));
+    const rows = report(join(capture.work, 'r.csv'));
     expect(rows[1].slice(0, 3)).toEqual(['1', 'a@example.com', 'invalid']);
     expect(rows[1][4]).toMatch(/line break/);
     expect(rows[2].slice(0, 3)).toEqual(['2', 'b@example.com', 'sent']);
-    expect(seen.map((m) => m.to)).toEqual([['b@example.com']]);
-    expect(readFileSync(seen[0].path, 'utf8')).not.toMatch(/victim/);
+    expect(capture.seen.map((m) => m.to)).toEqual([['b@example.com']]);
+    expect(readFileSync(capture.seen[0].path, 'utf8')).not.toMatch(/victim/);
   });
 
   it('substitutes placeholders in an .eml template (headers, text and HTML parts), escaping values in HTML', async () => {
@@ -126,11 +101,11 @@ describe('tclmail bulk: sending, exit statuses and the report', () => {
     const list = file('list.csv', 'email,name\na@example.com,<b>Zoë</b>\n');
     const result = await run(['bulk', eml, list, ...at(), '--progress', 'none']);
     expect(result).toMatchObject({ status: 0, stderr: '' });
-    const mail = await simpleParser(readFileSync(seen[0].path));
+    const mail = await simpleParser(readFileSync(capture.seen[0].path));
     expect(mail.subject).toBe('Grüße <b>Zoë</b>');
     expect(mail.text?.trim()).toBe('Hi <b>Zoë</b>');
     expect(mail.html).toContain('<p>Hi &#60;b&#62;Zoë&#60;/b&#62;</p>');
-    expect(seen[0].to).toEqual(['a@example.com']);
+    expect(capture.seen[0].to).toEqual(['a@example.com']);
     // Every message gets its own Message-ID, not the template's.
     expect(mail.messageId).toMatch(/^<.+@.+>$/);
     expect(mail.messageId).not.toBe('<template@example.com>');
@@ -153,11 +128,11 @@ describe('tclmail bulk against the fault server', () => {
       const template = file('t.json', JSON.stringify({ from: 'a@example.com', subject: 'n', text: 'row {{id}}\n' }));
       const list = file('list.csv', 'id,email\nk1,p1@example.com\nk2,p2@example.com\n');
       const result = await run(['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(scripted.port), '--concurrency', '1',
-        '--retries', '2', '--retry-delay', '0', '--report', join(work, 'r.csv'), '--progress', 'none']);
+        '--retries', '2', '--retry-delay', '0', '--report', join(capture.work, 'r.csv'), '--progress', 'none']);
       expect(result).toMatchObject({ status: 0, stdout: '' });
       expect(scripted.received.map((m) => m.replyCode)).toEqual([451, 250, 250]);
       expect(scripted.messages.map((m) => /row (\S+)/.exec(m.data.toString('utf8'))![1]).sort()).toEqual(['k1', 'k2']);
-      expect(report(join(work, 'r.csv')).slice(1).map((r) => r[2])).toEqual(['sent', 'sent']);
+      expect(report(join(capture.work, 'r.csv')).slice(1).map((r) => r[2])).toEqual(['sent', 'sent']);
     } finally {
       await scripted.close();
     }
@@ -169,9 +144,9 @@ describe('tclmail bulk against the fault server', () => {
       const template = file('t.json', JSON.stringify({ from: 'a@example.com', subject: 'n', text: 'row {{id}}\n' }));
       const list = file('list.csv', 'id,email\nk1,p1@example.com\nk2,p2@example.com\n');
       const result = await run(['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(scripted.port),
-        '--retries', '0', '--report', join(work, 'r.csv'), '--progress', 'none']);
+        '--retries', '0', '--report', join(capture.work, 'r.csv'), '--progress', 'none']);
       expect(result.status).toBe(1);
-      const rows = report(join(work, 'r.csv'));
+      const rows = report(join(capture.work, 'r.csv'));
       expect(rows[1].slice(0, 4)).toEqual(['k1', 'p1@example.com', 'failed', '450']);
       expect(rows[1][4]).toMatch(/mailbox busy/);
       expect(rows[2].slice(0, 3)).toEqual(['k2', 'p2@example.com', 'sent']);
@@ -192,9 +167,9 @@ describe('tclmail bulk --dry-run', () => {
     try {
       const template = file('t.json', TEMPLATE);
       const list = file('list.csv', 'id,email,name,code\nx/1,a@example.com,Ann,1\nx 2,b@example.com,Bob,2\n');
-      const out = join(work, 'out');
+      const out = join(capture.work, 'out');
       const result = await run(['bulk', template, list, '--servers', '127.0.0.1', '--ports', String((listener.address() as AddressInfo).port),
-        '--dry-run', out, '--report', join(work, 'r.csv'), '--progress', 'none']);
+        '--dry-run', out, '--report', join(capture.work, 'r.csv'), '--progress', 'none']);
       expect(result.status).toBe(0);
       expect(result.stderr).toBe('');
       const names = readdirSync(out).sort();
@@ -203,11 +178,11 @@ describe('tclmail bulk --dry-run', () => {
       expect(ann.subject).toBe('Hello Ann');
       expect(ann.to && !Array.isArray(ann.to) ? ann.to.text : '').toBe('a@example.com');
       expect(ann.text).toBe('Dear Ann,\nyour code is 1.\n');
-      expect(report(join(work, 'r.csv')).map((r) => r.slice(0, 3))).toEqual([
+      expect(report(join(capture.work, 'r.csv')).map((r) => r.slice(0, 3))).toEqual([
         ['id', 'recipient', 'status'], ['x/1', 'a@example.com', 'written'], ['x 2', 'b@example.com', 'written'],
       ]);
       expect(connections).toBe(0);
-      expect(seen).toEqual([]);
+      expect(capture.seen).toEqual([]);
     } finally {
       await new Promise<void>((resolve) => listener.close(() => resolve()));
     }
@@ -243,9 +218,9 @@ describe('tclmail bulk --journal: resume after a crash', () => {
   it('killed with SIGKILL while the server holds an end of data, then rerun: every row delivered once, the one in flight reported uncertain', async () => {
     const template = file('t.json', JSON.stringify({ from: 'a@example.com', subject: 'n', text: 'row {{id}}\n' }));
     const list = file('list.csv', `id,email\n${Array.from({ length: 8 }, (_, i) => `r${i + 1},p${i + 1}@example.com`).join('\n')}\n`);
-    const journal = join(work, 'run.journal');
+    const journal = join(capture.work, 'run.journal');
     const args = ['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(scripted.port), '--concurrency', '1',
-      '--journal', journal, '--report', join(work, 'r.csv'), '--progress', 'none'];
+      '--journal', journal, '--report', join(capture.work, 'r.csv'), '--progress', 'none'];
 
     stallAt = 4;
     const stalled = new Promise<void>((resolve) => (reachedStall = resolve));
@@ -258,7 +233,7 @@ describe('tclmail bulk --journal: resume after a crash', () => {
     }
     expect(await exited).toBe('SIGKILL');
     expect(rowsOf(scripted.messages)).toEqual(['r1', 'r2', 'r3']);
-    expect(existsSync(join(work, 'r.csv'))).toBe(false);
+    expect(existsSync(join(capture.work, 'r.csv'))).toBe(false);
 
     stallAt = -1;
     const again = await run(args);
@@ -268,7 +243,7 @@ describe('tclmail bulk --journal: resume after a crash', () => {
     const delivered = rowsOf(scripted.messages);
     expect(delivered.sort()).toEqual(['r1', 'r2', 'r3', 'r5', 'r6', 'r7', 'r8']);
     expect(scripted.received.filter((m) => /row r4\b/.test(m.data.toString('utf8')))).toHaveLength(1);
-    const rows = report(join(work, 'r.csv'));
+    const rows = report(join(capture.work, 'r.csv'));
     expect(rows.slice(1).map((r) => `${r[0]}:${r[2]}`)).toEqual(['r1:sent', 'r2:sent', 'r3:sent', 'r4:uncertain', 'r5:sent', 'r6:sent', 'r7:sent', 'r8:sent']);
     expect(rows[1][4]).toMatch(/earlier run/);
 
@@ -281,27 +256,9 @@ describe('tclmail bulk --journal: resume after a crash', () => {
 
 describe('tclmail bulk: the password', () => {
   it('reads it from the first line of --password-file and authenticates over STARTTLS', async () => {
-    const { key, cert } = await generateCertificate('127.0.0.1');
-    const logins: Array<[string, string, boolean]> = [];
-    const smtpd = new SMTPServer({
-      key,
-      cert,
-      logger: false,
-      disableReverseLookup: true,
-      authMethods: ['PLAIN', 'LOGIN'],
-      onAuth(credentials, session, callback) {
-        logins.push([credentials.username ?? '', credentials.password ?? '', session.secure]);
-        if (credentials.password === 'correct horse') callback(null, { user: credentials.username });
-        else callback(Object.assign(new Error('5.7.8 bad credentials'), { responseCode: 535 }));
-      },
-      onData(stream, _session, callback) {
-        stream.resume();
-        stream.on('end', () => callback(null));
-      },
-    });
-    await new Promise<void>((resolve) => smtpd.listen(0, '127.0.0.1', resolve));
+    const smtpd = await passwordServer();
     try {
-      const port = (smtpd.server.address() as AddressInfo).port;
+      const { port, cert, logins } = smtpd;
       const template = file('t.json', TEMPLATE);
       const list = file('list.csv', 'email,name,code\na@example.com,A,1\n');
       const args = ['bulk', template, list, '--servers', '127.0.0.1', '--ports', String(port), '--ca', file('ca.pem', cert), '--username', 'me', '--progress', 'none'];
@@ -312,7 +269,7 @@ describe('tclmail bulk: the password', () => {
       expect(wrong.status).toBe(2);
       expect(wrong.stdout).toMatch(/^failed [a-z2-7]{16} a@example\.com 535 /);
     } finally {
-      await new Promise<void>((resolve) => smtpd.close(() => resolve()));
+      await smtpd.close();
     }
   }, 30_000);
 });
@@ -323,7 +280,7 @@ describe('tclmail bulk: usage errors', () => {
     ['a column the template needs and the list lacks', () => [file('t.json', TEMPLATE), file('l.csv', 'email,name\na@x.org,A\n')], /l\.csv: row 1 \(line 2\) has no field "code", which the template uses as \{\{code\}\}/],
     ['an unclosed quote', () => [file('t.json', TEMPLATE), file('l.csv', 'email,name,code\na@x.org,"A,1\n')], /l\.csv: line 2: a quoted field is not closed/],
     ['a row with too many fields', () => [file('t.json', TEMPLATE), file('l.csv', 'email,name,code\na@x.org,A,1,extra\n')], /row 1 \(line 2\) has 4 fields; the header has 3/],
-    ['a missing template', () => [join(work, 'nope.json'), file('l.csv', 'email\na@x.org\n')], /nope\.json: no such file/],
+    ['a missing template', () => [join(capture.work, 'nope.json'), file('l.csv', 'email\na@x.org\n')], /nope\.json: no such file/],
     ['a password on the command line', () => [file('t.json', TEMPLATE), file('l.csv', 'email,name,code\na@x.org,A,1\n'), '--password', 'x'], /--password is not accepted/],
     ['a bad --rate', () => [file('t.json', TEMPLATE), file('l.csv', 'email,name,code\na@x.org,A,1\n'), '--rate', 'fast'], /--rate expects a positive number, not "fast"/],
   ];
@@ -333,7 +290,7 @@ describe('tclmail bulk: usage errors', () => {
     expect(result.status).toBe(64);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toMatch(/Run 'tclmail bulk --help' for usage\./);
-    expect(seen).toEqual([]);
+    expect(capture.seen).toEqual([]);
   });
 });
 
@@ -402,7 +359,7 @@ describeWithScript('tclmail bulk under a pseudo-terminal (script -qec)', () => {
     expect(output.text).toMatch(/\r\[#{24}\] 2\/2 [\d.]+ msg\/s sent 2 refused 0 failed 0 uncertain 0 ETA 0s\x1b\[K/);
     expect(output.text).toMatch(/done: 2\/2 in \S+: sent 2, refused 0, failed 0, uncertain 0/);
     expect(output.text).not.toMatch(/^progress: /m);
-    expect(seen).toHaveLength(2);
+    expect(capture.seen).toHaveLength(2);
   });
 });
 

@@ -4,52 +4,33 @@
  * a scripted raw server that drops the line after the end of data. Each case
  * checks the exit status, what was printed and what the server stored.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
-import { generateCertificate } from '../../cli/certificate';
-import { startCaptureServer } from '../../cli/serve';
-import type { CaptureServer, CapturedMessage } from '../../cli/serve';
+import { captureWork } from '../support/capture-work';
 import { closedPort } from '../support/fixtures';
+import { passwordServer } from '../support/password-server';
+import type { PasswordServer } from '../support/password-server';
 import { ensureBuilt, run } from './helpers';
-
-let work: string;
-let server: CaptureServer;
-let seen: CapturedMessage[];
 
 beforeAll(() => ensureBuilt(), 180_000);
 
-beforeEach(async () => {
-  work = mkdtempSync(join(tmpdir(), 'tclmail-send-'));
-  seen = [];
-  server = await startCaptureServer({
-    dir: join(work, 'mail'),
-    refuse: (address) => address === 'nobody@example.com',
-    onMessage: (m) => seen.push(m),
-  });
-});
-
-afterEach(async () => {
-  await server.close();
-  rmSync(work, { recursive: true, force: true });
-});
-
-const at = (): string[] => ['send', '--servers', '127.0.0.1', '--ports', String(server.port)];
-const stored = (): string[] => readdirSync(join(work, 'mail', 'new'));
+const capture = captureWork('tclmail-send-', { refuse: (address) => address === 'nobody@example.com' });
+const at = (): string[] => ['send', ...capture.servers()];
+const stored = (): string[] => readdirSync(join(capture.work, 'mail', 'new'));
 
 describe('tclmail send: exit statuses', () => {
   it('exits 0 and prints nothing when every recipient is accepted; Bcc gets it without a header', async () => {
     const result = await run([...at(), '--from', 'Ann <ann@example.com>', '--to', 'bob@example.com', '--cc', 'cy@example.com',
       '--bcc', 'dee@example.com', '--subject', 'Grüße', '--body', 'Hello Bob\n']);
     expect(result).toMatchObject({ status: 0, stdout: '', stderr: '' });
-    expect(seen).toHaveLength(1);
-    expect(seen[0].from).toBe('ann@example.com');
-    expect(seen[0].to).toEqual(['bob@example.com', 'cy@example.com', 'dee@example.com']);
-    const raw = readFileSync(seen[0].path, 'utf8');
+    expect(capture.seen).toHaveLength(1);
+    expect(capture.seen[0].from).toBe('ann@example.com');
+    expect(capture.seen[0].to).toEqual(['bob@example.com', 'cy@example.com', 'dee@example.com']);
+    const raw = readFileSync(capture.seen[0].path, 'utf8');
     expect(raw).not.toMatch(/^Bcc:/im);
     expect(raw).not.toMatch(/dee@example\.com/);
     const mail = await simpleParser(raw);
@@ -63,7 +44,7 @@ describe('tclmail send: exit statuses', () => {
     const result = await run([...at(), '--atleastone', '--from', 'ann@example.com', '--to', 'bob@example.com,nobody@example.com', '--body', 'x']);
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('refused nobody@example.com 550 5.1.1 mailbox unavailable\n');
-    expect(seen.map((m) => m.to)).toEqual([['bob@example.com']]);
+    expect(capture.seen.map((m) => m.to)).toEqual([['bob@example.com']]);
   });
 
   it('without --atleastone exits 2 and sends nothing when a recipient is refused, still printing it', async () => {
@@ -84,19 +65,19 @@ describe('tclmail send: exit statuses', () => {
 
   it('fails over to the next server', async () => {
     const closed = await closedPort();
-    const result = await run(['send', '--servers', '127.0.0.1,127.0.0.1', '--ports', `${closed},${server.port}`, '--from', 'a@example.com', '--to', 'b@example.com', '--body', 'x']);
+    const result = await run(['send', '--servers', '127.0.0.1,127.0.0.1', '--ports', `${closed},${capture.server.port}`, '--from', 'a@example.com', '--to', 'b@example.com', '--body', 'x']);
     expect(result.status).toBe(0);
-    expect(seen).toHaveLength(1);
+    expect(capture.seen).toHaveLength(1);
   });
 
   it('exits 3 (outcome unknown) when the line drops after the end of data, and does not resend', async () => {
     const dropper = await droppingServer();
     try {
-      const result = await run(['send', '--servers', '127.0.0.1,127.0.0.1', '--ports', `${dropper.port},${server.port}`, '--from', 'a@example.com', '--to', 'b@example.com', '--body', 'x']);
+      const result = await run(['send', '--servers', '127.0.0.1,127.0.0.1', '--ports', `${dropper.port},${capture.server.port}`, '--from', 'a@example.com', '--to', 'b@example.com', '--body', 'x']);
       expect(result.status).toBe(3);
       expect(result.stderr).toMatch(/^tclmail send: outcome unknown: .*may have been delivered/m);
       expect(dropper.messages).toBe(1);
-      expect(seen).toHaveLength(0); // no silent failover to the second server
+      expect(capture.seen).toHaveLength(0); // no silent failover to the second server
     } finally {
       await new Promise((resolve) => dropper.server.close(resolve));
     }
@@ -107,29 +88,29 @@ describe('tclmail send: the message', () => {
   it('reads the body from standard input when no body flag is given', async () => {
     const result = await run([...at(), '--from', 'a@example.com', '--to', 'b@example.com', '--subject', 'piped'], { input: 'from a pipe\n' });
     expect(result.status).toBe(0);
-    expect((await simpleParser(readFileSync(seen[0].path))).text).toBe('from a pipe\n');
+    expect((await simpleParser(readFileSync(capture.seen[0].path))).text).toBe('from a pipe\n');
   });
 
   it('reads the body from --body-file, and from standard input with --body-file -', async () => {
-    const file = join(work, 'body.txt');
+    const file = join(capture.work, 'body.txt');
     writeFileSync(file, 'from a file\n');
     expect((await run([...at(), '--from', 'a@example.com', '--to', 'b@example.com', '--body-file', file])).status).toBe(0);
     expect((await run([...at(), '--from', 'a@example.com', '--to', 'b@example.com', '--body-file', '-'], { input: 'dash\n' })).status).toBe(0);
-    const texts = await Promise.all(seen.map(async (m) => (await simpleParser(readFileSync(m.path))).text));
+    const texts = await Promise.all(capture.seen.map(async (m) => (await simpleParser(readFileSync(m.path))).text));
     expect(texts).toEqual(['from a file\n', 'dash\n']);
   });
 
   it('attaches files and adds an HTML alternative', async () => {
-    const csv = join(work, 'report.csv');
-    const bin = join(work, 'blob.bin');
-    const html = join(work, 'body.html');
+    const csv = join(capture.work, 'report.csv');
+    const bin = join(capture.work, 'blob.bin');
+    const html = join(capture.work, 'body.html');
     writeFileSync(csv, 'a,b\n1,2\n');
     writeFileSync(bin, Buffer.from([0, 1, 2, 255, 254, 13, 10, 46]));
     writeFileSync(html, '<p>Hi <b>there</b></p>\n');
     const result = await run([...at(), '--from', 'a@example.com', '--to', 'b@example.com', '--subject', 'files',
       '--body', 'see attached', '--html', html, '--attach', csv, '--attach', bin, '--header', 'X-Job: nightly']);
     expect(result.status).toBe(0);
-    const mail = await simpleParser(readFileSync(seen[0].path));
+    const mail = await simpleParser(readFileSync(capture.seen[0].path));
     expect(mail.headers.get('content-type')).toMatchObject({ value: 'multipart/mixed' });
     expect(mail.headers.get('x-job')).toBe('nightly');
     expect(mail.text?.trim()).toBe('see attached');
@@ -141,13 +122,13 @@ describe('tclmail send: the message', () => {
   });
 
   it('sends an existing .eml file as it is, with --header fields added and the envelope from --recipients', async () => {
-    const eml = join(work, 'saved.eml');
+    const eml = join(capture.work, 'saved.eml');
     writeFileSync(eml, 'From: old@example.com\r\nTo: list@example.com\r\nSubject: Saved\r\n\r\nkept body\r\n');
     const result = await run([...at(), '--eml', eml, '--header', 'X-Resent-By: tclmail', '--recipients', 'archive@example.com']);
     expect(result.status).toBe(0);
-    expect(seen[0].to).toEqual(['archive@example.com']);
-    expect(seen[0].from).toBe('old@example.com');
-    const mail = await simpleParser(readFileSync(seen[0].path));
+    expect(capture.seen[0].to).toEqual(['archive@example.com']);
+    expect(capture.seen[0].from).toBe('old@example.com');
+    const mail = await simpleParser(readFileSync(capture.seen[0].path));
     expect(mail.subject).toBe('Saved');
     expect(mail.headers.get('x-resent-by')).toBe('tclmail');
     expect(mail.text).toBe('kept body\n');
@@ -156,8 +137,8 @@ describe('tclmail send: the message', () => {
   it("sends with the null sender <> for --originator ''", async () => {
     const result = await run([...at(), '--originator', '', '--from', 'a@example.com', '--to', 'b@example.com', '--body', 'bounce']);
     expect(result.status).toBe(0);
-    expect(seen[0].from).toBe('');
-    expect(seen[0].to).toEqual(['b@example.com']);
+    expect(capture.seen[0].from).toBe('');
+    expect(capture.seen[0].to).toEqual(['b@example.com']);
   });
 
   it('writes the dialogue to standard error with --debug', async () => {
@@ -213,34 +194,16 @@ describe('tclmail send: errors in the program\'s own words', () => {
 });
 
 describe('tclmail send: the password', () => {
-  let auth: { server: SMTPServer; port: number; ca: string; logins: Array<[string, string, boolean]> };
+  let auth: PasswordServer & { ca: string };
 
   beforeAll(async () => {
-    const { key, cert } = await generateCertificate('127.0.0.1');
-    const logins: Array<[string, string, boolean]> = [];
-    const smtp = new SMTPServer({
-      key,
-      cert,
-      logger: false,
-      disableReverseLookup: true,
-      authMethods: ['PLAIN', 'LOGIN'],
-      onAuth(credentials, session, callback) {
-        logins.push([credentials.username ?? '', credentials.password ?? '', session.secure]);
-        if (credentials.password === 'correct horse') callback(null, { user: credentials.username });
-        else callback(Object.assign(new Error('5.7.8 bad credentials'), { responseCode: 535 }));
-      },
-      onData(stream, _session, callback) {
-        stream.resume();
-        stream.on('end', () => callback(null));
-      },
-    });
-    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-    auth = { server: smtp, port: (smtp.server.address() as AddressInfo).port, ca: join(tmpdir(), `tclmail-ca-${process.pid}.pem`), logins };
-    writeFileSync(auth.ca, cert);
+    const server = await passwordServer();
+    auth = { ...server, ca: join(tmpdir(), `tclmail-ca-${process.pid}.pem`) };
+    writeFileSync(auth.ca, server.cert);
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) => auth.server.close(() => resolve()));
+    await auth.close();
     rmSync(auth.ca, { force: true });
   });
 
@@ -248,7 +211,7 @@ describe('tclmail send: the password', () => {
     '--from', 'a@example.com', '--to', 'b@example.com', '--body', 'x'];
 
   it('reads it from the first line of --password-file, and sends it only over TLS', async () => {
-    const file = join(work, 'password');
+    const file = join(capture.work, 'password');
     writeFileSync(file, 'correct horse\nsecond line ignored\n');
     const result = await run([...base(), '--password-file', file]);
     expect(result.status).toBe(0);

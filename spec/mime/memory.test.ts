@@ -67,7 +67,7 @@ describe('copymessage of a large file body', () => {
 
   // V8 frees the backing stores of dead Buffers on background threads; when they are starved,
   // freed chunks pile up and lift the peak (seen beside a busy second Jest worker: 123 MB instead
-  // of 64 MB). `npm test` therefore runs this file alone (jest.memory.config.js), and up to three
+  // of 64 MB). `npm test` therefore runs this file alone (jest.alone.config.js), and up to three
   // runs are made with the lowest peak counting: a copy that held the attachment would need
   // 400 MB or more in every one of them.
   it('keeps peak RSS under 100 MB and writes exactly messageSize bytes', () => {

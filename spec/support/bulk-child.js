@@ -7,17 +7,7 @@
  * Every outcome is written to stdout as one JSON line; the last line is {"done":true}.
  */
 'use strict';
-const fs = require('node:fs');
-const ts = require('typescript');
-
-require.extensions['.ts'] = function load(module, filename) {
-  const source = fs.readFileSync(filename, 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    fileName: filename,
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, sourceMap: false },
-  });
-  module._compile(outputText, filename);
-};
+require('./transpile-on-load');
 
 const mime = require('../../mime');
 const { sendmany } = require('../../smtp/bulk/sendmany');

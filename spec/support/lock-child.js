@@ -5,17 +5,7 @@
  * when told. It runs the TypeScript sources as they are (transpiled on load).
  */
 'use strict';
-const fs = require('node:fs');
-const ts = require('typescript');
-
-require.extensions['.ts'] = function load(module, filename) {
-  const source = fs.readFileSync(filename, 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    fileName: filename,
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, sourceMap: false },
-  });
-  module._compile(outputText, filename);
-};
+require('./transpile-on-load');
 
 const { FileLedger } = require('../../smtp/bulk/journal');
 

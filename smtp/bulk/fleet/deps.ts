@@ -8,9 +8,6 @@ import { FleetError } from './errors';
 type Bullmq = typeof import('bullmq');
 type IoredisModule = typeof import('ioredis');
 
-let bullmq: Bullmq | undefined;
-let ioredis: IoredisModule | undefined;
-
 function missing(name: string, cause: unknown): FleetError {
   return new FleetError('EDEPENDENCY', `the fleet needs the optional package ${name}, which is not installed: npm install bullmq ioredis`, { cause });
 }
@@ -19,28 +16,23 @@ function isNotFound(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'MODULE_NOT_FOUND';
 }
 
-/** The bullmq module, loaded on first use. @throws FleetError `EDEPENDENCY` when it is not installed. */
-export function loadBullmq(): Bullmq {
-  if (bullmq) return bullmq;
-  try {
-     
-    bullmq = require('bullmq') as Bullmq;
-  } catch (error) {
-    if (isNotFound(error)) throw missing('bullmq', error);
-    throw error;
-  }
-  return bullmq;
+/** Loads the optional package `name` on the first call and keeps it; a failed load is tried again on the next call. */
+function optional<T>(name: 'bullmq' | 'ioredis'): () => T {
+  let loaded: T | undefined;
+  return () => {
+    if (loaded) return loaded;
+    try {
+      loaded = require(name) as T;
+    } catch (error) {
+      if (isNotFound(error)) throw missing(name, error);
+      throw error;
+    }
+    return loaded;
+  };
 }
 
+/** The bullmq module, loaded on first use. @throws FleetError `EDEPENDENCY` when it is not installed. */
+export const loadBullmq: () => Bullmq = optional('bullmq');
+
 /** The ioredis module, loaded on first use. @throws FleetError `EDEPENDENCY` when it is not installed. */
-export function loadIoredis(): IoredisModule {
-  if (ioredis) return ioredis;
-  try {
-     
-    ioredis = require('ioredis') as IoredisModule;
-  } catch (error) {
-    if (isNotFound(error)) throw missing('ioredis', error);
-    throw error;
-  }
-  return ioredis;
-}
+export const loadIoredis: () => IoredisModule = optional('ioredis');

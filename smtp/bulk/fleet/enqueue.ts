@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ListDigest, templateDigest as digestOfTemplate } from '../identity';
 import { CHANGED_IDS_SHOWN, ChangedItems } from '../ledger';
 import { type CampaignTemplate, storeCampaign } from './campaign';
-import { FleetError, RepeatedIdError } from './errors';
+import { ListChangedError, RepeatedIdError } from './errors';
 import { chunksOf, type FleetItem, type ItemSource, type PreparedItem, prepareItem } from './items';
 import { CampaignKeys, campaignsKey, checkCampaignName, jobKey } from './keys';
 import type { FleetRedis } from './scripts';
@@ -286,10 +286,7 @@ async function storeRead(
   await stores.drain();
   if (jobs.length > 0) result.jobs += await addJobs(jobs);
   if (unchecked > 0 || again.size !== result.total || again.digest() !== result.listDigest) {
-    throw new FleetError(
-      'ECAMPAIGN',
-      `campaign ${campaign}: the list changed while it was being enqueued (its second read differs from its first); what was stored is kept: enqueue the list again`,
-    );
+    throw new ListChangedError(campaign);
   }
   // Another enqueuer changed items between the two reads: what it stored stays, this list's changes were refused.
   if (!options.acceptChanged) refused.check(campaign);

@@ -84,3 +84,18 @@ export class RepeatedIdError extends InvalidInputError {
     this.name = 'RepeatedIdError';
   }
 }
+
+/**
+ * The list's second read (the store read) differs from its first (the check
+ * read): the source changed while it was enqueued. What was checked is stored;
+ * enqueuing the list again adds only what is missing.
+ */
+export class ListChangedError extends FleetError {
+  constructor(readonly campaign: string) {
+    super(
+      'ECAMPAIGN',
+      `campaign ${campaign}: the list changed while it was being enqueued (its second read differs from its first); what was stored is kept: enqueue the list again`,
+    );
+    this.name = 'ListChangedError';
+  }
+}

@@ -20,6 +20,6 @@ export type { FleetItem, ItemSource } from './items';
 export { RedisLedger } from './redis-ledger';
 export type { ClaimedItem, ClaimStatus } from './redis-ledger';
 export { burstOf } from './rate';
-export { FleetError, ChangedItemsError, LedgerWriteError, DurabilityError, RepeatedIdError } from './errors';
+export { FleetError, ChangedItemsError, LedgerWriteError, DurabilityError, ListChangedError, RepeatedIdError } from './errors';
 export type { FleetErrorCode } from './errors';
 export { DEFAULT_PREFIX } from './keys';

@@ -7,16 +7,14 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { simpleParser } from 'mailparser';
-import { startCaptureServer } from '../../../cli/serve';
-import type { CaptureServer, CapturedMessage } from '../../../cli/serve';
 import { openFleet } from '../../../smtp/bulk/fleet';
 import { ITEM_STATES } from '../../../smtp/bulk/ledger';
+import { captureWork } from '../../support/capture-work';
 import { describeWithRedis, startRedis } from '../../support/redis';
 import type { TestRedis } from '../../support/redis';
 import { ensureBuilt, lines, PROGRAM, run } from '../helpers';
@@ -24,9 +22,6 @@ import { ensureBuilt, lines, PROGRAM, run } from '../helpers';
 jest.setTimeout(180_000);
 
 let redis: TestRedis;
-let work: string;
-let server: CaptureServer;
-let seen: CapturedMessage[];
 const workers: ChildProcess[] = [];
 
 beforeAll(async () => {
@@ -38,24 +33,14 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-beforeEach(async () => {
-  work = mkdtempSync(join(tmpdir(), 'tclmail-fleet-cli-'));
-  seen = [];
-  server = await startCaptureServer({ dir: join(work, 'mail'), refuse: (address) => address.startsWith('nobody'), onMessage: (m) => seen.push(m) });
-});
-
+// Declared before the capture server's hooks, so that it runs first: workers stop before their relay closes.
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((child) => stopWorker(child)));
   for (const { campaign, args } of made.splice(0)) await run(['bulk', '--purge', campaign, ...args]);
-  await server.close();
-  rmSync(work, { recursive: true, force: true });
 });
 
-const file = (name: string, text: string): string => {
-  const path = join(work, name);
-  writeFileSync(path, text);
-  return path;
-};
+const capture = captureWork('tclmail-fleet-cli-', { refuse: (address) => address.startsWith('nobody') });
+const { file } = capture;
 
 const TEMPLATE = JSON.stringify({ from: 'News <news@example.com>', subject: 'Hello {{name}}', text: 'Dear {{name}},\nyour code is {{code}}.\n' });
 
@@ -74,10 +59,10 @@ const campaignName = (args: string[] = ['--redis', '']): string => {
   return campaign;
 };
 
-const relay = (): string[] => ['--servers', '127.0.0.1', '--ports', String(server.port), '--no-starttls'];
+const relay = (): string[] => [...capture.servers(), '--no-starttls'];
 
 function startWorker(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: ReturnType<typeof lines>; err: () => string } {
-  const child = spawn(process.execPath, [PROGRAM, 'worker', ...args], { cwd: work, env: { ...process.env, TCLMAIL_PASSWORD: undefined, TCLMAIL_REDIS_URL: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [PROGRAM, 'worker', ...args], { cwd: capture.work, env: { ...process.env, TCLMAIL_PASSWORD: undefined, TCLMAIL_REDIS_URL: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   workers.push(child);
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -114,7 +99,7 @@ async function until(check: () => Promise<boolean>, what: string, ms = 90_000): 
 }
 
 async function enqueue(campaign: string, template: string, listPath: string, extra: string[] = []) {
-  return run(['bulk', template, listPath, '--redis', redis.url, '--campaign', campaign, ...extra], { cwd: work });
+  return run(['bulk', template, listPath, '--redis', redis.url, '--campaign', campaign, ...extra], { cwd: capture.work });
 }
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -145,11 +130,11 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
     await until(async () => (await status(campaign)).done === 40, 'the campaign to finish');
 
     const byRecipient = new Map<string, number>();
-    for (const m of seen) for (const to of m.to) byRecipient.set(to, (byRecipient.get(to) ?? 0) + 1);
-    expect(seen).toHaveLength(40);
+    for (const m of capture.seen) for (const to of m.to) byRecipient.set(to, (byRecipient.get(to) ?? 0) + 1);
+    expect(capture.seen).toHaveLength(40);
     expect([...byRecipient.values()].every((n) => n === 1)).toBe(true);
     expect(byRecipient.size).toBe(40);
-    const mail = await simpleParser(readFileSync(seen.find((m) => m.to[0] === 'user7@example.net')!.path));
+    const mail = await simpleParser(readFileSync(capture.seen.find((m) => m.to[0] === 'user7@example.net')!.path));
     expect(mail.subject).toBe('Hello Name 7');
     expect(mail.text).toBe('Dear Name 7,\nyour code is code7.\n');
     expect(mail.from?.value).toEqual([{ name: 'News', address: 'news@example.com' }]);
@@ -243,12 +228,12 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
     await until(async () => (await get(port, '/healthz')).status === 200, 'the worker to be healthy');
     // Paused: nothing goes out while the worker runs.
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    expect(seen).toHaveLength(0);
+    expect(capture.seen).toHaveLength(0);
     expect(await status(campaign)).toMatchObject({ pending: 9, done: 0 });
 
     expect((await run(['bulk', '--resume', campaign, '--redis', redis.url])).status).toBe(0);
     await until(async () => (await status(campaign)).done === 9, 'the resumed campaign to finish');
-    expect(seen).toHaveLength(8);
+    expect(capture.seen).toHaveLength(8);
     expect(await status(campaign)).toMatchObject({ total: 9, sent: 8, refused: 1, pending: 0, done: 9 });
 
     const metrics = await get(port, '/metrics');
@@ -276,7 +261,7 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
       admin.disconnect();
     }
 
-    const report = join(work, 'report.csv');
+    const report = join(capture.work, 'report.csv');
     const shown = await run(['bulk', '--status', campaign, '--redis', redis.url, '--report', report]);
     expect(shown.stdout).toMatch(new RegExp(`^campaign ${campaign} \\(active\\): 9/9 done: .*sent 8.*refused 1`));
     const reportLines = readFileSync(report, 'utf8').trimEnd().split('\r\n');
@@ -304,7 +289,7 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
 
     const urlFile = file('redis-url', `${url}\n`);
     const campaign = campaignName(['--redis-file', urlFile]);
-    const enq = await run(['bulk', file('t.json', TEMPLATE), file('people.csv', list(4)), '--campaign', campaign], { env: { TCLMAIL_REDIS_URL: url }, cwd: work });
+    const enq = await run(['bulk', file('t.json', TEMPLATE), file('people.csv', list(4)), '--campaign', campaign], { env: { TCLMAIL_REDIS_URL: url }, cwd: capture.work });
     expect(enq.status).toBe(0);
     const fromEnv = startWorker([...relay(), '--log', 'json'], { TCLMAIL_REDIS_URL: url });
     const fromFile = startWorker(['--redis-file', urlFile, ...relay(), '--log', 'json']);
@@ -321,7 +306,7 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
     const counts = async (): Promise<Record<string, number>> =>
       JSON.parse((await run(['bulk', '--status', campaign, '--json', '--redis-file', urlFile])).stdout) as Record<string, number>;
     await until(async () => (await counts()).sent === 4, 'the campaign to be sent');
-    expect(seen).toHaveLength(4);
+    expect(capture.seen).toHaveLength(4);
     expect(await Promise.all([stopWorker(fromEnv.child), stopWorker(fromFile.child)])).toEqual([0, 0]);
   });
 
@@ -334,9 +319,9 @@ describeWithRedis('tclmail bulk --redis and tclmail worker', () => {
 
       const campaign = campaignName(['--redis', unsafe.url]);
       made.pop();
-      expect((await run(['bulk', file('t.json', TEMPLATE), file('p.csv', list(3)), '--redis', unsafe.url, '--campaign', campaign], { cwd: work })).status).toBe(0);
+      expect((await run(['bulk', file('t.json', TEMPLATE), file('p.csv', list(3)), '--redis', unsafe.url, '--campaign', campaign], { cwd: capture.work })).status).toBe(0);
       const w = startWorker(['--redis', unsafe.url, ...relay(), '--allow-unsafe-redis']);
-      await until(async () => seen.length === 3, 'the unsafe worker to send');
+      await until(async () => capture.seen.length === 3, 'the unsafe worker to send');
       expect(await stopWorker(w.child)).toBe(0);
       expect(w.err()).toMatch(/unsafe-redis/);
 

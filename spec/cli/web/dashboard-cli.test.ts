@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -135,7 +135,7 @@ describeWithChromium('tclmail bulk --status --web, in Chromium', () => {
     expect(await page.locator('#problems tr', { hasText: 'nobody7@example.net' }).locator('td').nth(4).textContent()).toMatch(/^5\.1\.1 /);
     expect(await page.locator('#problems tr td:first-child').count()).toBe(4);
     expect(await page.locator('#codes tr').allTextContents()).toEqual(['codeitems', '25024', '5504']);
-    expect(await page.locator('#domains tr td:first-child').allTextContents()).toEqual(['example.net', 'example.com', 'example.org']); // 10, 9, 9 items
+    expect(await page.locator('#domains tr td:first-child').allTextContents()).toEqual(['example.net', 'example.com', 'example.org', 'all']); // 10, 9, 9 items
 
     // Read-only: no button, and a POST for any action is refused.
     expect(await page.locator('button[data-action]').count()).toBe(0);
@@ -144,6 +144,67 @@ describeWithChromium('tclmail bulk --status --web, in Chromium', () => {
 
     // SIGTERM ends the page cleanly.
     expect(await stop(board.child)).toBe(0);
+  });
+
+  it('shows the domains a journal run has not reached yet, from the plan it recorded; an older journal gets a "not reached yet" row', async () => {
+    // Sorted by domain: example.org's five rows come last, so they have no line in the journal for 7 s at 2 a second.
+    const rows = ['id,email,name'];
+    for (let i = 0; i < 20; i++) rows.push(`r${String(i).padStart(2, '0')},user${i}@${i < 5 ? 'example.com' : i < 15 ? 'example.net' : 'example.org'},Name ${i}`);
+    const template = join(work, 'sale.json');
+    const list = join(work, 'sorted.csv');
+    writeFileSync(template, TEMPLATE);
+    writeFileSync(list, `${rows.join('\n')}\n`);
+    const journal = join(work, 'sorted.journal');
+    browser = await openBrowser();
+    const sending = child(['bulk', template, list, ...relay(), '--rate', '2', '--concurrency', '1', '--journal', journal, '--campaign', 'sorted', '--progress', 'none']);
+    await until(async () => existsSync(journal) && (await openLedgerForStatus(journal).then((l) => l.close().then(() => true), () => false)), 'the journal');
+    const board = child(['bulk', '--status', 'sorted', '--journal', journal, '--web', '127.0.0.1:0']);
+    const [, url] = await board.out.waitFor(/^dashboard: (http:\/\/127\.0\.0\.1:\d+\/)$/);
+    const { page, errors } = await openPage(url);
+
+    // Part way, before the run reaches example.org: its five rows are in the table, pending, and the table adds up.
+    const snapshot = (await (await fetch(`${url}api/campaign`)).json()) as { counts: { sent: number; total: number }; byDomain: Array<{ domain: string; total: number; states: Record<string, number> }>; unreachedItems: number };
+    expect(snapshot.counts.total).toBe(20);
+    expect(snapshot.counts.sent).toBeLessThan(15);
+    expect(snapshot.byDomain.find((row) => row.domain === 'example.org')).toEqual({ domain: 'example.org', total: 5, states: { pending: 5 } });
+    expect(snapshot.byDomain.map((row) => [row.domain, row.total])).toEqual([['example.net', 10], ['example.com', 5], ['example.org', 5]]);
+    expect(snapshot.unreachedItems).toBe(0);
+    await page.locator('#domains tr[data-kind="all"]').waitFor();
+    expect((await page.locator('#domains tr', { hasText: 'example.org' }).locator('td').allTextContents()).slice(0, 2)).toEqual(['example.org', '5']);
+    expect((await page.locator('#domains tr[data-kind="all"] td').allTextContents())[1]).toBe('20');
+
+    await watchSent(page, 20);
+    await page.locator('#domains tr[data-kind="all"] td:nth-child(4)', { hasText: /^20$/ }).waitFor();
+    expect(await page.locator('#domains tr', { hasText: 'example.org' }).locator('td').allTextContents()).toEqual(['example.org', '5', '0', '5', '0', '0', '0', '0', '0']);
+    expect(await exited(sending.child)).toBe(0);
+    expect(errors).toEqual([]);
+    expect(await stop(board.child)).toBe(0);
+
+    // A journal written before runs recorded their domains, cut after its first six lines (three rows):
+    // the seventeen rows it has no line for cannot be put under a domain, so they are one row of their own.
+    const lines = readFileSync(journal, 'utf8').split('\n');
+    const manifest = JSON.parse(lines[0]) as Record<string, unknown>;
+    expect(manifest.domains).toEqual({ top: [['example.net', 10], ['example.com', 5], ['example.org', 5]], rest: { items: 0, domains: 0, atLeast: false } });
+    delete manifest.domains;
+    const older = join(work, 'older.journal');
+    writeFileSync(older, `${[JSON.stringify(manifest), ...lines.slice(1, 7)].join('\n')}\n`);
+    const again = child(['bulk', '--status', 'sorted', '--journal', older, '--web', '127.0.0.1:0']);
+    const [, olderUrl] = await again.out.waitFor(/^dashboard: (http:\/\/127\.0\.0\.1:\d+\/)$/);
+    const cut = (await (await fetch(`${olderUrl}api/campaign`)).json()) as typeof snapshot;
+    expect(cut.counts).toMatchObject({ total: 20, sent: 3 });
+    expect(cut.byDomain).toEqual([{ domain: 'example.com', total: 3, states: { sent: 3 } }]);
+    expect(cut.unreachedItems).toBe(17);
+    const second = await openPage(olderUrl);
+    expect(await second.page.locator('#domains tr[data-kind="unreached"] td').allTextContents()).toEqual(['not reached yet (domain not known)', '17', '17', '0', '0', '0', '0', '0', '0']);
+    expect((await second.page.locator('#domains tr[data-kind="all"] td').allTextContents())[1]).toBe('20');
+    expect(second.errors).toEqual([]);
+    expect(await stop(again.child)).toBe(0);
+
+    // Resumed by a run of this version, the older journal gets the plan (a manifest line) and the row is gone.
+    expect((await run(['bulk', template, list, ...relay(), '--journal', older, '--campaign', 'sorted', '--progress', 'none'], { cwd: work })).status).toBe(0);
+    const manifests = readFileSync(older, 'utf8').split('\n').filter((text) => text.includes('"type":"manifest"'));
+    expect(manifests).toHaveLength(2);
+    expect((JSON.parse(manifests[1]) as { domains: unknown }).domains).toEqual((JSON.parse(lines[0]) as { domains: unknown }).domains);
   });
 
   it('refuses --allow-actions for a file journal, and --web flags that do not fit, before it listens', async () => {

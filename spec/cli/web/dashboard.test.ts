@@ -98,8 +98,10 @@ describeWithChromium('the campaign dashboard in Chromium', () => {
     const codes = await page.locator('#codes tr').allTextContents();
     expect(codes).toEqual(['codeitems', '25036', '5501', 'none1']);
     const domains = await page.locator('#domains tr td:first-child').allTextContents();
-    expect(domains).toEqual(['example.com', 'example.net', 'example.org']);
-    expect(await page.locator('#domains tr', { hasText: 'example.net' }).locator('td').allTextContents()).toEqual(['example.net', '13', '11', '1', '1', '0', '0']);
+    expect(domains).toEqual(['example.com', 'example.net', 'example.org', 'all']);
+    // domain, items, waiting, sent, refused, failed, bounced, uncertain, skipped
+    expect(await page.locator('#domains tr', { hasText: 'example.net' }).locator('td').allTextContents()).toEqual(['example.net', '13', '0', '11', '1', '1', '0', '0', '0']);
+    expect(await page.locator('#domains tr[data-kind="all"] td').allTextContents()).toEqual(['all', '40', '0', '35', '1', '1', '1', '2', '0']);
 
     expect(await page.locator('#uncertain-count').textContent()).toBe('2');
     expect(await page.locator('#uncertain tr td:first-child').allTextContents()).toEqual(['item-38', 'item-39']);

@@ -3,7 +3,7 @@
  * items refused before anything is stored, and the Lua guards that keep a
  * worker which lost its claim from sending or overwriting another's item.
  */
-import { ChangedItemsError, checkDurability, DurabilityError, type Fleet, type FleetItem, LedgerWriteError, openFleet, redactRedisUrl, RepeatedIdError } from '../../../../smtp/bulk/fleet';
+import { ChangedItemsError, checkDurability, DurabilityError, type Fleet, type FleetItem, LedgerWriteError, ListChangedError, openFleet, redactRedisUrl, RepeatedIdError } from '../../../../smtp/bulk/fleet';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { testCertificate } from '../../../support/certs';
@@ -77,6 +77,7 @@ describeWithRedis('fleet ledger in Redis', () => {
     // The second read has one row more: it was never checked, so it is not stored.
     const items = (): FleetItem[] => (reads++ === 0 ? rows(10) : rows(11));
     const attempt = fleet.enqueueCampaign({ campaign: 'moving', sender: 'news@x.test', template: TEMPLATE, items });
+    await expect(attempt).rejects.toBeInstanceOf(ListChangedError);
     await expect(attempt).rejects.toMatchObject({ code: 'ECAMPAIGN', message: expect.stringContaining('the list changed while it was being enqueued') });
     expect((await fleet.status('moving')).total).toBe(10);
     expect(await fleet.item('moving', 'r10')).toBeUndefined();
