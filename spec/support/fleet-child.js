@@ -71,6 +71,9 @@ async function main() {
   });
   line({ type: 'ready', id: worker.id, pid: process.pid });
   process.once('SIGTERM', () => {
+    // While the close lasts, say every 5 s what it still waits for: a test that has to SIGKILL a worker shows why.
+    line({ type: 'stopping', stats: worker.stats() });
+    setInterval(() => line({ type: 'still-stopping', stats: worker.stats() }), 5000).unref();
     worker.close().then(
       () => {
         line({ type: 'closed', stats: worker.stats() });

@@ -94,7 +94,11 @@ export function spawnWorker(settings: { url: string; port: number; workerId: str
     stop: async (ms = 60000) => {
       proc.signal('SIGCONT');
       proc.signal('SIGTERM');
-      if (!(await exited(child, ms))) proc.signal('SIGKILL');
+      if (!(await exited(child, ms))) {
+        // The test will fail on the exit status; its output says where the close hung.
+        console.log(`worker ${proc.id} did not stop within ${ms} ms of SIGTERM; its last events:\n${proc.lines.slice(-15).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${proc.stderr.slice(-2000)}`);
+        proc.signal('SIGKILL');
+      }
       return proc.exit;
     },
   };
