@@ -114,11 +114,17 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
 }
 
+/** How long the process may take to end by itself once a command has returned. */
+const EXIT_GRACE_MS = 2000;
+
 if (require.main === module) {
   main(process.argv.slice(2)).then(
     (status) => {
       // Let stdout drain before leaving: a pipe reader must get every line.
       process.exitCode = status;
+      // The command is over; a client library that left a timer behind (BullMQ after a Redis outage, bullmq#4656)
+      // must not keep the process alive. Unreferenced, so it never delays a process that ends by itself.
+      setTimeout(() => process.exit(status), EXIT_GRACE_MS).unref();
     },
     (error: unknown) => {
       process.stderr.write(`tclmail: ${(error as Error)?.stack ?? String(error)}\n`);

@@ -167,6 +167,42 @@ interface JobData {
 /** How long a worker trusts a campaign record it read before reading it again (pause, rate). */
 const RECORD_TTL_MS = 1000;
 
+/** How long a stopping worker waits for BullMQ's close, and for Redis to take its last write, once its own work is over. */
+const CLOSE_GRACE_MS = 5000;
+
+/** True when `promise` settles within `ms` (a rejection counts as settled). */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * What a BullMQ worker's close does after the wait it is stuck in (bullmq#4656):
+ * stop its lock renewal and stalled-job timers and disconnect its blocking
+ * client, whose reconnect timer would otherwise keep the process alive.
+ * BullMQ keeps these out of its API; this reaches them where BullMQ 6 keeps
+ * them, and does nothing where they are not. Called only once this worker's
+ * own jobs are over, so no lock it renews is still needed.
+ */
+function abandonBull(worker: unknown): void {
+  const inside = worker as {
+    lockManager?: { close?: () => Promise<void> };
+    stalledCheckStopper?: () => void;
+    backend?: { blockingConnection?: { client?: Promise<Redis> } };
+  } | null;
+  inside?.lockManager?.close?.().catch(() => undefined);
+  inside?.stalledCheckStopper?.();
+  void inside?.backend?.blockingConnection?.client?.then(
+    (client) => client.disconnect(),
+    () => undefined,
+  );
+}
+
 /** How long the job of a paused campaign waits before it is looked at again. */
 const PAUSED_RETRY_MS = 5000;
 
@@ -179,7 +215,11 @@ class Worker implements FleetWorker {
   private readonly leaseMs: number;
   private readonly counts = { sent: 0, refused: 0, failed: 0, uncertain: 0, deferred: 0, suppressed: 0, lost: 0 };
   private readonly records = new Map<string, { record: CampaignRecord | null; at: number }>();
-  private readonly loose = new Set<Promise<void>>();
+  private readonly loose = new Set<Promise<unknown>>();
+  /** The jobs being processed. */
+  private readonly jobs = new Set<Promise<unknown>>();
+  /** The latest look for due deferred items. */
+  private poll: Promise<void> = Promise.resolve();
   private closing = false;
   private closed: Promise<void> | null = null;
   private run = 0;
@@ -226,7 +266,7 @@ class Worker implements FleetWorker {
     }, Math.max(100, Math.floor(this.leaseMs / 3)));
     const { Worker: BullWorker } = loadBullmq();
     this.bullRedis = openRedis(this.settings.connection, `tclmail-worker-${this.id}`);
-    this.bull = new BullWorker<JobData>(QUEUE_NAME, (job, token) => this.process(job, token), {
+    this.bull = new BullWorker<JobData>(QUEUE_NAME, (job, token) => this.tracked(this.jobs, this.process(job, token)), {
       connection: this.bullRedis,
       prefix: QUEUE_PREFIX,
       // Jobs only hold claims; the slots bound the messages. Two jobs let the next batch start as one ends.
@@ -318,12 +358,21 @@ class Worker implements FleetWorker {
         this.polling = false;
       }
     })();
-    this.track(done);
+    this.poll = done;
   }
 
   private track(promise: Promise<void>): void {
-    this.loose.add(promise);
-    void promise.finally(() => this.loose.delete(promise));
+    void this.tracked(this.loose, promise);
+  }
+
+  /** Keeps a promise in `set` until it settles; returns it as it is. */
+  private tracked<T>(set: Set<Promise<unknown>>, promise: Promise<T>): Promise<T> {
+    set.add(promise);
+    void promise.then(
+      () => set.delete(promise),
+      () => set.delete(promise),
+    );
+    return promise;
   }
 
   /**
@@ -474,12 +523,24 @@ class Worker implements FleetWorker {
   private async shutdown(): Promise<void> {
     this.closing = true;
     if (this.poller) clearInterval(this.poller);
-    await this.bull?.close();
-    while (this.loose.size > 0) await Promise.all([...this.loose]);
+    const bullClosed = this.bull?.close() ?? Promise.resolve();
+    // A look for due items waits for Redis while it is away; an item it claims and never starts is taken by
+    // another worker once this one's lease runs out, as after a crash.
+    await within(this.poll, CLOSE_GRACE_MS);
+    // This worker's own work: each job hands back what it has not started, and what is in flight finishes, its
+    // outcome recorded (while Redis is away that waits for it; a second SIGTERM to `tclmail worker` stops at once).
+    while (this.jobs.size + this.loose.size > 0) await Promise.allSettled([...this.jobs, ...this.loose]);
+    // BullMQ's close can wait forever for its blocking client once an outage has left that client "reconnecting"
+    // (bullmq#4656). Nothing of ours depends on it any more: it gets a grace period, then its connection is dropped.
+    if (!(await within(bullClosed, CLOSE_GRACE_MS))) {
+      this.emit({ type: 'error', error: new FleetError('EREDIS', `BullMQ did not close within ${CLOSE_GRACE_MS} ms (its blocking connection is stuck reconnecting); its connections are dropped`) });
+      this.bullRedis?.disconnect();
+      abandonBull(this.bull);
+    }
     await this.pool.close();
     if (this.heartbeat) clearInterval(this.heartbeat);
-    // Claims of a worker that is gone may be taken at once.
-    await this.redis.del(workerKey(this.settings.prefix, this.id));
+    // Claims of a worker that is gone may be taken at once; with Redis away, the lease key runs out by itself.
+    await within(this.redis.del(workerKey(this.settings.prefix, this.id)), CLOSE_GRACE_MS);
     await quit(this.redis);
     if (this.bullRedis) await quit(this.bullRedis);
   }

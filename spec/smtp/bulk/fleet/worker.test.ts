@@ -183,6 +183,27 @@ describeWithRedis('fleet workers', () => {
     expect([...heldOf('o').values()].every((n) => n === 1)).toBe(true);
   });
 
+  test('a worker stops when asked although Redis is gone and does not come back', async () => {
+    // A Redis of its own, killed for good: BullMQ's blocking client is left reconnecting, which its close waits
+    // for without end (bullmq#4656); the worker bounds that wait once its own work is over.
+    const lost = await startRedis();
+    const own = await openFleet(lost.url);
+    const events: string[] = [];
+    try {
+      const worker = await startWorker({ ...options(), connection: lost.url, onEvent: (e) => events.push(e.type === 'error' ? `error: ${e.error.message}` : e.type) });
+      await own.enqueueCampaign({ campaign: 'gone', sender: 'news@x.test', template: TEMPLATE, items: rows('g', 5) });
+      await until(async () => (await own.status('gone')).done === 5, 20000);
+      await own.close();
+      await lost.kill('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const outcome = await Promise.race([worker.close().then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still closing after 40 s'), 40_000))]);
+      expect(outcome).toBe('closed');
+      expect(worker.stats()).toMatchObject({ sent: 5, inFlight: 0 });
+    } finally {
+      await lost.stop();
+    }
+  }, 60_000);
+
   test('a worker refuses a Redis that does not persist every write', async () => {
     const loose = await startRedis({ extraArgs: ['--appendonly', 'no'] });
     try {
