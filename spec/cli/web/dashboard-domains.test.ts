@@ -11,23 +11,15 @@ import { startDashboard } from '../../../cli/web/dashboard';
 import type { DashboardLedger, DashboardSnapshot } from '../../../cli/web/dashboard';
 import { openFleet } from '../../../smtp/bulk/fleet';
 import type { Fleet } from '../../../smtp/bulk/fleet';
-import { describeWithChromium, openBrowser } from '../../support/chromium';
+import { describeWithChromium } from '../../support/chromium';
+import { dashboardSession, openPage } from './dashboard-support';
 import { MemoryLedger } from '../../support/memory-ledger';
 import { hasRedis, startRedis } from '../../support/redis';
 import type { TestRedis } from '../../support/redis';
 
 jest.setTimeout(60_000);
 
-type Board = Awaited<ReturnType<typeof startDashboard>>;
-let board: Board | undefined;
-let browser: Awaited<ReturnType<typeof openBrowser>> | undefined;
-
-afterEach(async () => {
-  await browser?.close();
-  await board?.close();
-  browser = undefined;
-  board = undefined;
-});
+const session = dashboardSession();
 
 /** Domain d00 has 26 items, d01 25, ... d25 1: 351 in all. */
 const DOMAINS = Array.from({ length: 26 }, (_, i) => ({ name: `d${String(i).padStart(2, '0')}.example`, items: 26 - i }));
@@ -71,13 +63,8 @@ async function checkTable(page: Page, sent: number): Promise<void> {
 }
 
 async function open(ledger: DashboardLedger): Promise<{ page: Page; snapshot: DashboardSnapshot; errors: string[] }> {
-  board = await startDashboard({ port: 0, ledger, sampleMs: 100, detailMs: 100 });
-  browser = await openBrowser();
-  const page = await browser.context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(board.url);
-  await page.locator('#live.on').waitFor();
+  const board = (session.board = await startDashboard({ port: 0, ledger, sampleMs: 100, detailMs: 100 }));
+  const { page, errors } = await openPage(session, board);
   const snapshot = (await (await fetch(`${board.url}api/campaign`)).json()) as DashboardSnapshot;
   return { page, snapshot, errors };
 }

@@ -9,21 +9,13 @@
 import type { Page } from 'playwright-core';
 import { startDashboard } from '../../../cli/web/dashboard';
 import type { DashboardSnapshot } from '../../../cli/web/dashboard';
-import { describeWithChromium, openBrowser } from '../../support/chromium';
+import { describeWithChromium } from '../../support/chromium';
+import { dashboardSession, openPage } from './dashboard-support';
 import { MemoryLedger } from '../../support/memory-ledger';
 
 jest.setTimeout(60_000);
 
-type Board = Awaited<ReturnType<typeof startDashboard>>;
-let board: Board | undefined;
-let browser: Awaited<ReturnType<typeof openBrowser>> | undefined;
-
-afterEach(async () => {
-  await browser?.close();
-  await board?.close();
-  browser = undefined;
-  board = undefined;
-});
+const session = dashboardSession();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,17 +48,12 @@ async function chartMax(page: Page): Promise<number> {
 describeWithChromium('the dashboard rate in Chromium', () => {
   it('opens on a true rate, not on a burst read a few milliseconds apart, and starts again after the count went down', async () => {
     const ledger = campaign();
-    board = await startDashboard({ port: 0, ledger, sampleMs: 1000, detailMs: 1000 });
-    browser = await openBrowser();
-    const page = await browser.context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(board.url);
-    await page.locator('#live.on').waitFor();
+    const board = (session.board = await startDashboard({ port: 0, ledger, sampleMs: 1000, detailMs: 1000 }));
+    const { page, errors } = await openPage(session, board);
     expect(await page.locator('#summary').textContent()).toMatch(/^360 of 500 final .* 0\.0 msg\/s/);
 
     // A script reads the campaign, 20 outcomes land at once (one group write), it reads again.
-    const read = async (): Promise<DashboardSnapshot> => (await fetch(`${board!.url}api/campaign`)).json() as Promise<DashboardSnapshot>;
+    const read = async (): Promise<DashboardSnapshot> => (await fetch(`${board.url}api/campaign`)).json() as Promise<DashboardSnapshot>;
     await read();
     let next = await steady(ledger, 360, 20, 0);
     await read();
