@@ -6,23 +6,15 @@
  * sources.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { BUILT_MIME, ensureBuiltMime } from '../support/built-mime';
 
 const ROOT = resolve(__dirname, '..', '..');
-const DIST = join(ROOT, 'dist', 'mime', 'index.js');
+const DIST = BUILT_MIME;
 const SIZE = 300 * 1024 * 1024;
 const LIMIT = 100 * 1024 * 1024;
-
-function distIsStale(): boolean {
-  if (!existsSync(DIST)) return true;
-  const built = statSync(DIST).mtimeMs;
-  const sources = ['mime', 'lib'].flatMap((folder) =>
-    readdirSync(join(ROOT, folder), { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.ts')).map((name) => join(ROOT, folder, name)),
-  );
-  return sources.some((source) => statSync(source).mtimeMs > built);
-}
 
 // The child: builds a multipart with the big file attached, checks messageSize, copies it to a Writable that drops everything.
 const CHILD = `
@@ -46,10 +38,7 @@ describe('copymessage of a large file body', () => {
   let path: string;
 
   beforeAll(() => {
-    if (distIsStale()) {
-      // Other parts of the tree may not compile yet; what matters is that dist/mime is emitted.
-      spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore', timeout: 170000 });
-    }
+    ensureBuiltMime();
     dir = mkdtempSync(join(tmpdir(), 'tclmail-memory-'));
     path = join(dir, 'big.bin');
     // A sparse file: 300 MB long, no disk space used.

@@ -5,8 +5,7 @@
  * is a typed error naming the index.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { BUILT_MIME, ensureBuiltMime } from '../support/built-mime';
 import * as mime from '../../mime';
 import { MimeError, OptionError } from '../../lib/errors';
 
@@ -14,8 +13,7 @@ import { MimeError, OptionError } from '../../lib/errors';
 // on its main realm (Symbol.for('nodejs.dispose'), which lib/dispose.ts falls back to), and `using` needs it.
 (Symbol as { dispose?: symbol }).dispose ??= Symbol.for('nodejs.dispose');
 
-const ROOT = resolve(__dirname, '..', '..');
-const DIST = join(ROOT, 'dist', 'mime', 'index.js');
+const DIST = BUILT_MIME;
 
 describe('-parts with holes or stale tokens', () => {
   it('a sparse array is an OptionError naming -parts and the index', () => {
@@ -64,15 +62,6 @@ describe('Symbol.dispose', () => {
   });
 });
 
-function distIsStale(): boolean {
-  if (!existsSync(DIST)) return true;
-  const built = statSync(DIST).mtimeMs;
-  const sources = ['mime', 'lib'].flatMap((folder) =>
-    readdirSync(join(ROOT, folder), { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.ts')).map((name) => join(ROOT, folder, name)),
-  );
-  return sources.some((source) => statSync(source).mtimeMs > built);
-}
-
 // The child: 2,000 tokens of 50 KB each, dropped without finalize; what the heap keeps after a full collection.
 const CHILD = `
 const mime = require(process.argv[1]);
@@ -95,7 +84,7 @@ const used = () => { const m = process.memoryUsage(); return m.heapUsed + m.exte
 
 describe('tokens the caller drops', () => {
   beforeAll(() => {
-    if (distIsStale()) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore', timeout: 170000 });
+    ensureBuiltMime();
   });
 
   it('2,000 dropped 50 KB tokens keep well under 100 MB after a collection', () => {

@@ -5,6 +5,8 @@
  * message body, which the scripted server's per-line script cannot do.
  */
 import * as net from 'node:net';
+import type { Session } from '../../smtp/protocol/types';
+import type { ScriptedServer } from '../support/scripted-server';
 
 export { closedPort, failure as thrown } from '../support/fixtures';
 
@@ -159,4 +161,22 @@ export async function splitProxy(upstreamPort: number, prefix: string): Promise<
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** What a test of the session against scripted servers and fault proxies opened: all closed after each test. */
+export interface FaultScene {
+  servers: ScriptedServer[];
+  proxies: FaultProxy[];
+  sessions: Session[];
+}
+
+/** Registers the closing of every session, proxy and server a test puts in the scene, after each test. */
+export function faultScene(): FaultScene {
+  const scene: FaultScene = { servers: [], proxies: [], sessions: [] };
+  afterEach(async () => {
+    for (const s of scene.sessions.splice(0)) s.close();
+    await Promise.all(scene.proxies.splice(0).map((p) => p.close()));
+    await Promise.all(scene.servers.splice(0).map((s) => s.close()));
+  });
+  return scene;
 }

@@ -12,17 +12,9 @@ import { SmtpError, UncertainDeliveryError } from '../../lib/errors';
 import { connect } from '../../smtp/protocol/session';
 import type { Session } from '../../smtp/protocol/types';
 import { scriptedServer, type Script, type ScriptedServer } from '../support/scripted-server';
-import { faultProxy, type FaultProxy, thrown } from './helpers';
+import { faultProxy, faultScene, thrown } from './helpers';
 
-const servers: ScriptedServer[] = [];
-const proxies: FaultProxy[] = [];
-const sessions: Session[] = [];
-
-afterEach(async () => {
-  for (const s of sessions.splice(0)) s.close();
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { servers, proxies, sessions } = faultScene();
 
 async function server(script: Script): Promise<ScriptedServer> {
   const srv = await scriptedServer(script);

@@ -7,19 +7,10 @@
  */
 import { Readable } from 'node:stream';
 import { connect } from '../../../smtp/protocol/session';
-import type { Session } from '../../../smtp/protocol/types';
-import { faultProxy, type FaultProxy, thrown } from '../../reliability/helpers';
-import { scriptedServer, type ScriptedServer } from '../../support/scripted-server';
+import { faultProxy, type FaultProxy, faultScene, thrown } from '../../reliability/helpers';
+import { scriptedServer } from '../../support/scripted-server';
 
-const servers: ScriptedServer[] = [];
-const proxies: FaultProxy[] = [];
-const sessions: Session[] = [];
-
-afterEach(async () => {
-  for (const s of sessions.splice(0)) s.close();
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { servers, proxies, sessions } = faultScene();
 
 /** Resolves once the proxy has seen `proxy`'s threshold of body bytes. */
 async function untilServerHas(proxy: FaultProxy): Promise<void> {
