@@ -11,7 +11,7 @@ import { ListChangedError } from '../smtp/bulk/fleet/errors';
 import { unsubscribeHeaders } from '../smtp/bulk/unsubscribe';
 import { EXIT, line, stringFlag, UsageError } from './args';
 import type { Flags, Io } from './args';
-import { bulkBounce, VerpIdCheck } from './bulk-bounce';
+import { bulkBounce, isSuppressed, VerpIdCheck } from './bulk-bounce';
 import type { BulkBounce } from './bulk-bounce';
 import { countInvalid, emptyValidation, ListChecker, repeatedIdReason } from './bulk-list';
 import type { Row } from './recipients';
@@ -83,7 +83,6 @@ export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promis
   const checker = new ListChecker({ path: listPath, template, templatePath: request.templatePath, sender, allowEmpty: flags['allow-empty'] === true, trackIds: false });
   const validation = emptyValidation();
   const verp = new VerpIdCheck(extras);
-  const suppressed = extras.suppressed;
   // The row each item came from, while the check read may still name it.
   const rows = new WeakMap<FleetItem, Row>();
   let reads = 0;
@@ -93,7 +92,7 @@ export async function enqueueList(fleet: Fleet, request: EnqueueRequest): Promis
     for (const verdict of checking ? checker.validating(validation) : checker.rows()) {
       if (checking && verdict.kind === 'valid') verp.check(verdict.id);
       const item: FleetItem = { id: verdict.id, recipient: verdict.address, values: verdict.row.fields };
-      const stored = verdict.kind === 'invalid' ? { ...item, invalid: verdict.reason } : suppressed.has(verdict.address.trim().toLowerCase()) ? { ...item, suppressed: true } : item;
+      const stored = verdict.kind === 'invalid' ? { ...item, invalid: verdict.reason } : isSuppressed(extras, verdict.address) ? { ...item, suppressed: true } : item;
       if (checking) rows.set(stored, verdict.row);
       yield stored;
     }

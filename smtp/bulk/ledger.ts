@@ -176,8 +176,8 @@ export class ChangedItemsError extends Error {
   }
 }
 
-/** Collects changed ids as a list is checked: the first {@link CHANGED_IDS_SHOWN} and the count. */
-export class ChangedItems {
+/** Collects ids of one kind as a list is checked: the first {@link CHANGED_IDS_SHOWN} and the count. */
+export class IdTally {
   readonly ids: string[] = [];
   count = 0;
 
@@ -185,7 +185,10 @@ export class ChangedItems {
     if (this.ids.length < CHANGED_IDS_SHOWN) this.ids.push(id);
     this.count++;
   }
+}
 
+/** Collects changed ids as a list is checked. */
+export class ChangedItems extends IdTally {
   /** Throws the error when any item changed. */
   check(campaign: string): void {
     if (this.count > 0) throw new ChangedItemsError(campaign, this.ids, this.count);
