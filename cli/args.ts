@@ -73,10 +73,11 @@ export function closestFlag(name: string, names: readonly string[]): string | un
   const prefixed = names.filter((n) => n.startsWith(lower) || lower.startsWith(n));
   if (prefixed.length === 1) return prefixed[0];
   let best: string | undefined;
-  let bestDistance = Math.min(2, Math.floor(lower.length / 3));
+  // One more than the edits allowed: a candidate must come strictly closer, so the first of equals wins.
+  let bestDistance = Math.min(2, Math.floor(lower.length / 3)) + 1;
   for (const candidate of names) {
     const distance = editDistance(lower, candidate);
-    if (distance <= bestDistance && (best === undefined || distance < editDistance(lower, best))) {
+    if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
     }

@@ -337,7 +337,8 @@ function recheck(name: string, text: string): string {
  * name or value cannot be written safely.
  */
 export function formatField(name: string, value: string, asciiDomains = false): string {
-  if (asciiDomains && typeof value === 'string' && ADDRESS_FIELDS.has(String(name).toLowerCase())) value = withAsciiDomains(name, value);
+  const asciiAddress = asciiDomains && typeof value === 'string' && ADDRESS_FIELDS.has(String(name).toLowerCase());
+  if (asciiAddress) value = withAsciiDomains(name, value);
   // Bulk work writes the same fields again and again (a From, a To, a Date within its second).
   const cacheable = value.length <= CACHED_FIELD_LENGTH;
   if (cacheable) {
@@ -351,7 +352,7 @@ export function formatField(name: string, value: string, asciiDomains = false): 
     }
   }
   const text = formatFresh(name, value);
-  if (asciiDomains && /[^\x00-\x7f]/.test(text) && ADDRESS_FIELDS.has(name.toLowerCase())) {
+  if (asciiAddress && /[^\x00-\x7f]/.test(text)) {
     throw new InvalidInputError(`header ${name}`, 'holds non-ASCII text outside display names, comments and domains, which the server (no SMTPUTF8) cannot take');
   }
   if (cacheable) remember(name, value, text);

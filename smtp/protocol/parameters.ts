@@ -89,13 +89,17 @@ export function orcptValue(address: string): string {
   return `utf-8;${out}`;
 }
 
+/** Refuses `keyword[=value]` that RFC 5321 section 4.1.2 does not allow: a line break by name, else the shape. */
+function checkShape(field: string, text: string, keyword: string, value: string | null): void {
+  if (KEYWORD.test(keyword) && (value === null || VALUE.test(value))) return;
+  refuseLineBreaks(field, text);
+  throw new InvalidInputError(field, `not an ESMTP parameter (keyword[=value], no spaces): ${JSON.stringify(text)}`);
+}
+
 function otherText(param: OtherParameter, field: string): string {
   const text = param.value === null ? param.keyword : `${param.keyword}=${param.value}`;
   // A value made by hand (not read by parseParameter) is checked here: a space would start another parameter.
-  if (!KEYWORD.test(param.keyword) || (param.value !== null && !VALUE.test(param.value))) {
-    refuseLineBreaks(field, text);
-    throw new InvalidInputError(field, `not an ESMTP parameter (keyword[=value], no spaces): ${JSON.stringify(text)}`);
-  }
+  checkShape(field, text, param.keyword, param.value);
   return text;
 }
 
@@ -136,13 +140,10 @@ export function rcptParameterText(param: RcptParameter): string {
 /** Splits `keyword[=value]` as RFC 5321 §4.1.2 spells it; a line break or a space is refused. */
 function split(field: string, text: string): OtherParameter {
   if (typeof text !== 'string') throw new InvalidInputError(field, `an ESMTP parameter must be a string, not ${typeof text}`);
-  refuseLineBreaks(field, text);
   const eq = text.indexOf('=');
   const keyword = eq < 0 ? text : text.slice(0, eq);
   const value = eq < 0 ? null : text.slice(eq + 1);
-  if (!KEYWORD.test(keyword) || (value !== null && !VALUE.test(value))) {
-    throw new InvalidInputError(field, `not an ESMTP parameter (keyword[=value], no spaces): ${JSON.stringify(text)}`);
-  }
+  checkShape(field, text, keyword, value);
   return { kind: 'OTHER', keyword: keyword.toUpperCase(), value };
 }
 

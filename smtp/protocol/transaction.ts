@@ -116,6 +116,11 @@ export function readRequest(from: string, recipients: string | readonly string[]
   };
 }
 
+/** Whether the server's EHLO reply offered `keyword` (never, after HELO). */
+function offers(ext: Extensions | null, keyword: string): boolean {
+  return ext?.has(keyword) ?? false;
+}
+
 function refused(code: 'EEXTENSION' | 'ETLS', message: string): SmtpError {
   return new SmtpError(code, 'mail', message);
 }
@@ -127,23 +132,22 @@ function refused(code: 'EEXTENSION' | 'ETLS', message: string): SmtpError {
  * neither BDAT with BINARYMIME nor re-encoding can carry (`EEXTENSION`).
  */
 export function planBody(ext: Extensions | null, request: TransactionRequest, token: boolean): BodyPlan {
-  const offers = (keyword: string): boolean => ext?.has(keyword) ?? false;
   const server = request.server;
   if (request.requiretls) {
     if (!request.secure) throw refused('ETLS', `requiretls: the connection to ${server} is not TLS, so the message is not sent in clear text`);
-    if (!offers('REQUIRETLS')) throw refused('EEXTENSION', `requiretls: ${server} does not offer REQUIRETLS (RFC 8689), so the message is not sent`);
+    if (!offers(ext, 'REQUIRETLS')) throw refused('EEXTENSION', `requiretls: ${server} does not offer REQUIRETLS (RFC 8689), so the message is not sent`);
   }
-  if (request.dsn.required && !offers('DSN')) {
+  if (request.dsn.required && !offers(ext, 'DSN')) {
     throw refused('EEXTENSION', `dsnrequired: ${server} does not offer DSN (RFC 3461), so the message is not sent`);
   }
-  const chunking = request.chunking && offers('CHUNKING');
+  const chunking = request.chunking && offers(ext, 'CHUNKING');
   if (request.binarymime) {
-    if (chunking && offers('BINARYMIME')) return BODIES.BINARY;
+    if (chunking && offers(ext, 'BINARYMIME')) return BODIES.BINARY;
     if (!token) throw refused('EEXTENSION', `binarymime: ${server} does not offer CHUNKING and BINARYMIME (RFC 3030), and DATA would change a binary message`);
     // A binary token without BINARYMIME is re-encoded to 7 bits: DATA would rewrite its line ends.
     return chunking ? BODIES.BDAT7 : BODIES.DATA7;
   }
-  const sevenBit = !offers('8BITMIME');
+  const sevenBit = !offers(ext, '8BITMIME');
   return chunking ? (sevenBit ? BODIES.BDAT7 : BODIES.BDAT) : sevenBit ? BODIES.DATA7 : BODIES.DATA;
 }
 
@@ -190,9 +194,8 @@ export function eightBitGuard(ext: Extensions | null, message: MessageFacts, ser
  */
 export function planTransaction(ext: Extensions | null, message: MessageFacts, request: TransactionRequest): Transaction {
   const body = planBody(ext, request, message.token === true);
-  const offers = (keyword: string): boolean => ext?.has(keyword) ?? false;
   const server = request.server;
-  const utf8Offered = offers('SMTPUTF8');
+  const utf8Offered = offers(ext, 'SMTPUTF8');
   const reversePath = pathFor(request.from, utf8Offered, server);
   let utf8Addresses = NON_ASCII.test(request.from);
   const forwardPaths = request.to.map((address) => {
@@ -206,12 +209,12 @@ export function planTransaction(ext: Extensions | null, message: MessageFacts, r
   if (message.size !== null && ext?.size && message.size > ext.size) {
     throw new SmtpError('ESIZE', 'mail', `message of ${message.size} octets is larger than the ${ext.size} octets ${server} accepts`);
   }
-  if (message.size !== null && offers('SIZE') && !has('SIZE')) params.push({ kind: 'SIZE', octets: message.size });
+  if (message.size !== null && offers(ext, 'SIZE') && !has('SIZE')) params.push({ kind: 'SIZE', octets: message.size });
   let guardSevenBit = false;
   if (body.binary) {
     if (!has('BODY')) params.push(BODY.BINARYMIME);
   } else if (message.eightBit !== false) {
-    if (offers('8BITMIME')) {
+    if (offers(ext, '8BITMIME')) {
       if (!has('BODY')) params.push(BODY['8BITMIME']);
     } else {
       // A caller who declared the body has answered for it; a stream is still watched.
@@ -222,7 +225,7 @@ export function planTransaction(ext: Extensions | null, message: MessageFacts, r
   if ((utf8Addresses || message.utf8Header === true) && utf8Offered && !has('SMTPUTF8')) params.push(SMTPUTF8);
   if (request.requiretls && !has('REQUIRETLS')) params.push(REQUIRETLS);
   // Without DSN offered the requests are left out (planBody refused such a server when they were required).
-  const withDsn = request.dsn.requested && offers('DSN');
+  const withDsn = request.dsn.requested && offers(ext, 'DSN');
   if (withDsn) params.push(...request.dsn.mailParams);
 
   const rcpts = request.to.map((recipient, i) => ({
