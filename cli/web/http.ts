@@ -71,6 +71,23 @@ export function baseHeaders(contentType: string, csp = "default-src 'none'; fram
 /** The page's own policy: its script and style only, data from its own origin. */
 export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/**
+ * The head both pages share: their own stylesheet and deferred script as
+ * files, never inline, so that {@link PAGE_CSP} lets them run.
+ */
+export function pageHead(title: string, css: string, script: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<link rel="stylesheet" href="${css}">
+<script src="${script}" defer></script>
+</head>
+`;
+}
+
 export function sendJson(response: ServerResponse, status: number, value: unknown): void {
   response.writeHead(status, baseHeaders('application/json; charset=utf-8'));
   response.end(JSON.stringify(value));
