@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { OptionError } from '../../lib/errors';
+import { UsageError } from '../args';
 
 /** Where a web page listens: `[HOST:]PORT`, with `[v6]:PORT` for IPv6. */
 export interface Listen {
@@ -19,10 +19,10 @@ export interface Listen {
  * Reads `--web [HOST:]PORT`. The host defaults to 127.0.0.1: mail and
  * campaigns are private, so a wider interface must be named.
  */
-export function parseListen(command: string, option: string, text: string): Listen {
+export function parseListen(option: string, text: string): Listen {
   const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[^:[\]]+):)?(\d{1,5})$/.exec(text.trim());
   if (!match || Number(match[2]) > 65535) {
-    throw new OptionError(command, option, `--${option} expects [HOST:]PORT such as 8025 or 127.0.0.1:8025, not ${JSON.stringify(text)}`);
+    throw new UsageError(`--${option} expects [HOST:]PORT such as 8025 or 127.0.0.1:8025, not ${JSON.stringify(text)}`);
   }
   const host = match[1] === undefined ? '127.0.0.1' : match[1].replace(/^\[|\]$/g, '');
   return { host, port: Number(match[2]) };
