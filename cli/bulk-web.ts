@@ -53,13 +53,7 @@ export function webRequest(flags: Flags): WebRequest | undefined {
   if (flags.status === undefined) throw new UsageError('--web serves the dashboard of a campaign: use it with --status NAME');
   const terminal = (['json', 'follow', 'report'] as const).find((name) => flags[name] !== undefined);
   if (terminal !== undefined) throw new UsageError(`--${terminal} prints to the terminal; --web serves the page instead: use one or the other`);
-  let listen: Listen;
-  try {
-    listen = parseListen('bulk', 'web', text);
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace(/^bulk: /, ''));
-  }
-  return { listen, token: flags['web-token'] === true, allowActions: flags['allow-actions'] === true };
+  return { listen: parseListen('web', text), token: flags['web-token'] === true, allowActions: flags['allow-actions'] === true };
 }
 
 /** The actions a fleet campaign really has: resending its uncertain items, pausing and resuming it. */

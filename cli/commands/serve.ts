@@ -108,15 +108,9 @@ export const serve: Command = {
     const starttls = flags.starttls === true;
     const auth = flags.auth === true;
     const webText = stringFlag(flags, 'web');
-    let listen: Listen | undefined;
-    let dkimKeys: DkimKeys | undefined;
-    try {
-      listen = webText === undefined ? undefined : parseListen('serve', 'web', webText);
-      const keysFile = stringFlag(flags, 'dkim-keys');
-      if (keysFile !== undefined) dkimKeys = readDkimKeys(keysFile);
-    } catch (error) {
-      throw new UsageError((error as Error).message.replace(/^serve: /, ''));
-    }
+    const listen: Listen | undefined = webText === undefined ? undefined : parseListen('web', webText);
+    const keysFile = stringFlag(flags, 'dkim-keys');
+    const dkimKeys: DkimKeys | undefined = keysFile === undefined ? undefined : readDkimKeys(keysFile);
     if (listen === undefined && (flags['web-token'] === true || dkimKeys !== undefined)) {
       throw new UsageError('--web-token and --dkim-keys apply to the inbox page: add --web [HOST:]PORT');
     }

@@ -83,12 +83,7 @@ export const unsubscribe: Command = {
     if (listenText === undefined || secretFile === undefined || suppress === undefined || suppress === '') {
       throw new UsageError('tclmail unsubscribe needs --listen [HOST:]PORT, --secret-file FILE and --suppress FILE');
     }
-    let listen;
-    try {
-      listen = parseListen('unsubscribe', 'listen', listenText);
-    } catch (error) {
-      throw new UsageError((error as Error).message.replace(/^unsubscribe: /, ''));
-    }
+    const listen = parseListen('listen', listenText);
     requireReadableFile('--secret-file', secretFile);
     const secret = Buffer.from(readFileSync(secretFile, 'utf8').trim(), 'utf8');
     if (secret.length < 16) throw new UsageError(`--secret-file ${secretFile}: the secret must be at least 16 bytes`);

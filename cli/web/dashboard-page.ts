@@ -4,17 +4,9 @@
  * script builds the page with `textContent` only; the chart is SVG built with
  * DOM calls. The layout folds to one column on a phone.
  */
+import { pageHead } from './http';
 
-export const DASHBOARD_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tclmail campaign</title>
-<link rel="stylesheet" href="/dashboard.css">
-<script src="/dashboard.js" defer></script>
-</head>
-<body>
+export const DASHBOARD_HTML = `${pageHead('tclmail campaign', '/dashboard.css', '/dashboard.js')}<body>
 <header class="bar">
   <h1 id="campaign">campaign</h1>
   <span id="live" class="live">connecting</span>

@@ -9,7 +9,7 @@
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { OptionError } from '../../lib/errors';
+import { UsageError } from '../args';
 
 /** What the inbox shows about one DKIM-Signature field. */
 export interface DkimResult {
@@ -32,7 +32,7 @@ export function readDkimKeys(file: string): DkimKeys {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new OptionError('serve', 'dkim-keys', `--dkim-keys: cannot read ${file}: ${(error as Error).message}`);
+    throw new UsageError(`--dkim-keys: cannot read ${file}: ${(error as Error).message}`);
   }
   const keys = new Map<string, string>();
   text.split(/\r?\n/).forEach((line, index) => {
@@ -40,7 +40,7 @@ export function readDkimKeys(file: string): DkimKeys {
     if (trimmed === '' || trimmed.startsWith('#')) return;
     const match = /^(\S+)\s+(?:IN\s+)?(?:TXT\s+)?(.+)$/i.exec(trimmed);
     if (!match || !/\._domainkey\./i.test(match[1])) {
-      throw new OptionError('serve', 'dkim-keys', `--dkim-keys: ${file} line ${index + 1}: expected "SELECTOR._domainkey.DOMAIN v=DKIM1; k=...; p=..."`);
+      throw new UsageError(`--dkim-keys: ${file} line ${index + 1}: expected "SELECTOR._domainkey.DOMAIN v=DKIM1; k=...; p=..."`);
     }
     // A zone file may split the record into quoted strings: they join without spaces.
     const record = match[2].includes('"') ? [...match[2].matchAll(/"([^"]*)"/g)].map((m) => m[1]).join('') : match[2];

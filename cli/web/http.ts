@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { OptionError } from '../../lib/errors';
+import { UsageError } from '../args';
 
 /** Where a web page listens: `[HOST:]PORT`, with `[v6]:PORT` for IPv6. */
 export interface Listen {
@@ -19,10 +19,10 @@ export interface Listen {
  * Reads `--web [HOST:]PORT`. The host defaults to 127.0.0.1: mail and
  * campaigns are private, so a wider interface must be named.
  */
-export function parseListen(command: string, option: string, text: string): Listen {
+export function parseListen(option: string, text: string): Listen {
   const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[^:[\]]+):)?(\d{1,5})$/.exec(text.trim());
   if (!match || Number(match[2]) > 65535) {
-    throw new OptionError(command, option, `--${option} expects [HOST:]PORT such as 8025 or 127.0.0.1:8025, not ${JSON.stringify(text)}`);
+    throw new UsageError(`--${option} expects [HOST:]PORT such as 8025 or 127.0.0.1:8025, not ${JSON.stringify(text)}`);
   }
   const host = match[1] === undefined ? '127.0.0.1' : match[1].replace(/^\[|\]$/g, '');
   return { host, port: Number(match[2]) };
@@ -70,6 +70,23 @@ export function baseHeaders(contentType: string, csp = "default-src 'none'; fram
 
 /** The page's own policy: its script and style only, data from its own origin. */
 export const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * The head both pages share: their own stylesheet and deferred script as
+ * files, never inline, so that {@link PAGE_CSP} lets them run.
+ */
+export function pageHead(title: string, css: string, script: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<link rel="stylesheet" href="${css}">
+<script src="${script}" defer></script>
+</head>
+`;
+}
 
 export function sendJson(response: ServerResponse, status: number, value: unknown): void {
   response.writeHead(status, baseHeaders('application/json; charset=utf-8'));

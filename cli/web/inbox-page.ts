@@ -6,17 +6,9 @@
  * iframe with an empty `sandbox` (no scripts, an opaque origin), loaded from
  * a URL whose answer carries its own strict policy.
  */
+import { pageHead } from './http';
 
-export const INBOX_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tclmail inbox</title>
-<link rel="stylesheet" href="/app.css">
-<script src="/app.js" defer></script>
-</head>
-<body>
+export const INBOX_HTML = `${pageHead('tclmail inbox', '/app.css', '/app.js')}<body>
 <header class="bar">
   <h1>tclmail inbox</h1>
   <input id="q" type="search" placeholder="Search address or subject" aria-label="Search by address or subject" autocomplete="off">

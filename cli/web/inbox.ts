@@ -4,19 +4,24 @@
  * their header blocks; new ones are added as the capture server stores them.
  * Deleting removes the file; the envelope log keeps its line (it is a log).
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, unlink } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEnvelopes } from './envelopes';
 import type { Envelope } from './envelopes';
-import { matches, summarize } from './summary';
+import { searchKeys, summarize } from './summary';
 import type { Summary } from './summary';
 
 interface Entry {
   summary: Summary;
   file: string;
   envelope?: Envelope;
+  /** What a search looks in, lower-cased once here rather than on every search. */
+  keys: readonly string[];
+}
+
+function entryOf(summary: Summary, file: string, envelope: Envelope | undefined): Entry {
+  return { summary, file, ...(envelope ? { envelope } : {}), keys: searchKeys(summary) };
 }
 
 export class Inbox {
@@ -37,7 +42,7 @@ export class Inbox {
       try {
         const envelope = envelopes.get(file);
         const received = envelope ? Date.parse(envelope.at) : statSync(path).mtimeMs;
-        found.push({ summary: summarize(file, readFileSync(path), received, envelope), file, ...(envelope ? { envelope } : {}) });
+        found.push(entryOf(summarize(file, readFileSync(path), received, envelope), file, envelope));
       } catch {
         // removed between the listing and the read
       }
@@ -49,7 +54,7 @@ export class Inbox {
   /** Adds a message the server just stored; returns its summary. */
   async add(file: string, envelope?: Envelope): Promise<Summary> {
     const bytes = await readFile(join(this.dir, 'new', file));
-    const entry: Entry = { summary: summarize(file, bytes, envelope ? Date.parse(envelope.at) : Date.now(), envelope), file, ...(envelope ? { envelope } : {}) };
+    const entry = entryOf(summarize(file, bytes, envelope ? Date.parse(envelope.at) : Date.now(), envelope), file, envelope);
     this.insert(entry);
     return entry.summary;
   }
@@ -70,8 +75,8 @@ export class Inbox {
     const items: Summary[] = [];
     let total = 0;
     for (let i = this.entries.length - 1; i >= 0; i--) {
-      const { summary } = this.entries[i];
-      if (!matches(summary, needle)) continue;
+      const { summary, keys } = this.entries[i];
+      if (needle !== '' && !keys.some((key) => key.includes(needle))) continue;
       if (total >= offset && items.length < limit) items.push(summary);
       total += 1;
     }

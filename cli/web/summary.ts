@@ -86,9 +86,7 @@ export function summarize(file: string, bytes: Buffer, received: number, envelop
   };
 }
 
-/** True when `query` (lower case) is in the summary's addresses or subject. */
-export function matches(summary: Summary, query: string): boolean {
-  if (query === '') return true;
-  const haystack = [summary.from, summary.to, summary.subject, summary.mailFrom ?? '', ...(summary.rcptTo ?? [])];
-  return haystack.some((value) => value.toLowerCase().includes(query));
+/** What a search looks in: the summary's addresses and subject, lower case. */
+export function searchKeys(summary: Summary): string[] {
+  return [summary.from, summary.to, summary.subject, summary.mailFrom ?? '', ...(summary.rcptTo ?? [])].map((value) => value.toLowerCase());
 }
