@@ -138,7 +138,10 @@ export class ListChecker {
 
   constructor(private readonly context: ListContext) {
     // Without an id column an id is a digest of the row, so one id is one content: no digest key needed.
-    const first = readRows(context.path).next();
+    const rows = readRows(context.path);
+    const first = rows.next();
+    // Closes the file now, not when the collector finds the half-read generator.
+    rows.return(undefined);
     this.byColumn = !first.done && first.value.fields.id !== undefined;
     this.table = context.trackIds === false ? null : new IdTable({ digest: this.byColumn, flags: true }, estimateRows(context.path));
     const files: Array<{ name: string; bytes: Uint8Array }> = [];

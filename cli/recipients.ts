@@ -150,7 +150,12 @@ export function* readRows(path: string): Generator<Row> {
     yield head.value;
     yield* source;
   })();
-  yield* listFormat(path, head.value.slice(0, 256)) === 'csv' ? csvRows(path, all) : jsonRows(path, all);
+  try {
+    yield* listFormat(path, head.value.slice(0, 256)) === 'csv' ? csvRows(path, all) : jsonRows(path, all);
+  } finally {
+    // A reader stopped early (a refused list, a run that ends) closes the file now, not at garbage collection.
+    source.return(undefined);
+  }
 }
 
 /** The address field of a row: `email`, else `to`. */

@@ -334,9 +334,11 @@ export const bulk: Command = {
       // Without --journal the run still keeps one, in a temporary folder: it is what the account pass reads.
       const scratch = journalPath === undefined ? mkdtempSync(join(tmpdir(), 'tclmail-bulk-')) : null;
       const file = journalPath ?? join(scratch!, 'run.jsonl');
+      // The list as validated, for the manifest of a new journal or an amended one.
+      const list = { listDigest: validation.listDigest, total: validation.total, ...(validation.domains ? { domains: validation.domains } : {}) };
       let ledger: FileLedger;
       try {
-        ledger = await FileLedger.open(file, { campaign, list: { listDigest: validation.listDigest, total: validation.total, ...(validation.domains ? { domains: validation.domains } : {}) }, breakLock: flags['break-lock'] === true });
+        ledger = await FileLedger.open(file, { campaign, list, breakLock: flags['break-lock'] === true });
       } catch (error) {
         if (scratch) rmSync(scratch, { recursive: true, force: true });
         const reason = (error as { reason?: string }).reason;
@@ -363,10 +365,10 @@ export const bulk: Command = {
             line(io.stderr, `tclmail bulk: ${new ChangedItemsError(ledger.campaign, changed.ids, changed.count).message}`);
             return BULK_EXIT.DATA;
           }
-          await ledger.amendManifest({ listDigest: validation.listDigest, total: validation.total, ...(validation.domains ? { domains: validation.domains } : {}) });
+          await ledger.amendManifest(list);
         } else if (ledger.manifest.domains === undefined && validation.domains) {
           // A journal begun before runs recorded their domains: the dashboard learns the rows not reached yet.
-          await ledger.amendManifest({ listDigest: validation.listDigest, total: validation.total, domains: validation.domains });
+          await ledger.amendManifest(list);
         }
         try {
           await sendPass(

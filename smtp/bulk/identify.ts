@@ -36,7 +36,7 @@ function headerValue(fields: ReadonlyArray<readonly [string, unknown]>, name: st
  * Plans an item and names it.
  * @throws InvalidInputError for an item that is not a token or `{ token, options, id, digest }`, or a bad id or digest.
  */
-export function identify(item: unknown, ordinal: string, defaults: ParsedOptions, pool: SessionPool): Identified & { givenId: string | undefined } {
+export function identify(item: unknown, ordinal: string, defaults: ParsedOptions, pool: SessionPool): Identified {
   let token: Token;
   let own: ParsedOptions = {};
   let givenId: string | undefined;
@@ -61,7 +61,7 @@ export function identify(item: unknown, ordinal: string, defaults: ParsedOptions
   // The id must name the same message in the next run: the caller's, or a Message-ID the message carries.
   const id = givenId ?? headerValue(header, 'message-id') ?? headerValue(getHeaderFields(token).map((f): [string, string] => [f.name, f.value]), 'message-id');
   const digest = givenDigest ?? messageDigest(token, plan.envelope, header);
-  return { token, plan, id, digest, recipient: plan.envelope.recipients[0], givenId };
+  return { token, plan, id, digest, recipient: plan.envelope.recipients[0] };
 }
 
 /** The Message-ID sendmessage will give a message that has none (for an id without a journal). */

@@ -35,7 +35,9 @@ const SEEN = 0x10;
 const WRITTEN = 0x20;
 const PENDING = ITEM_STATES.indexOf('pending') + 1;
 
-const stateCode = (state: ItemState): number => ITEM_STATES.indexOf(state) + 1;
+/** A state's code in an entry's meta (index in ITEM_STATES + 1), looked up once per line rather than searched. */
+const STATE_CODES = new Map<ItemState, number>(ITEM_STATES.map((state, i) => [state, i + 1]));
+const stateCode = (state: ItemState): number => STATE_CODES.get(state)!;
 const stateOf = (meta: number): ItemState => ITEM_STATES[(meta & STATE_MASK) - 1];
 
 /** The journal records another campaign than the one named. */
@@ -190,10 +192,15 @@ export class FileLedger implements Ledger {
 
   /** What the journal knows of `id` with `digest`, without admitting it. */
   check(id: string, digest: string): Admission {
-    const [h1, h2] = idHash(id);
-    const entry = this.index.find(h1, h2);
+    const entry = this.entryOf(id);
     if (entry < 0) return { match: 'new', state: 'pending' };
     return { match: this.compare(entry, id, digest), state: stateOf(this.index.meta(entry)) };
+  }
+
+  /** The index entry of `id`, or -1 when the journal does not know it. */
+  private entryOf(id: string): Entry {
+    const [h1, h2] = idHash(id);
+    return this.index.find(h1, h2);
   }
 
   private compare(entry: Entry, id: string, digest: string): Admission['match'] {
@@ -276,8 +283,7 @@ export class FileLedger implements Ledger {
       this.live.delete(id);
       return;
     }
-    const [h1, h2] = idHash(id);
-    const entry = this.index.find(h1, h2);
+    const entry = this.entryOf(id);
     const line = entry < 0 ? null : this.lineOf(entry);
     if (line === null || line.id !== id) throw new LedgerError('unknown-item', `journal ${this.file}: no record of ${JSON.stringify(id)}`);
     await this.append(entry, { id, digest: line.digest, state: 'uncertain', at: new Date().toISOString(), ...(line.recipient !== undefined ? { recipient: line.recipient } : {}) });
@@ -303,8 +309,7 @@ export class FileLedger implements Ledger {
   private step(id: string, fields: Omit<ItemLine, 'id' | 'digest' | 'at'>): Promise<void> {
     const live = this.live.get(id);
     if (!live) return Promise.reject(new LedgerError('unknown-item', `journal ${this.file}: ${JSON.stringify(id)} was not admitted in this run (or is final)`));
-    const [h1, h2] = idHash(id);
-    const entry = this.index.find(h1, h2);
+    const entry = this.entryOf(id);
     return this.append(entry, { id, digest: live.digest, at: new Date().toISOString(), ...(live.recipient !== undefined ? { recipient: live.recipient } : {}), ...fields });
   }
 
@@ -313,9 +318,7 @@ export class FileLedger implements Ledger {
     if (this.closed) return Promise.reject(new JournalError(this.file, 'the journal is closed'));
     const offset = this.length;
     // Known at once, so the rest of the run sees the state it asked for even while the write is pending.
-    this.index.setDigest(entry, digestKey(item.digest));
-    this.index.setAux(entry, offset % 2 ** 32);
-    this.index.setMeta(entry, stateCode(item.state) | (this.index.meta(entry) & (SEEN | WRITTEN)) | (ours ? WRITTEN : 0) | (Math.floor(offset / 2 ** 32) << 8));
+    place(this.index, entry, digestKey(item.digest), item.state, offset, (this.index.meta(entry) & (SEEN | WRITTEN)) | (ours ? WRITTEN : 0));
     return this.appendLines([formatItemLine(item)]);
   }
 
@@ -365,8 +368,7 @@ export class FileLedger implements Ledger {
 
   /** {@link lookup}, synchronously. */
   lookupSync(id: string): LedgerItem | undefined {
-    const [h1, h2] = idHash(id);
-    const entry = this.index.find(h1, h2);
+    const entry = this.entryOf(id);
     if (entry < 0) return undefined;
     const line = this.lineOf(entry);
     const state = stateOf(this.index.meta(entry));
@@ -377,15 +379,13 @@ export class FileLedger implements Ledger {
 
   /** True when this run wrote a line for `id` (its state is this run's doing, not an earlier run's). */
   writtenThisRun(id: string): boolean {
-    const [h1, h2] = idHash(id);
-    const entry = this.index.find(h1, h2);
+    const entry = this.entryOf(id);
     return entry >= 0 && (this.index.meta(entry) & WRITTEN) !== 0;
   }
 
   /** The state of `id`, from the index alone (`undefined` when unknown). */
   stateOf(id: string): ItemState | undefined {
-    const [h1, h2] = idHash(id);
-    const entry = this.index.find(h1, h2);
+    const entry = this.entryOf(id);
     return entry < 0 ? undefined : this.withBounce(id, stateOf(this.index.meta(entry)));
   }
 
@@ -405,8 +405,7 @@ export class FileLedger implements Ledger {
     counts.pending = total - recorded;
     this.bounces.refresh();
     for (const [id] of this.bounces.entries()) {
-      const [h1, h2] = idHash(id);
-      const entry = this.index.find(h1, h2);
+      const entry = this.entryOf(id);
       if (entry < 0 || stateOf(this.index.meta(entry)) !== 'sent') continue;
       counts.sent--;
       counts.bounced++;
@@ -423,8 +422,7 @@ export class FileLedger implements Ledger {
       if (offset >= end) break;
       const parsed = parseJournalLine(text);
       if (typeof parsed !== 'object' || parsed.kind !== 'item') continue;
-      const [h1, h2] = idHash(parsed.item.id);
-      const entry = this.index.find(h1, h2);
+      const entry = this.entryOf(parsed.item.id);
       if (entry < 0 || offsetOf(this.index, entry) !== offset) continue;
       const state = this.withBounce(parsed.item.id, stateOf(this.index.meta(entry)));
       if (wanted && !wanted.has(state)) continue;
@@ -450,6 +448,13 @@ export class FileLedger implements Ledger {
 
 function offsetOf(index: IdTable, entry: Entry): number {
   return index.aux(entry) + (index.meta(entry) >>> 8) * 2 ** 32;
+}
+
+/** Points `entry` at its latest line, at `offset` (the low 32 bits in aux, the rest above state and flags in meta). */
+function place(index: IdTable, entry: Entry, key: number, state: ItemState, offset: number, flags: number): void {
+  index.setDigest(entry, key);
+  index.setAux(entry, offset % 2 ** 32);
+  index.setMeta(entry, stateCode(state) | flags | (Math.floor(offset / 2 ** 32) << 8));
 }
 
 async function readJournal(
@@ -490,9 +495,7 @@ async function readJournal(
         throw new JournalLineError(file, lineNumber, `its id shares a hash with ${JSON.stringify(previous.item.id)}`);
       }
     }
-    index.setDigest(entry, key);
-    index.setAux(entry, offset % 2 ** 32);
-    index.setMeta(entry, stateCode(item.state) | (Math.floor(offset / 2 ** 32) << 8));
+    place(index, entry, key, item.state, offset, 0);
   }
   return { index, manifest, goodLength, total: size };
 }
