@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ListDigest, templateDigest as digestOfTemplate } from '../identity';
-import { CHANGED_IDS_SHOWN, ChangedItems } from '../ledger';
+import { ChangedItems } from '../ledger';
 import { type CampaignTemplate, storeCampaign } from './campaign';
 import { ListChangedError, RepeatedIdError } from './errors';
 import { chunksOf, type FleetItem, type ItemSource, type PreparedItem, prepareItem } from './items';
@@ -105,16 +105,6 @@ const IN_FLIGHT = 8;
 /** Check calls in flight, each carrying {@link CHECK_CHUNK} items. */
 const CHECKS_IN_FLIGHT = 2;
 
-/** The first {@link CHANGED_IDS_SHOWN} ids of some kind, and their count. */
-function tally(): { count: number; ids: string[] } {
-  return { count: 0, ids: [] };
-}
-
-function count(into: { count: number; ids: string[] }, id: string): void {
-  into.count++;
-  if (into.ids.length < CHANGED_IDS_SHOWN) into.ids.push(id);
-}
-
 /** Runs calls with up to `limit` in flight, handling their results in the order they were sent. */
 class Ordered<T> {
   private readonly queue: Array<{ reply: Promise<T>; handle: (reply: T) => void }> = [];
@@ -177,7 +167,7 @@ export async function enqueueWith(redis: FleetRedis, prefix: string, addJobs: Ad
     if (!options.acceptChanged) checked.changed.check(campaign);
     const result: EnqueueResult = {
       campaign, listDigest: checked.list.digest(), total: checked.list.size,
-      added: 0, known: 0, changed: 0, invalid: 0, suppressed: 0, duplicates: checked.duplicates, clashes: checked.clashes, jobs: 0,
+      added: 0, known: 0, changed: 0, invalid: 0, suppressed: 0, duplicates: { count: checked.duplicates.count, ids: checked.duplicates.ids }, clashes: { count: checked.clashes.count, ids: checked.clashes.ids }, jobs: 0,
     };
     await storeCampaign(
       redis, keys,
@@ -196,15 +186,16 @@ interface Checked {
   /** The items kept (first of each id), in order. */
   list: ListDigest;
   changed: ChangedItems;
-  duplicates: { count: number; ids: string[] };
-  clashes: { count: number; ids: string[] };
+  /** Repeats of an earlier item, and other items under an earlier id: the first ids and the count, as changed ids are kept. */
+  duplicates: ChangedItems;
+  clashes: ChangedItems;
 }
 
 /** The check read: nothing is stored but the scratch hash of the ids seen. */
 async function checkRead(
   redis: FleetRedis, keys: CampaignKeys, seen: string, items: Iterable<FleetItem> | AsyncIterable<FleetItem>, tplDigest: string, options: EnqueueCampaignOptions,
 ): Promise<Checked> {
-  const checked: Checked = { list: new ListDigest(), changed: new ChangedItems(), duplicates: tally(), clashes: tally() };
+  const checked: Checked = { list: new ListDigest(), changed: new ChangedItems(), duplicates: new ChangedItems(), clashes: new ChangedItems() };
   const checks = new Ordered<string[]>(CHECKS_IN_FLIGHT);
   let ordinal = 0;
   for await (const chunk of chunksOf(items, CHECK_CHUNK)) {
@@ -223,7 +214,7 @@ async function checkRead(
     await checks.push(redis.tclmailCheck(seen, ...args), (verdicts) => ids.forEach((id, i) => {
       const verdict = verdicts[i];
       if (verdict === 'duplicate' || verdict === 'clash') {
-        count(verdict === 'duplicate' ? checked.duplicates : checked.clashes, id);
+        (verdict === 'duplicate' ? checked.duplicates : checked.clashes).add(id);
         options.onRepeat?.({ ordinal: first + i, id, kind: verdict, item: chunk[i] });
         return;
       }
