@@ -116,22 +116,17 @@ class Rendered {
   }
 }
 
-/** The worker's figures for logs and the metrics endpoint. */
+/** What the metrics endpoint counts before the worker has started. */
+const NOTHING_YET: WorkerCounters = { sent: 0, refused: 0, failed: 0, uncertain: 0, deferred: 0, suppressed: 0 };
+
+/** The worker's figures for logs and the metrics endpoint beyond its own counts (FleetWorker.stats). */
 class Figures {
-  readonly counters: WorkerCounters = { sent: 0, refused: 0, failed: 0, uncertain: 0, deferred: 0, suppressed: 0 };
   readonly rate = new RateWindow();
   connected = false;
   running = false;
 
   record(event: WorkerEvent): void {
-    if (event.type === 'outcome') {
-      this.counters[event.state] += 1;
-      this.rate.add();
-    } else if (event.type === 'deferred') {
-      this.counters.deferred += 1;
-    } else if (event.type === 'suppressed') {
-      this.counters.suppressed += 1;
-    }
+    if (event.type === 'outcome') this.rate.add();
   }
 }
 
@@ -241,7 +236,7 @@ export const worker: Command = {
     let metrics: MetricsServer | undefined;
     if (address !== undefined) {
       metrics = await serveMetrics(address, {
-        counters: () => figures.counters,
+        counters: () => running?.stats() ?? NOTHING_YET,
         inFlight: () => running?.stats().inFlight ?? 0,
         rate: () => figures.rate.perSecond(),
         healthy: () => figures.running && figures.connected,

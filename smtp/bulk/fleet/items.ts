@@ -54,9 +54,10 @@ export function prepareItem(item: FleetItem, sender: string, templateDigest: str
   }
   const id = item.id === undefined ? rowId(recipient, values) : checkItemId(item.id);
   const digest = itemDigest({ sender, recipient, template: templateDigest, values });
-  if (invalid) return { id, digest, recipient, values: JSON.stringify(values), state: 'invalid', diagnostic: invalid };
-  if (item.suppressed === true) return { id, digest, recipient, values: JSON.stringify(values), state: 'suppressed', diagnostic: 'on the suppression list' };
-  return { id, digest, recipient, values: JSON.stringify(values), state: 'pending', diagnostic: '' };
+  const stored = { id, digest, recipient, values: JSON.stringify(values) };
+  if (invalid) return { ...stored, state: 'invalid', diagnostic: invalid };
+  if (item.suppressed === true) return { ...stored, state: 'suppressed', diagnostic: 'on the suppression list' };
+  return { ...stored, state: 'pending', diagnostic: '' };
 }
 
 /**

@@ -9,6 +9,7 @@
  * the spacing; a message that finds itself late past its time (a stall)
  * reserves again instead of going out in a clump with later ones.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type CampaignKeys } from './keys';
 import type { FleetRedis } from './scripts';
 
@@ -33,10 +34,6 @@ function lateness(rate: number): number {
 
 /** How often the clock offset is measured again, in ms. */
 const RESYNC_MS = 15000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** Paces messages by their campaign's bucket; one per worker. @internal */
 export class RateGate {

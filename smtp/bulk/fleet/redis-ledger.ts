@@ -5,7 +5,7 @@
  * item is final.
  */
 import type { Rejected } from '../../../lib/errors';
-import { type CampaignCounts, emptyCounts, ITEM_STATES, type ItemState, type Ledger, type LedgerItem, type OutcomeRecord } from '../ledger';
+import { type CampaignCounts, emptyCounts, FINAL_STATES, ITEM_STATES, type ItemState, type Ledger, type LedgerItem, type OutcomeRecord } from '../ledger';
 import { LedgerWriteError } from './errors';
 import { type CampaignKeys } from './keys';
 import type { FleetRedis } from './scripts';
@@ -54,8 +54,10 @@ export function itemOf(id: string, h: Record<string, string>): LedgerItem {
 export async function campaignCounts(redis: FleetRedis, keys: CampaignKeys): Promise<CampaignCounts> {
   const [counts, total] = await Promise.all([redis.hgetall(keys.counts), redis.hget(keys.meta, 'total')]);
   const result = emptyCounts(keys.campaign, Number(total ?? 0));
-  for (const state of ITEM_STATES) result[state] = Number(counts[state] ?? 0);
-  result.done = result.sent + result.refused + result.failed + result.uncertain + result.invalid + result.suppressed + result.bounced;
+  for (const state of ITEM_STATES) {
+    result[state] = Number(counts[state] ?? 0);
+    if (FINAL_STATES.has(state)) result.done += result[state];
+  }
   return result;
 }
 
@@ -102,9 +104,7 @@ export class RedisLedger implements Ledger {
     return ids.map((id, i) => {
       const status = reply[i * 4] as ClaimStatus;
       if (status !== 'claimed') return { id, status };
-      const item = { id, recipient: reply[i * 4 + 1], values: parseValues(reply[i * 4 + 2]), attempts: Number(reply[i * 4 + 3] || 0) };
-      this.tries.set(id, item.attempts + 1);
-      return { id, status, item };
+      return { id, status, item: this.claimed(id, reply, i * 4 + 1) };
     });
   }
 
@@ -112,12 +112,15 @@ export class RedisLedger implements Ledger {
   async claimDue(limit: number, leaseMs: number): Promise<ClaimedItem[]> {
     const reply = await this.redis.tclmailClaimDue(this.keys.due, this.keys.counts, this.keys.prefix, this.keys.base, this.token, String(limit), String(leaseMs));
     const items: ClaimedItem[] = [];
-    for (let i = 0; i < reply.length; i += 4) {
-      const item = { id: reply[i], recipient: reply[i + 1], values: parseValues(reply[i + 2]), attempts: Number(reply[i + 3] || 0) };
-      this.tries.set(item.id, item.attempts + 1);
-      items.push(item);
-    }
+    for (let i = 0; i < reply.length; i += 4) items.push(this.claimed(reply[i], reply, i + 1));
     return items;
+  }
+
+  /** An item the claim scripts return as recipient, values and tries made, from `at`; its try under way is counted. */
+  private claimed(id: string, reply: readonly string[], at: number): ClaimedItem {
+    const item = { id, recipient: reply[at], values: parseValues(reply[at + 1]), attempts: Number(reply[at + 2] || 0) };
+    this.tries.set(id, item.attempts + 1);
+    return item;
   }
 
   private triesOf(id: string): string {

@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { OptionError, type Rejected } from '../../../lib/errors';
@@ -21,7 +22,7 @@ import { verpAddress } from '../../../bounce/verp';
 import { isToken, setheader, type Token } from '../../../mime';
 import { SENDMESSAGE_OPTIONS } from '../../sendmessage';
 import { POOL_LIMITS, type PoolOptions, readPoolOptions, SessionPool } from '../pool';
-import { backoffDelay, type Backoff, classify } from '../retry';
+import { backoffDelay, type Backoff, classify, codeOf } from '../retry';
 import { type CampaignRecord, loadCampaign } from './campaign';
 import { CLIENT, openRedis, quit, type RedisConnection } from './connection';
 import { loadBullmq } from './deps';
@@ -79,9 +80,9 @@ export interface WorkerOptions extends PoolOptions {
 export type WorkerEvent =
   | { type: 'outcome'; campaign: string; id: string; state: 'sent' | 'refused' | 'failed' | 'uncertain'; attempts: number; code: number | null; diagnostic: string; rejected: Rejected[] }
   | { type: 'deferred'; campaign: string; id: string; attempts: number; code: number | null; diagnostic: string; dueMs: number }
-  /** The ledger refused a write: another worker holds the item now (this one lost its claim) or it is final. Nothing was sent by this try. */
   /** The recipient is on the fleet's suppression list (a hard bounce, a complaint, an unsubscribe): recorded `suppressed`, never sent. */
   | { type: 'suppressed'; campaign: string; id: string }
+  /** The ledger refused a write: another worker holds the item now (this one lost its claim) or it is final. Nothing was sent by this try. */
   | { type: 'lost'; campaign: string; id: string; /** What Redis answered: `not-holder`, `state:<state>`. */ reason: string }
   /** Something went wrong outside one item (a job, the due poller); the worker carries on. */
   | { type: 'error'; error: Error };
@@ -152,10 +153,6 @@ function readSecret(value: unknown): Buffer | undefined {
   // unsubscribeHeaders checks the length and says what it needs.
   unsubscribeHeaders({ url: 'https://example.org/u', secret, id: 'x', address: 'check@example.org' });
   return secret;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** What a job carries. */
@@ -305,7 +302,6 @@ class Worker implements FleetWorker {
   /** One job: its batch of items, claimed, sent, recorded. Items another live worker holds are waited for. */
   private async process(job: Job<JobData>, bullToken?: string): Promise<void> {
     const { c: campaign, ids } = job.data;
-    const { DelayedError } = loadBullmq();
     const keys = new CampaignKeys(this.settings.prefix, campaign);
     const ledger = new RedisLedger(this.redis, keys, `${this.id}:${++this.run}`);
     let todo = ids;
@@ -313,10 +309,7 @@ class Worker implements FleetWorker {
       const record = await this.record(campaign);
       // Purged or cancelled: nothing of it is sent.
       if (record === null || record.status === 'cancelled') return;
-      if (this.closing || record.status === 'paused') {
-        await job.moveToDelayed(Date.now() + (this.closing ? 0 : PAUSED_RETRY_MS), bullToken);
-        throw new DelayedError();
-      }
+      if (this.closing || record.status === 'paused') return this.handBack(job, bullToken);
       const claims = await ledger.claim(todo);
       const held: string[] = [];
       const work: Array<Promise<boolean>> = [];
@@ -325,14 +318,17 @@ class Worker implements FleetWorker {
         else if (claim.status === 'held') held.push(claim.id);
       }
       const started = await Promise.all(work);
-      if (started.some((s) => !s)) {
-        // Stopping or paused before every item began: the job goes back to the queue for the rest.
-        await job.moveToDelayed(Date.now() + (this.closing ? 0 : PAUSED_RETRY_MS), bullToken);
-        throw new DelayedError();
-      }
+      // Stopping or paused before every item began: the job goes back to the queue for the rest.
+      if (started.some((s) => !s)) return this.handBack(job, bullToken);
       todo = held;
       if (todo.length > 0) await sleep(Math.min(1000, this.leaseMs / 3));
     }
+  }
+
+  /** Puts a job back in the queue (at once when stopping, else after a pause's wait) and tells BullMQ so. */
+  private async handBack(job: Job<JobData>, bullToken: string | undefined): Promise<never> {
+    await job.moveToDelayed(Date.now() + (this.closing ? 0 : PAUSED_RETRY_MS), bullToken);
+    throw new (loadBullmq().DelayedError)();
   }
 
   /** Claims due deferred items of every active campaign, as many as there are free slots. */
@@ -490,7 +486,7 @@ class Worker implements FleetWorker {
     const campaign = ledger.campaign;
     const verdict = classify(error);
     const rejected = (error as { rejected?: Rejected[] }).rejected ?? [];
-    const code = (error as { replyCode?: number | null }).replyCode ?? null;
+    const code = codeOf(error);
     const diagnostic = (error as Error).message ?? String(error);
     if (verdict === 'uncertain') {
       await ledger.markUncertain(item.id, diagnostic);
