@@ -13,7 +13,7 @@ import { ITEM_STATES } from '../../smtp/bulk/ledger';
 import type { CampaignCounts } from '../../smtp/bulk/ledger';
 import { EXIT, integerFlag, line, parseFlags, printable, stringFlag, UsageError } from '../args';
 import type { Flags, Io } from '../args';
-import { csvLine } from '../csv';
+import { csvLine, reportCell } from '../csv';
 import { openFleet } from '../../smtp/bulk/fleet';
 import type { Fleet } from '../../smtp/bulk/fleet';
 import { CLIENT } from '../../smtp/bulk/fleet/connection';
@@ -204,15 +204,10 @@ async function status(fleet: Fleet, campaign: string, flags: Flags, io: Io): Pro
   return follow ? outcomeStatus(counts) : EXIT.OK;
 }
 
-/** A report cell a spreadsheet would take for a formula gets a leading quote. */
-function cell(text: string): string {
-  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
-}
-
 async function writeReport(fleet: Fleet, campaign: string, path: string): Promise<void> {
   const rows = [csvLine(['id', 'recipient', 'status', 'code', 'diagnostic'])];
   for await (const item of fleet.items(campaign)) {
-    rows.push(csvLine([item.id, item.recipient ?? '', item.state, item.code === undefined || item.code === null ? '' : String(item.code), item.diagnostic ?? ''].map(cell)));
+    rows.push(csvLine([item.id, item.recipient ?? '', item.state, item.code === undefined || item.code === null ? '' : String(item.code), item.diagnostic ?? ''].map(reportCell)));
   }
   writeFileSync(path, rows.join(''));
 }
